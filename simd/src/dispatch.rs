@@ -1,0 +1,226 @@
+//! The dispatch table: one function pointer per kernel, chosen per ISA.
+//!
+//! A level without its own variant of a kernel inherits the variant of the
+//! level below it, down to the scalar reference. With the `check-kernels`
+//! feature every call also runs the scalar reference and asserts that the
+//! outputs are identical.
+
+use crate::rans::{Ctx, RansError, RansTables};
+use crate::{hist, planes, rans, Isa};
+
+type PlaneFn = fn(&[u8], usize, bool, &mut [u8]);
+type Hist0Fn = fn(&[u8], &mut [u32; 256]);
+type HistCtxFn = fn(&[u8], &[u8], &mut [u32]);
+type EncodeFn = fn(&[u8], Ctx<'_>, &RansTables, &mut Vec<u8>) -> Result<(), RansError>;
+type DecodeFn = fn(&[u8], Ctx<'_>, &RansTables, &mut [u8]) -> Result<(), RansError>;
+
+#[cfg(target_arch = "x86_64")]
+cpufeatures::new!(cpu_avx2, "avx2");
+#[cfg(target_arch = "x86_64")]
+cpufeatures::new!(cpu_avx512, "avx512f", "avx512bw", "avx512vl");
+
+/// Whether this CPU can run `isa`.
+pub(crate) fn supported(isa: Isa) -> bool {
+    match isa {
+        Isa::Scalar => true,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Sse2 => true,
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2 => cpu_avx2::get(),
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx512 => cpu_avx512::get() && cpu_avx2::get(),
+        #[cfg(target_arch = "aarch64")]
+        Isa::Neon => true,
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
+/// A table of kernels for one ISA level. Only [`Kernels::for_isa`] builds
+/// one, so holding a `Kernels` proves the CPU can run every entry.
+#[derive(Clone, Copy)]
+pub struct Kernels {
+    isa: Isa,
+    split: PlaneFn,
+    merge: PlaneFn,
+    hist0: Hist0Fn,
+    hist_ctx: HistCtxFn,
+    rans_encode: EncodeFn,
+    rans_decode: DecodeFn,
+}
+
+impl std::fmt::Debug for Kernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Kernels").field("isa", &self.isa).finish()
+    }
+}
+
+const SCALAR: Kernels = Kernels {
+    isa: Isa::Scalar,
+    split: planes::scalar::split,
+    merge: planes::scalar::merge,
+    hist0: hist::scalar::order0,
+    hist_ctx: hist::scalar::context,
+    rans_encode: rans::scalar::encode,
+    rans_decode: rans::scalar::decode,
+};
+
+impl Kernels {
+    /// The kernels of `isa`, or `None` when this CPU cannot run that level.
+    pub fn for_isa(isa: Isa) -> Option<Kernels> {
+        if !supported(isa) {
+            return None;
+        }
+        Some(match isa {
+            Isa::Scalar => SCALAR,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Sse2 => Kernels { isa, ..SCALAR },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => Kernels { isa, ..SCALAR },
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => Kernels { isa, ..SCALAR },
+            #[cfg(target_arch = "aarch64")]
+            Isa::Neon => Kernels { isa, ..SCALAR },
+            #[allow(unreachable_patterns)]
+            _ => return None,
+        })
+    }
+
+    /// The kernels of [`Isa::active`].
+    pub fn active() -> Kernels {
+        Kernels::for_isa(Isa::active()).unwrap_or(SCALAR)
+    }
+
+    /// The scalar reference kernels.
+    pub fn scalar() -> Kernels {
+        SCALAR
+    }
+
+    /// The level these kernels were built for.
+    pub fn isa(&self) -> Isa {
+        self.isa
+    }
+
+    /// See [`planes::scalar::split`].
+    pub fn split_planes(&self, src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
+        (self.split)(src, width, rotate, dst);
+        #[cfg(feature = "check-kernels")]
+        {
+            let mut want = vec![0u8; dst.len()];
+            (SCALAR.split)(src, width, rotate, &mut want);
+            assert!(
+                dst == &want[..],
+                "split_planes[{}] differs from scalar",
+                self.isa
+            );
+        }
+    }
+
+    /// See [`planes::scalar::merge`].
+    pub fn merge_planes(&self, src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
+        (self.merge)(src, width, rotate, dst);
+        #[cfg(feature = "check-kernels")]
+        {
+            let mut want = vec![0u8; dst.len()];
+            (SCALAR.merge)(src, width, rotate, &mut want);
+            assert!(
+                dst == &want[..],
+                "merge_planes[{}] differs from scalar",
+                self.isa
+            );
+        }
+    }
+
+    /// See [`hist::scalar::order0`].
+    pub fn hist_order0(&self, data: &[u8], counts: &mut [u32; 256]) {
+        #[cfg(feature = "check-kernels")]
+        let mut want = *counts;
+        (self.hist0)(data, counts);
+        #[cfg(feature = "check-kernels")]
+        {
+            (SCALAR.hist0)(data, &mut want);
+            assert!(
+                *counts == want,
+                "hist_order0[{}] differs from scalar",
+                self.isa
+            );
+        }
+    }
+
+    /// See [`hist::scalar::context`].
+    pub fn hist_context(&self, data: &[u8], ctx: &[u8], counts: &mut [u32]) {
+        #[cfg(feature = "check-kernels")]
+        let mut want = counts.to_vec();
+        (self.hist_ctx)(data, ctx, counts);
+        #[cfg(feature = "check-kernels")]
+        {
+            (SCALAR.hist_ctx)(data, ctx, &mut want);
+            assert!(
+                *counts == want[..],
+                "hist_context[{}] differs from scalar",
+                self.isa
+            );
+        }
+    }
+
+    /// Order-1 histogram: each symbol counted under the previous one, the
+    /// first under context 0.
+    pub fn hist_order1(&self, data: &[u8], counts: &mut [u32]) {
+        if let Some((&first, _)) = data.split_first() {
+            counts[usize::from(first)] += 1;
+            self.hist_context(&data[1..], &data[..data.len() - 1], counts);
+        }
+    }
+
+    /// See [`rans::scalar::encode`].
+    pub fn rans_encode(
+        &self,
+        data: &[u8],
+        ctx: Ctx<'_>,
+        t: &RansTables,
+        out: &mut Vec<u8>,
+    ) -> Result<(), RansError> {
+        #[cfg(feature = "check-kernels")]
+        let start = out.len();
+        let r = (self.rans_encode)(data, ctx, t, out);
+        #[cfg(feature = "check-kernels")]
+        {
+            let mut want = Vec::new();
+            let w = (SCALAR.rans_encode)(data, ctx, t, &mut want);
+            assert_eq!(r, w, "rans_encode[{}] result differs from scalar", self.isa);
+            if r.is_ok() {
+                assert!(
+                    out[start..] == want[..],
+                    "rans_encode[{}] differs from scalar",
+                    self.isa
+                );
+            }
+        }
+        r
+    }
+
+    /// See [`rans::scalar::decode`].
+    pub fn rans_decode(
+        &self,
+        stream: &[u8],
+        ctx: Ctx<'_>,
+        t: &RansTables,
+        out: &mut [u8],
+    ) -> Result<(), RansError> {
+        let r = (self.rans_decode)(stream, ctx, t, out);
+        #[cfg(feature = "check-kernels")]
+        {
+            let mut want = vec![0u8; out.len()];
+            let w = (SCALAR.rans_decode)(stream, ctx, t, &mut want);
+            assert_eq!(r, w, "rans_decode[{}] result differs from scalar", self.isa);
+            if r.is_ok() {
+                assert!(
+                    *out == want[..],
+                    "rans_decode[{}] differs from scalar",
+                    self.isa
+                );
+            }
+        }
+        r
+    }
+}

@@ -1,0 +1,12 @@
+//! Symbol histograms: order-0 counts of one byte plane, and context counts
+//! where each symbol is counted under a context byte (the previous symbol of
+//! the same plane for order-1, or the symbol of another plane at the same
+//! element for cross-plane models).
+//!
+//! Counts are *added* to the caller's table so chunks can be accumulated.
+//! Context tables are laid out `counts[ctx * 256 + sym]` (65 536 entries).
+
+pub mod scalar;
+
+/// Entries in a context histogram: 256 contexts x 256 symbols.
+pub const CTX_TABLE_LEN: usize = 256 * 256;

@@ -1,0 +1,191 @@
+//! 32-way interleaved rANS with 16-bit renormalisation.
+//!
+//! Parameters (fixed by the format): 32 states, each a `u32` kept in
+//! `[L, 2^31)` with `L = 2^15`; probabilities quantised to `2^scale_bits`
+//! (`1 ..= 15`); renormalisation moves one 16-bit word at a time.
+//!
+//! A stream is: the 32 final encoder states (`u32` little-endian, state 0
+//! first), then the 16-bit words (little-endian) in the order the decoder
+//! consumes them. A valid stream decodes to states that all equal `L` with
+//! every word consumed, which the decoder checks.
+//!
+//! The model is a [`RansTables`]: up to 256 frequency tables and a map from
+//! context byte to table. Three ways of choosing the context of symbol `i`
+//! ([`Ctx`]):
+//!
+//! * `Order0`: context 0 for every symbol. Symbol `i` is coded by state
+//!   `i % 32` (round robin).
+//! * `Plane(ctx)`: the context is `ctx[i]`, a byte of an already-decoded
+//!   plane. Round robin as above.
+//! * `Order1`: the context is the previous symbol. The input is cut into 32
+//!   contiguous segments of `q = ceil(n / 32)` symbols (the last ones shorter
+//!   or empty); state `j` codes segment `j`, whose first symbol has context 0.
+//!   The decoder runs round `r = 0 .. q`, and within a round states `0 .. 32`
+//!   in order, each decoding symbol `j * q + r` when it exists.
+//!
+//! Decoding one symbol with table `t`: `slot = x & (M - 1)`, `s` the symbol
+//! whose cumulative range holds `slot`, `x = freq[s] * (x >> bits) + slot -
+//! cum[s]`, then if `x < L`, `x = (x << 16) | next_word`.
+
+pub mod scalar;
+
+/// Number of interleaved states.
+pub const STATES: usize = 32;
+/// Lower bound of the normalised state interval.
+pub const RANS_L: u32 = 1 << 15;
+/// Largest allowed probability scale.
+pub const MAX_SCALE_BITS: u32 = 15;
+/// Bound on the decode tables a model may need: `tables << scale_bits`.
+pub const MAX_SLOTS: usize = 1 << 20;
+/// Bytes of the state header at the start of every stream.
+pub const HEADER_BYTES: usize = STATES * 4;
+
+/// Where the context of each symbol comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum Ctx<'a> {
+    /// Context 0 for every symbol.
+    Order0,
+    /// The previous symbol of the same segment (see the module docs).
+    Order1,
+    /// The byte at the same index of another, already-known plane.
+    Plane(&'a [u8]),
+}
+
+/// Errors from building tables or coding a stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RansError {
+    /// A table does not sum to `2^scale_bits`, the scale is out of range, a
+    /// context maps to a missing table, or the tables are too large.
+    BadTables,
+    /// The encoder met a symbol whose frequency is zero in its table.
+    SymbolNotInTable,
+    /// The stream ended before the decoder was done.
+    Truncated,
+    /// A stored state is out of range, words are left over, or the final
+    /// states are not the initial ones: the stream is corrupt.
+    Corrupt,
+}
+
+impl std::fmt::Display for RansError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RansError::BadTables => "invalid rANS frequency tables",
+            RansError::SymbolNotInTable => "symbol has zero frequency in its rANS table",
+            RansError::Truncated => "rANS stream truncated",
+            RansError::Corrupt => "rANS stream corrupt",
+        })
+    }
+}
+
+impl std::error::Error for RansError {}
+
+/// A validated rANS model: frequency tables, the context map, and the
+/// decode lookup built from them.
+#[derive(Clone, Debug)]
+pub struct RansTables {
+    scale_bits: u32,
+    ctx_map: [u8; 256],
+    freq: Vec<[u16; 256]>,
+    cum: Vec<[u16; 257]>,
+    slot2sym: Vec<u8>,
+}
+
+impl RansTables {
+    /// Builds a model from frequency tables that each sum to `2^scale_bits`;
+    /// `ctx_map[c]` names the table used under context `c`.
+    pub fn new(
+        scale_bits: u32,
+        ctx_map: [u8; 256],
+        freq: Vec<[u16; 256]>,
+    ) -> Result<RansTables, RansError> {
+        if scale_bits == 0 || scale_bits > MAX_SCALE_BITS {
+            return Err(RansError::BadTables);
+        }
+        if freq.is_empty() || freq.len() > 256 || (freq.len() << scale_bits) > MAX_SLOTS {
+            return Err(RansError::BadTables);
+        }
+        if ctx_map.iter().any(|&t| usize::from(t) >= freq.len()) {
+            return Err(RansError::BadTables);
+        }
+        let m = 1usize << scale_bits;
+        let mut cum = Vec::with_capacity(freq.len());
+        let mut slot2sym = vec![0u8; freq.len() << scale_bits];
+        for (t, f) in freq.iter().enumerate() {
+            let mut c = [0u16; 257];
+            let mut acc = 0usize;
+            for s in 0..256 {
+                c[s] = acc as u16;
+                let fs = usize::from(f[s]);
+                if acc + fs > m {
+                    return Err(RansError::BadTables);
+                }
+                slot2sym[(t << scale_bits) + acc..(t << scale_bits) + acc + fs].fill(s as u8);
+                acc += fs;
+            }
+            if acc != m {
+                return Err(RansError::BadTables);
+            }
+            // 2^15 fits u16; cum[256] is only read as the table's total.
+            c[256] = acc as u16;
+            cum.push(c);
+        }
+        Ok(RansTables {
+            scale_bits,
+            ctx_map,
+            freq,
+            cum,
+            slot2sym,
+        })
+    }
+
+    /// Probability scale: frequencies sum to `2^scale_bits`.
+    pub fn scale_bits(&self) -> u32 {
+        self.scale_bits
+    }
+
+    /// Number of frequency tables.
+    pub fn table_count(&self) -> usize {
+        self.freq.len()
+    }
+
+    /// Table index used under context `ctx`.
+    #[inline]
+    pub fn table_of(&self, ctx: u8) -> usize {
+        usize::from(self.ctx_map[usize::from(ctx)])
+    }
+
+    /// The context map.
+    pub fn ctx_map(&self) -> &[u8; 256] {
+        &self.ctx_map
+    }
+
+    /// Frequencies of table `t`.
+    #[inline]
+    pub fn freqs(&self, t: usize) -> &[u16; 256] {
+        &self.freq[t]
+    }
+
+    /// Cumulative frequencies of table `t` (`cum[s]` = sum of `freq[..s]`).
+    #[inline]
+    pub fn cums(&self, t: usize) -> &[u16; 257] {
+        &self.cum[t]
+    }
+
+    /// Decode lookup: symbol of every slot, table `t` at `t << scale_bits`.
+    #[inline]
+    pub fn slot_symbols(&self) -> &[u8] {
+        &self.slot2sym
+    }
+}
+
+/// Bytes a stream may hold at most for `n` symbols: the state header plus
+/// one 16-bit word per symbol (each symbol renormalises at most once).
+pub fn max_stream_len(n: usize) -> usize {
+    HEADER_BYTES + 2 * n
+}
+
+/// Segment length used by order-1 streams of `n` symbols.
+#[inline]
+pub fn order1_segment_len(n: usize) -> usize {
+    n.div_ceil(STATES)
+}
