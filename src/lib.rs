@@ -1,1 +1,96 @@
-//! z4ai
+//! z4ai: a lossless codec engine for neural-network weights.
+//!
+//! Float tensors are split into byte planes after rotating the sign bit out
+//! of the exponent, and each plane of each chunk is coded with the cheapest
+//! of raw, constant, interleaved rANS (order-0, order-1, or the mantissa
+//! conditioned on the exponent) and zstd. Chunks are independent and coded
+//! in parallel; every chunk and the whole content carry XXH3 checksums.
+//!
+//! ```
+//! use z4ai::{compress, decompress, DType, Options};
+//!
+//! let weights: Vec<u8> = (0..4096u32).flat_map(|i| ((i as f32).sin() * 0.02).to_le_bytes()).collect();
+//! let blob = compress(&weights, &Options::new(DType::F32))?;
+//! assert_eq!(decompress(&blob)?, weights);
+//! # Ok::<(), z4ai::Error>(())
+//! ```
+#![deny(missing_docs)]
+#![deny(unsafe_code)]
+
+mod chunk;
+mod dtype;
+mod engine;
+mod entropy;
+mod error;
+pub mod format;
+mod info;
+mod options;
+mod stream;
+
+pub use dtype::DType;
+pub use error::{Error, Result};
+pub use info::{frame_info, ChunkInfo, FrameInfo, PlaneSummary};
+pub use options::{
+    DecodeOptions, Effort, Options, DEFAULT_BLOCK_CHUNKS, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE,
+    MIN_CHUNK_SIZE,
+};
+pub use stream::{Decoder, Encoder};
+pub use z4ai_simd::Isa;
+
+/// The crate version.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Compresses `data` into a self-describing frame.
+pub fn compress(data: &[u8], opts: &Options) -> Result<Vec<u8>> {
+    engine::compress(data, opts)
+}
+
+/// Decompresses a whole frame.
+pub fn decompress(blob: &[u8]) -> Result<Vec<u8>> {
+    decompress_with(blob, &DecodeOptions::default())
+}
+
+/// Decompresses a whole frame with explicit threads / kernel level.
+pub fn decompress_with(blob: &[u8], opts: &DecodeOptions) -> Result<Vec<u8>> {
+    let size = usize::try_from(decompressed_size(blob)?)
+        .map_err(|_| Error::corrupt("content too large"))?;
+    let mut out = vec![0u8; size];
+    engine::decompress_into(blob, &mut out, opts.threads, opts.isa)?;
+    Ok(out)
+}
+
+/// Decompresses a frame into `out`, which must hold at least the content
+/// size; returns the number of bytes written.
+pub fn decompress_into(blob: &[u8], out: &mut [u8]) -> Result<usize> {
+    engine::decompress_into(blob, out, 0, None)
+}
+
+/// [`decompress_into`] with explicit threads / kernel level.
+pub fn decompress_into_with(blob: &[u8], out: &mut [u8], opts: &DecodeOptions) -> Result<usize> {
+    engine::decompress_into(blob, out, opts.threads, opts.isa)
+}
+
+/// The decoded size of a frame. Reads the header when it records the size,
+/// otherwise walks the block headers (no chunk is decoded). Either way the
+/// frame's structure is validated first.
+pub fn decompressed_size(blob: &[u8]) -> Result<u64> {
+    Ok(format::frame::FrameIndex::scan(blob)?.content_size)
+}
+
+/// Decodes `len` bytes starting at `offset` of the content, decoding only
+/// the chunks that overlap the range.
+pub fn decompress_range(blob: &[u8], offset: u64, len: u64) -> Result<Vec<u8>> {
+    engine::decompress_range(blob, offset, len, 0, None)
+}
+
+/// Upper bound of the frame size for `len` bytes of input under `opts`.
+pub fn compress_bound(len: usize, opts: &Options) -> usize {
+    let chunk = opts.chunk_size.clamp(MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
+    let chunks = len.div_ceil(chunk).max(1);
+    let blocks = chunks.div_ceil(opts.block_chunks.max(1));
+    format::frame::HEADER_LEN
+        + format::frame::END_LEN
+        + len
+        + chunks * (format::frame::ENTRY_LEN + 1)
+        + blocks * (format::frame::BLOCK_FIXED_LEN + 4 + format::frame::MAX_MODEL_SECTION as usize)
+}

@@ -1,1 +1,487 @@
-fn main() {}
+//! The `z4ai` command-line tool.
+//!
+//! `compress`, `decompress`, `info`, `verify`, `bench`. `-` means stdin /
+//! stdout. Outputs are written to a temporary file in the target directory
+//! and renamed into place; an existing output is never replaced without
+//! `--force`, and the input is never modified or deleted.
+
+use std::fs::{self, File};
+use std::io::{self, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use z4ai::{DType, DecodeOptions, Effort, Isa, Options};
+
+#[derive(Parser)]
+#[command(name = "z4ai", version = version_line(), about = "Lossless compression for neural-network weights")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+fn version_line() -> &'static str {
+    Box::leak(format!("{} (kernels: {})", z4ai::VERSION, Isa::active()).into_boxed_str())
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Compress a file (or stdin) into a .z4 frame.
+    Compress {
+        /// Input file, or - for stdin.
+        input: Option<PathBuf>,
+        /// Output file (default: INPUT.z4; - for stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Element type: bf16 fp16 fp32 fp64 e4m3 e5m2 i8 u8 i16 i32 i64 bytes.
+        #[arg(long, default_value = "bytes")]
+        dtype: String,
+        /// Effort: fast, default or max.
+        #[arg(short, long, default_value = "default")]
+        effort: String,
+        /// Worker threads (0 = all cores).
+        #[arg(short = 'T', long, default_value_t = 0)]
+        threads: usize,
+        /// Chunk size in bytes.
+        #[arg(long, default_value_t = z4ai::DEFAULT_CHUNK_SIZE)]
+        chunk_size: usize,
+        /// Overwrite an existing output.
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Decompress a .z4 frame.
+    Decompress {
+        /// Input file, or - for stdin.
+        input: Option<PathBuf>,
+        /// Output file (default: INPUT without .z4; - for stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Worker threads (0 = all cores).
+        #[arg(short = 'T', long, default_value_t = 0)]
+        threads: usize,
+        /// Overwrite an existing output.
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Describe a frame: dtype, sizes, ratio, chunks, method per plane.
+    Info {
+        /// The .z4 file.
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Decode a frame fully and check every checksum; writes nothing.
+    Verify {
+        /// The .z4 file.
+        file: PathBuf,
+    },
+    /// Compress and decompress a file in memory and report ratio and speed.
+    Bench {
+        /// The raw input file.
+        file: PathBuf,
+        /// Element type.
+        #[arg(long, default_value = "bytes")]
+        dtype: String,
+        /// Effort: fast, default, max or all.
+        #[arg(short, long, default_value = "all")]
+        effort: String,
+        /// Worker threads (0 = all cores).
+        #[arg(short = 'T', long, default_value_t = 0)]
+        threads: usize,
+        /// Repetitions; the best time is reported.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+        /// Chunk size in bytes.
+        #[arg(long, default_value_t = z4ai::DEFAULT_CHUNK_SIZE)]
+        chunk_size: usize,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.cmd) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("z4ai: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type CliResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
+
+fn run(cmd: Cmd) -> CliResult {
+    match cmd {
+        Cmd::Compress {
+            input,
+            output,
+            dtype,
+            effort,
+            threads,
+            chunk_size,
+            force,
+        } => {
+            let opts = Options {
+                dtype: dtype.parse()?,
+                effort: effort.parse()?,
+                threads,
+                chunk_size,
+                ..Options::default()
+            };
+            let input = input.unwrap_or_else(|| PathBuf::from("-"));
+            let output = output.unwrap_or_else(|| default_compressed_name(&input));
+            let data = read_input(&input)?;
+            let t = Instant::now();
+            let blob = z4ai::compress(&data, &opts)?;
+            let secs = t.elapsed().as_secs_f64();
+            write_output(&output, &blob, force)?;
+            status(&format!(
+                "{} -> {}: {} -> {} bytes, ratio {:.4}, {:.0} MB/s",
+                input.display(),
+                output.display(),
+                data.len(),
+                blob.len(),
+                data.len() as f64 / blob.len().max(1) as f64,
+                data.len() as f64 / 1e6 / secs.max(1e-9)
+            ));
+            Ok(())
+        }
+        Cmd::Decompress {
+            input,
+            output,
+            threads,
+            force,
+        } => {
+            let input = input.unwrap_or_else(|| PathBuf::from("-"));
+            let output = match output {
+                Some(o) => o,
+                None => default_decompressed_name(&input)?,
+            };
+            let blob = read_input(&input)?;
+            let data = z4ai::decompress_with(&blob, &DecodeOptions { threads, isa: None })?;
+            write_output(&output, &data, force)?;
+            status(&format!(
+                "{} -> {}: {} bytes",
+                input.display(),
+                output.display(),
+                data.len()
+            ));
+            Ok(())
+        }
+        Cmd::Info { file, json } => {
+            let blob = read_input(&file)?;
+            let info = z4ai::frame_info(&blob)?;
+            if json {
+                println!("{}", info_json(&info));
+            } else {
+                print_info(&file, &info);
+            }
+            Ok(())
+        }
+        Cmd::Verify { file } => {
+            let blob = read_input(&file)?;
+            let data = z4ai::decompress(&blob)?;
+            println!(
+                "{}: OK ({} bytes, all checksums match)",
+                file.display(),
+                data.len()
+            );
+            Ok(())
+        }
+        Cmd::Bench {
+            file,
+            dtype,
+            effort,
+            threads,
+            repeat,
+            chunk_size,
+            json,
+        } => bench(
+            &file,
+            dtype.parse()?,
+            &effort,
+            threads,
+            repeat.max(1),
+            chunk_size,
+            json,
+        ),
+    }
+}
+
+fn status(msg: &str) {
+    if io::stderr().is_terminal() {
+        eprintln!("{msg}");
+    }
+}
+
+fn default_compressed_name(input: &Path) -> PathBuf {
+    if input == Path::new("-") {
+        return PathBuf::from("-");
+    }
+    let mut s = input.as_os_str().to_owned();
+    s.push(".z4");
+    PathBuf::from(s)
+}
+
+fn default_decompressed_name(input: &Path) -> CliResult<PathBuf> {
+    if input == Path::new("-") {
+        return Ok(PathBuf::from("-"));
+    }
+    match input.extension() {
+        Some(e) if e == "z4" => Ok(input.with_extension("")),
+        _ => Err(format!(
+            "{}: no .z4 suffix; name the output with -o",
+            input.display()
+        )
+        .into()),
+    }
+}
+
+fn read_input(path: &Path) -> CliResult<Vec<u8>> {
+    let mut data = Vec::new();
+    if path == Path::new("-") {
+        io::stdin().lock().read_to_end(&mut data)?;
+    } else {
+        let mut f = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let bar = progress(f.metadata().map(|m| m.len()).unwrap_or(0), "reading");
+        let mut buf = vec![0u8; 8 << 20];
+        loop {
+            let n = f.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            data.extend_from_slice(&buf[..n]);
+            if let Some(b) = &bar {
+                b.inc(n as u64);
+            }
+        }
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+    }
+    Ok(data)
+}
+
+fn progress(len: u64, what: &'static str) -> Option<indicatif::ProgressBar> {
+    if !io::stderr().is_terminal() || len < (64 << 20) {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new(len);
+    b.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{msg} {bar:40} {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    b.set_message(what);
+    Some(b)
+}
+
+/// Writes `data` to `path` through a temporary file in the same directory,
+/// renamed into place; refuses to replace an existing file without `force`.
+fn write_output(path: &Path, data: &[u8], force: bool) -> CliResult {
+    if path == Path::new("-") {
+        let mut out = io::stdout().lock();
+        out.write_all(data)?;
+        out.flush()?;
+        return Ok(());
+    }
+    if path.exists() && !force {
+        return Err(format!(
+            "{} already exists; use --force to overwrite",
+            path.display()
+        )
+        .into());
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path
+        .file_name()
+        .ok_or("output has no file name")?
+        .to_string_lossy();
+    let tmp = dir.join(format!(".{name}.z4.tmp{}", std::process::id()));
+    let result = (|| -> io::Result<()> {
+        let mut f = File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&tmp);
+        return Err(format!("{}: {e}", path.display()).into());
+    }
+    Ok(())
+}
+
+fn print_info(file: &Path, info: &z4ai::FrameInfo) {
+    println!("file:        {}", file.display());
+    println!("dtype:       {}", info.dtype);
+    println!("content:     {} bytes", info.content_size);
+    println!("frame:       {} bytes", info.frame_size);
+    println!("ratio:       {:.4}", info.ratio());
+    println!("chunk size:  {} bytes", info.chunk_size);
+    println!(
+        "chunks:      {} in {} block(s)",
+        info.chunks.len(),
+        info.blocks
+    );
+    println!("kernels:     {}", Isa::active());
+    for (p, s) in info.planes.iter().enumerate() {
+        let methods: Vec<String> = s
+            .methods
+            .iter()
+            .map(|(m, (c, b))| format!("{m} x{c} ({b} B)"))
+            .collect();
+        println!(
+            "plane {p}:     {} [shared model in {} chunks]",
+            methods.join(", "),
+            s.shared_models
+        );
+    }
+}
+
+fn info_json(info: &z4ai::FrameInfo) -> String {
+    let planes: Vec<serde_json::Value> = info
+        .planes
+        .iter()
+        .enumerate()
+        .map(|(p, s)| {
+            let methods: serde_json::Map<String, serde_json::Value> = s
+                .methods
+                .iter()
+                .map(|(m, (c, b))| (m.clone(), serde_json::json!({"chunks": c, "bytes": b})))
+                .collect();
+            serde_json::json!({"plane": p, "methods": methods, "shared_model_chunks": s.shared_models})
+        })
+        .collect();
+    serde_json::json!({
+        "dtype": info.dtype.name(),
+        "content_size": info.content_size,
+        "frame_size": info.frame_size,
+        "ratio": info.ratio(),
+        "chunk_size": info.chunk_size,
+        "blocks": info.blocks,
+        "chunks": info.chunks.len(),
+        "isa": Isa::active().name(),
+        "planes": planes,
+    })
+    .to_string()
+}
+
+fn bench(
+    file: &Path,
+    dtype: DType,
+    effort: &str,
+    threads: usize,
+    repeat: usize,
+    chunk_size: usize,
+    json: bool,
+) -> CliResult {
+    let data = read_input(file)?;
+    let efforts: Vec<Effort> = if effort == "all" {
+        Effort::ALL.to_vec()
+    } else {
+        vec![effort.parse()?]
+    };
+    let mb = data.len() as f64 / 1e6;
+    let mut results = Vec::new();
+    for e in efforts {
+        let opts = Options {
+            dtype,
+            effort: e,
+            threads,
+            chunk_size,
+            ..Options::default()
+        };
+        let mut blob = Vec::new();
+        let mut best_c = f64::INFINITY;
+        for _ in 0..repeat {
+            let t = Instant::now();
+            blob = z4ai::compress(&data, &opts)?;
+            best_c = best_c.min(t.elapsed().as_secs_f64());
+        }
+        let mut out = vec![0u8; data.len()];
+        let dopts = DecodeOptions { threads, isa: None };
+        let mut best_d = f64::INFINITY;
+        for _ in 0..repeat {
+            let t = Instant::now();
+            z4ai::decompress_into_with(&blob, &mut out, &dopts)?;
+            best_d = best_d.min(t.elapsed().as_secs_f64());
+        }
+        let verified = out == data;
+        if !verified {
+            eprintln!("z4ai bench: ROUND TRIP MISMATCH at effort {e}");
+        }
+        results.push(serde_json::json!({
+            "effort": e.name(),
+            "compressed_bytes": blob.len(),
+            "ratio": data.len() as f64 / blob.len() as f64,
+            "compress_mb_s": mb / best_c,
+            "decompress_mb_s": mb / best_d,
+            "verified": verified,
+        }));
+    }
+    let threads_used = if threads == 0 {
+        rayon_threads()
+    } else {
+        threads
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "file": file.display().to_string(),
+                "bytes": data.len(),
+                "dtype": dtype.name(),
+                "isa": Isa::active().name(),
+                "threads": threads_used,
+                "results": results,
+            })
+        );
+    } else {
+        println!(
+            "{}: {} bytes, dtype {dtype}, {threads_used} thread(s), kernels {}, best of {repeat}",
+            file.display(),
+            data.len(),
+            Isa::active()
+        );
+        println!(
+            "{:<8} {:>10} {:>14} {:>16}",
+            "effort", "ratio", "compress MB/s", "decompress MB/s"
+        );
+        for r in &results {
+            println!(
+                "{:<8} {:>10.4} {:>14.0} {:>16.0}{}",
+                r["effort"].as_str().unwrap_or(""),
+                r["ratio"].as_f64().unwrap_or(0.0),
+                r["compress_mb_s"].as_f64().unwrap_or(0.0),
+                r["decompress_mb_s"].as_f64().unwrap_or(0.0),
+                if r["verified"].as_bool() == Some(true) {
+                    ""
+                } else {
+                    "  MISMATCH"
+                }
+            );
+        }
+    }
+    if results
+        .iter()
+        .any(|r| r["verified"].as_bool() != Some(true))
+    {
+        return Err("round trip mismatch".into());
+    }
+    Ok(())
+}
+
+fn rayon_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+}

@@ -1,0 +1,559 @@
+//! One chunk: field split into byte planes, a coding method per plane, and
+//! the payload's wire form (see `docs/FORMAT.md`, "Chunk payload").
+//!
+//! Methods per plane: raw, constant, rANS (order-0, order-1, or conditioned
+//! on plane 0 of the same element, with a shared block model or an inline
+//! one) and zstd. At `fast` and `default` the method is chosen from
+//! histogram estimates (zstd from a small sample); at `max` every candidate
+//! is encoded and the smallest kept.
+
+use z4ai_simd::rans::{self, Ctx};
+use z4ai_simd::{Kernels, RansTables};
+
+use crate::dtype::DType;
+use crate::entropy::{self, build_context_model, CostTable};
+use crate::error::{Error, Result};
+use crate::format::Reader;
+use crate::options::Effort;
+
+/// Payload layout byte: the chunk is stored verbatim.
+pub const LAYOUT_STORED: u8 = 0;
+/// Payload layout byte: byte planes follow, then the tail.
+pub const LAYOUT_PLANES: u8 = 1;
+
+const M_RAW: u8 = 0;
+const M_CONST: u8 = 1;
+const M_RANS: u8 = 2;
+const M_ZSTD: u8 = 3;
+/// Model byte of a rANS plane whose model is inline.
+const INLINE_MODEL: u8 = 0xFF;
+/// Scale of inline order-0 tables.
+const INLINE_BITS: u32 = 12;
+/// Fixed bytes of a rANS plane beyond its stream and inline model.
+const RANS_OVERHEAD_BITS: f64 = 8.0 * (7 + rans::HEADER_BYTES) as f64;
+
+/// Where a rANS plane takes its contexts from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CtxKind {
+    /// No context.
+    Order0 = 0,
+    /// The previous symbol of the plane.
+    Order1 = 1,
+    /// The symbol of plane 0 at the same element.
+    Plane0 = 2,
+}
+
+impl CtxKind {
+    fn from_byte(b: u8) -> Result<CtxKind> {
+        Ok(match b {
+            0 => CtxKind::Order0,
+            1 => CtxKind::Order1,
+            2 => CtxKind::Plane0,
+            _ => return Err(Error::corrupt(format!("unknown rANS context kind {b}"))),
+        })
+    }
+
+    /// Short name for `info`.
+    pub fn name(self) -> &'static str {
+        match self {
+            CtxKind::Order0 => "o0",
+            CtxKind::Order1 => "o1",
+            CtxKind::Plane0 => "cx",
+        }
+    }
+}
+
+/// The shared models a block offers one plane.
+#[derive(Clone, Debug, Default)]
+pub struct PlaneModels {
+    /// Index of a shared order-0 model.
+    pub order0: Option<usize>,
+    /// A shared context model and its kind.
+    pub context: Option<(CtxKind, usize)>,
+}
+
+/// A block's shared models with their cost tables.
+pub struct BlockModels {
+    /// The models, indexed by the model byte of rANS planes.
+    pub tables: Vec<RansTables>,
+    /// Code lengths of each model.
+    pub costs: Vec<CostTable>,
+    /// Which models each plane may use.
+    pub planes: Vec<PlaneModels>,
+}
+
+impl BlockModels {
+    /// No shared models (fast effort, or a decoder of a block without them).
+    pub fn none(width: usize) -> BlockModels {
+        BlockModels {
+            tables: Vec::new(),
+            costs: Vec::new(),
+            planes: vec![PlaneModels::default(); width],
+        }
+    }
+}
+
+/// Which model a rANS plane uses.
+#[derive(Clone, Debug)]
+pub enum ModelSel {
+    /// A shared model of the block.
+    Shared(usize),
+    /// A model stored in the plane.
+    Inline(RansTables),
+}
+
+/// How one plane is coded.
+#[derive(Clone, Debug)]
+pub enum PlaneCode {
+    /// The plane's bytes verbatim.
+    Raw,
+    /// Every byte equals this value.
+    Const(u8),
+    /// rANS with a context kind and a model.
+    Rans(CtxKind, ModelSel, Vec<u8>),
+    /// A zstd frame.
+    Zstd(Vec<u8>),
+}
+
+impl PlaneCode {
+    /// Serialised size in bytes for a plane of `n` symbols.
+    pub fn size(&self, n: usize) -> usize {
+        match self {
+            PlaneCode::Raw => 1 + n,
+            PlaneCode::Const(_) => 2,
+            PlaneCode::Rans(_, m, s) => {
+                7 + s.len()
+                    + match m {
+                        ModelSel::Shared(_) => 0,
+                        ModelSel::Inline(t) => model_len(t),
+                    }
+            }
+            PlaneCode::Zstd(z) => 5 + z.len(),
+        }
+    }
+}
+
+fn model_len(t: &RansTables) -> usize {
+    let mut v = Vec::new();
+    entropy::serialize_model(t, &mut v);
+    v.len()
+}
+
+/// A chunk ready to serialise.
+pub struct EncodedChunk {
+    /// Field-split planes (empty when stored).
+    pub planes: Vec<u8>,
+    /// Code of each plane (empty when stored).
+    pub codes: Vec<PlaneCode>,
+}
+
+/// Splits `raw` into byte planes (the last `raw.len() % width` bytes are
+/// the tail and are not part of any plane).
+pub fn split(raw: &[u8], dtype: DType, k: &Kernels) -> Vec<u8> {
+    let w = dtype.width();
+    let n = raw.len() / w;
+    let mut planes = vec![0u8; n * w];
+    k.split_planes(&raw[..n * w], w, dtype.rotates(), &mut planes);
+    planes
+}
+
+/// Chooses a code for every plane of a split chunk.
+pub fn encode_planes(
+    planes: Vec<u8>,
+    dtype: DType,
+    effort: Effort,
+    models: &BlockModels,
+    k: &Kernels,
+) -> EncodedChunk {
+    let w = dtype.width();
+    let n = planes.len() / w;
+    let codes = (0..w)
+        .map(|p| {
+            let plane = &planes[p * n..(p + 1) * n];
+            let ctx = if p > 0 { Some(&planes[..n]) } else { None };
+            choose_plane(p, plane, ctx, effort, models, k)
+        })
+        .collect();
+    EncodedChunk { planes, codes }
+}
+
+struct Candidate {
+    bits: f64,
+    kind: CtxKind,
+    model: ModelSel,
+}
+
+fn choose_plane(
+    p: usize,
+    plane: &[u8],
+    ctx_plane: Option<&[u8]>,
+    effort: Effort,
+    models: &BlockModels,
+    k: &Kernels,
+) -> PlaneCode {
+    let n = plane.len();
+    if n == 0 {
+        return PlaneCode::Raw;
+    }
+    let mut o0 = [0u32; 256];
+    k.hist_order0(plane, &mut o0);
+    if o0.iter().filter(|&&c| c > 0).count() == 1 {
+        return PlaneCode::Const(plane[0]);
+    }
+    if n < 64 || (effort == Effort::Fast && p > 0) {
+        return PlaneCode::Raw;
+    }
+    let raw_bits = 8.0 * n as f64;
+    let mut cands: Vec<Candidate> = Vec::new();
+    let (inline_bits, inline_t) = entropy::model_cost_bits(&o0, INLINE_BITS);
+    cands.push(Candidate {
+        bits: inline_bits + RANS_OVERHEAD_BITS,
+        kind: CtxKind::Order0,
+        model: ModelSel::Inline(inline_t),
+    });
+    let pm = &models.planes[p];
+    if let Some(i) = pm.order0 {
+        cands.push(Candidate {
+            bits: models.costs[i].order0(&o0) + RANS_OVERHEAD_BITS,
+            kind: CtxKind::Order0,
+            model: ModelSel::Shared(i),
+        });
+    }
+    let mut ctx_hist: Option<(CtxKind, Vec<u32>)> = None;
+    let want_ctx = pm.context.map(|(kind, _)| kind).or(match effort {
+        Effort::Max => Some(if p == 0 {
+            CtxKind::Order1
+        } else {
+            CtxKind::Plane0
+        }),
+        _ => None,
+    });
+    if let Some(kind) = want_ctx {
+        let mut h = vec![0u32; 65536];
+        match kind {
+            CtxKind::Plane0 => k.hist_context(plane, ctx_plane.expect("plane 0 present"), &mut h),
+            _ => k.hist_order1(plane, &mut h),
+        }
+        if let Some((kind, i)) = pm.context {
+            cands.push(Candidate {
+                bits: models.costs[i].context(&h) + RANS_OVERHEAD_BITS,
+                kind,
+                model: ModelSel::Shared(i),
+            });
+        }
+        ctx_hist = Some((kind, h));
+    }
+    if effort == Effort::Max {
+        if let Some((kind, h)) = &ctx_hist {
+            let t = build_context_model(h, INLINE_BITS);
+            let bits = CostTable::new(&t).context(h) + 8.0 * model_len(&t) as f64;
+            cands.push(Candidate {
+                bits: bits + RANS_OVERHEAD_BITS,
+                kind: *kind,
+                model: ModelSel::Inline(t),
+            });
+        }
+        return best_by_trial(plane, ctx_plane, cands, models, k);
+    }
+    cands.sort_by(|a, b| a.bits.total_cmp(&b.bits));
+    let best_bits = cands.first().map_or(f64::INFINITY, |c| c.bits);
+    let mut code = PlaneCode::Raw;
+    let mut size = 1 + n;
+    if best_bits < raw_bits {
+        // The estimate can be off only by table rounding; trust it but keep
+        // a fallback when a shared model misses a symbol of this chunk.
+        for c in cands {
+            if let Some(stream) = try_encode(plane, ctx_plane, c.kind, &c.model, models, k) {
+                let pc = PlaneCode::Rans(c.kind, c.model, stream);
+                if pc.size(n) < size {
+                    size = pc.size(n);
+                    code = pc;
+                }
+                break;
+            }
+        }
+    }
+    if effort == Effort::Default {
+        if let Some(z) = zstd_if_better(plane, size, 3) {
+            code = PlaneCode::Zstd(z);
+        }
+    }
+    code
+}
+
+fn try_encode(
+    plane: &[u8],
+    ctx_plane: Option<&[u8]>,
+    kind: CtxKind,
+    model: &ModelSel,
+    models: &BlockModels,
+    k: &Kernels,
+) -> Option<Vec<u8>> {
+    let t = match model {
+        ModelSel::Shared(i) => &models.tables[*i],
+        ModelSel::Inline(t) => t,
+    };
+    let ctx = match kind {
+        CtxKind::Order0 => Ctx::Order0,
+        CtxKind::Order1 => Ctx::Order1,
+        CtxKind::Plane0 => Ctx::Plane(ctx_plane?),
+    };
+    let mut out = Vec::with_capacity(plane.len());
+    k.rans_encode(plane, ctx, t, &mut out).ok()?;
+    Some(out)
+}
+
+fn best_by_trial(
+    plane: &[u8],
+    ctx_plane: Option<&[u8]>,
+    cands: Vec<Candidate>,
+    models: &BlockModels,
+    k: &Kernels,
+) -> PlaneCode {
+    let n = plane.len();
+    let mut best = PlaneCode::Raw;
+    let mut size = best.size(n);
+    for c in cands {
+        if let Some(s) = try_encode(plane, ctx_plane, c.kind, &c.model, models, k) {
+            let pc = PlaneCode::Rans(c.kind, c.model, s);
+            if pc.size(n) < size {
+                size = pc.size(n);
+                best = pc;
+            }
+        }
+    }
+    if let Some(z) = zstd_if_better(plane, size, 19) {
+        best = PlaneCode::Zstd(z);
+    }
+    best
+}
+
+/// Zstd-codes `plane` when a sample suggests it can beat `current` bytes and
+/// the full result does.
+fn zstd_if_better(plane: &[u8], current: usize, level: i32) -> Option<Vec<u8>> {
+    let n = plane.len();
+    if n < 256 {
+        return None;
+    }
+    let sample = &plane[..n.min(16 << 10)];
+    let zs = zstd::bulk::compress(sample, 1).ok()?;
+    let sample_rate = zs.len() as f64 / sample.len() as f64;
+    let current_rate = current as f64 / n as f64;
+    if sample_rate > 0.95 * current_rate {
+        return None;
+    }
+    let z = zstd::bulk::compress(plane, level).ok()?;
+    (5 + z.len() < current).then_some(z)
+}
+
+/// Appends the payload of a chunk. `remap[i]` is the index shared model `i`
+/// has in the block's model section.
+pub fn write_chunk(
+    raw: &[u8],
+    chunk: &EncodedChunk,
+    dtype: DType,
+    remap: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let w = dtype.width();
+    let n = raw.len() / w;
+    let planes_size: usize =
+        chunk.codes.iter().map(|c| c.size(n)).sum::<usize>() + raw.len() - n * w;
+    if chunk.codes.is_empty() || planes_size >= raw.len() {
+        out.push(LAYOUT_STORED);
+        out.extend_from_slice(raw);
+        return;
+    }
+    out.push(LAYOUT_PLANES);
+    for (p, code) in chunk.codes.iter().enumerate() {
+        match code {
+            PlaneCode::Raw => {
+                out.push(M_RAW);
+                out.extend_from_slice(&chunk.planes[p * n..(p + 1) * n]);
+            }
+            PlaneCode::Const(v) => out.extend_from_slice(&[M_CONST, *v]),
+            PlaneCode::Rans(kind, model, stream) => {
+                out.extend_from_slice(&[M_RANS, *kind as u8]);
+                match model {
+                    ModelSel::Shared(i) => out.push(remap[*i]),
+                    ModelSel::Inline(t) => {
+                        out.push(INLINE_MODEL);
+                        entropy::serialize_model(t, out);
+                    }
+                }
+                out.extend_from_slice(&(stream.len() as u32).to_le_bytes());
+                out.extend_from_slice(stream);
+            }
+            PlaneCode::Zstd(z) => {
+                out.push(M_ZSTD);
+                out.extend_from_slice(&(z.len() as u32).to_le_bytes());
+                out.extend_from_slice(z);
+            }
+        }
+    }
+    out.extend_from_slice(&raw[n * w..]);
+}
+
+/// What `info` reports about one plane of a chunk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlaneReport {
+    /// Method name: raw, const, rans-o0, rans-o1, rans-cx, zstd, stored.
+    pub method: String,
+    /// Whether a rANS model was shared (false: inline).
+    pub shared_model: bool,
+    /// Bytes the plane takes in the payload.
+    pub bytes: usize,
+}
+
+/// Decodes a chunk payload into `out` (exactly the chunk's raw length).
+/// `scratch` is reused between calls.
+pub fn decode_chunk(
+    payload: &[u8],
+    dtype: DType,
+    models: &[RansTables],
+    k: &Kernels,
+    out: &mut [u8],
+    scratch: &mut Vec<u8>,
+) -> Result<()> {
+    let mut r = Reader::new(payload);
+    let layout = r.u8("chunk layout")?;
+    let w = dtype.width();
+    let n = out.len() / w;
+    match layout {
+        LAYOUT_STORED => {
+            out.copy_from_slice(r.bytes(out.len(), "stored chunk")?);
+        }
+        LAYOUT_PLANES => {
+            scratch.clear();
+            scratch.resize(n * w, 0);
+            let (first, rest) = scratch.split_at_mut(n);
+            for p in 0..w {
+                let (dst, ctx): (&mut [u8], Option<&[u8]>) = if p == 0 {
+                    (&mut *first, None)
+                } else {
+                    (&mut rest[(p - 1) * n..p * n], Some(&*first))
+                };
+                decode_plane(&mut r, dst, ctx, models, k)?;
+            }
+            k.merge_planes(scratch, w, dtype.rotates(), &mut out[..n * w]);
+            let tail = out.len() - n * w;
+            out[n * w..].copy_from_slice(r.bytes(tail, "chunk tail")?);
+        }
+        other => return Err(Error::corrupt(format!("unknown chunk layout {other}"))),
+    }
+    if r.remaining() != 0 {
+        return Err(Error::corrupt("chunk payload has trailing bytes"));
+    }
+    Ok(())
+}
+
+/// Describes every plane of a chunk payload without decoding it.
+pub fn describe_chunk(payload: &[u8], dtype: DType, raw_len: usize) -> Result<Vec<PlaneReport>> {
+    let mut r = Reader::new(payload);
+    match r.u8("chunk layout")? {
+        LAYOUT_STORED => Ok(vec![PlaneReport {
+            method: "stored".into(),
+            shared_model: false,
+            bytes: raw_len,
+        }]),
+        LAYOUT_PLANES => {
+            let w = dtype.width();
+            let n = raw_len / w;
+            let mut planes = Vec::with_capacity(w);
+            for _ in 0..w {
+                let start = r.pos();
+                let (method, shared_model) = walk_plane(&mut r, n)?;
+                planes.push(PlaneReport {
+                    method,
+                    shared_model,
+                    bytes: r.pos() - start,
+                });
+            }
+            Ok(planes)
+        }
+        other => Err(Error::corrupt(format!("unknown chunk layout {other}"))),
+    }
+}
+
+/// Reads one plane's header and skips its data: `(method name, shared model)`.
+fn walk_plane(r: &mut Reader<'_>, n: usize) -> Result<(String, bool)> {
+    Ok(match r.u8("plane method")? {
+        M_RAW => {
+            r.bytes(n, "raw plane")?;
+            ("raw".into(), false)
+        }
+        M_CONST => {
+            r.u8("constant plane")?;
+            ("const".into(), false)
+        }
+        M_RANS => {
+            let kind = CtxKind::from_byte(r.u8("rANS plane")?)?;
+            let sel = r.u8("rANS model")?;
+            if sel == INLINE_MODEL {
+                entropy::parse_model(r)?;
+            }
+            let len = r.u32("rANS stream length")? as usize;
+            r.bytes(len, "rANS stream")?;
+            (format!("rans-{}", kind.name()), sel != INLINE_MODEL)
+        }
+        M_ZSTD => {
+            let len = r.u32("zstd plane length")? as usize;
+            r.bytes(len, "zstd plane")?;
+            ("zstd".into(), false)
+        }
+        other => return Err(Error::corrupt(format!("unknown plane method {other}"))),
+    })
+}
+
+fn decode_plane(
+    r: &mut Reader<'_>,
+    dst: &mut [u8],
+    ctx: Option<&[u8]>,
+    models: &[RansTables],
+    k: &Kernels,
+) -> Result<()> {
+    let n = dst.len();
+    let method = r.u8("plane method")?;
+    match method {
+        M_RAW => dst.copy_from_slice(r.bytes(n, "raw plane")?),
+        M_CONST => dst.fill(r.u8("constant plane")?),
+        M_RANS => {
+            let kind = CtxKind::from_byte(r.u8("rANS plane")?)?;
+            let sel = r.u8("rANS model")?;
+            let inline;
+            let t = if sel == INLINE_MODEL {
+                inline = entropy::parse_model(r)?;
+                &inline
+            } else {
+                models.get(usize::from(sel)).ok_or_else(|| {
+                    Error::corrupt(format!("plane names missing shared model {sel}"))
+                })?
+            };
+            let len = r.u32("rANS stream length")? as usize;
+            if len > rans::max_stream_len(n) {
+                return Err(Error::corrupt("rANS stream longer than its plane allows"));
+            }
+            let stream = r.bytes(len, "rANS stream")?;
+            let c = match kind {
+                CtxKind::Order0 => Ctx::Order0,
+                CtxKind::Order1 => Ctx::Order1,
+                CtxKind::Plane0 => Ctx::Plane(
+                    ctx.ok_or_else(|| Error::corrupt("plane 0 cannot use plane-0 context"))?,
+                ),
+            };
+            k.rans_decode(stream, c, t, dst)
+                .map_err(|e| Error::corrupt(format!("rANS: {e}")))?;
+        }
+        M_ZSTD => {
+            let len = r.u32("zstd plane length")? as usize;
+            let z = r.bytes(len, "zstd plane")?;
+            let got = zstd::bulk::decompress_to_buffer(z, dst)
+                .map_err(|e| Error::corrupt(format!("zstd: {e}")))?;
+            if got != n {
+                return Err(Error::corrupt("zstd plane decodes to the wrong size"));
+            }
+        }
+        other => return Err(Error::corrupt(format!("unknown plane method {other}"))),
+    }
+    Ok(())
+}

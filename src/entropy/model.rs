@@ -1,0 +1,308 @@
+//! Building, serialising and pricing rANS models.
+//!
+//! Serialised model (see `docs/FORMAT.md`, "Model"):
+//!
+//! ```text
+//! u8      bits 0-3: scale_bits (8..=15); bit 4: context map follows; bits 5-7: 0
+//! [32]    only with a context map: bitmap, bit c (byte c/8, bit c%8) set when
+//!         context c has its own table; own tables are numbered 1.. in context
+//!         order, every other context uses table 0
+//! tables  1 + popcount(bitmap) frequency tables, each covering symbols
+//!         0..=255 as varints: a frequency f; when f == 0 it is followed by
+//!         a varint count of further zero-frequency symbols (a run)
+//! ```
+
+use z4ai_simd::RansTables;
+
+use super::normalize;
+use crate::error::{Error, Result};
+use crate::format::Reader;
+
+/// Context 0 codes the first symbol of every order-1 segment; it always
+/// uses the fallback table, which covers every symbol the plane holds.
+const ALWAYS_FALLBACK_CTX: usize = 0;
+
+/// An order-0 model from a histogram.
+pub fn build_order0_model(counts: &[u32; 256], bits: u32) -> RansTables {
+    RansTables::new(bits, [0; 256], vec![normalize(counts, bits)])
+        .expect("normalised table is valid")
+}
+
+/// A context model from a 256x256 context histogram (`counts[ctx * 256 + sym]`).
+///
+/// A context gets its own table when the bits saved over the shared fallback
+/// exceed the bytes its table costs; the fallback table covers every symbol
+/// of the histogram, so any context can code any symbol seen.
+pub fn build_context_model(counts: &[u32], bits: u32) -> RansTables {
+    assert_eq!(counts.len(), 65536);
+    let row = |c: usize| -> &[u32; 256] { counts[c * 256..c * 256 + 256].try_into().unwrap() };
+    let mut all = [0u32; 256];
+    let mut totals = [0u64; 256];
+    for c in 0..256 {
+        for (s, &n) in row(c).iter().enumerate() {
+            all[s] = all[s].saturating_add(n);
+            totals[c] += u64::from(n);
+        }
+    }
+    let fallback_all = normalize(&all, bits);
+    let fb_cost = costs(&fallback_all, bits);
+    let mut order: Vec<usize> = (0..256)
+        .filter(|&c| totals[c] > 0 && c != ALWAYS_FALLBACK_CTX)
+        .collect();
+    order.sort_by_key(|&c| std::cmp::Reverse(totals[c]));
+    let mut own: Vec<(usize, [u16; 256])> = Vec::new();
+    let mut scratch = Vec::new();
+    for c in order {
+        if own.len() == 255 || (own.len() + 2) << bits > z4ai_simd::rans::MAX_SLOTS {
+            break;
+        }
+        let h = row(c);
+        let f = normalize(h, bits);
+        let oc = costs(&f, bits);
+        let (mut with_own, mut with_fb) = (0.0f64, 0.0f64);
+        for s in 0..256 {
+            if h[s] > 0 {
+                with_own += f64::from(h[s]) * f64::from(oc[s]);
+                with_fb += f64::from(h[s]) * f64::from(fb_cost[s]);
+            }
+        }
+        scratch.clear();
+        write_table(&f, &mut scratch);
+        if with_fb - with_own > 8.0 * scratch.len() as f64 {
+            own.push((c, f));
+        }
+    }
+    own.sort_by_key(|&(c, _)| c);
+    // Fallback: merged counts of the remaining contexts, plus one for every
+    // symbol seen anywhere so that no context can meet a missing symbol.
+    let mut merged = [0u32; 256];
+    for c in 0..256 {
+        if own.iter().all(|&(o, _)| o != c) {
+            for (m, &n) in merged.iter_mut().zip(row(c)) {
+                *m = m.saturating_add(n);
+            }
+        }
+    }
+    for s in 0..256 {
+        if all[s] > 0 && merged[s] == 0 {
+            merged[s] = 1;
+        }
+    }
+    let mut map = [0u8; 256];
+    let mut tables = vec![normalize(&merged, bits)];
+    for (i, (c, f)) in own.into_iter().enumerate() {
+        map[c] = (i + 1) as u8;
+        tables.push(f);
+    }
+    RansTables::new(bits, map, tables).expect("normalised tables are valid")
+}
+
+/// Appends the serialised form of `t` to `out`.
+pub fn serialize_model(t: &RansTables, out: &mut Vec<u8>) {
+    let has_map = t.table_count() > 1;
+    out.push(t.scale_bits() as u8 | if has_map { 0x10 } else { 0 });
+    if has_map {
+        let mut bitmap = [0u8; 32];
+        for (c, &tbl) in t.ctx_map().iter().enumerate() {
+            if tbl != 0 {
+                bitmap[c / 8] |= 1 << (c % 8);
+            }
+        }
+        out.extend_from_slice(&bitmap);
+    }
+    for i in 0..t.table_count() {
+        write_table(t.freqs(i), out);
+    }
+}
+
+/// Parses a serialised model, validating every field.
+pub fn parse_model(r: &mut Reader<'_>) -> Result<RansTables> {
+    let head = r.u8("model header")?;
+    let bits = u32::from(head & 0x0F);
+    if head & 0xE0 != 0 || !(8..=15).contains(&bits) {
+        return Err(Error::corrupt(format!("bad model header byte {head:#04x}")));
+    }
+    let mut map = [0u8; 256];
+    let mut n_tables = 1usize;
+    if head & 0x10 != 0 {
+        let bitmap = r.bytes(32, "model context map")?;
+        for c in 0..256 {
+            if bitmap[c / 8] >> (c % 8) & 1 == 1 {
+                if n_tables == 256 {
+                    return Err(Error::corrupt("context map names more than 255 own tables"));
+                }
+                map[c] = n_tables as u8;
+                n_tables += 1;
+            }
+        }
+        if n_tables == 1 {
+            return Err(Error::corrupt("context map present but empty"));
+        }
+    }
+    if n_tables << bits > z4ai_simd::rans::MAX_SLOTS {
+        return Err(Error::corrupt("model tables exceed the decode-table bound"));
+    }
+    let mut tables = Vec::with_capacity(n_tables);
+    for _ in 0..n_tables {
+        tables.push(read_table(r, bits)?);
+    }
+    RansTables::new(bits, map, tables).map_err(|e| Error::corrupt(format!("model: {e}")))
+}
+
+fn write_table(f: &[u16; 256], out: &mut Vec<u8>) {
+    let mut s = 0;
+    while s < 256 {
+        put_varint(out, u32::from(f[s]));
+        if f[s] == 0 {
+            let run = f[s + 1..].iter().take_while(|&&x| x == 0).count();
+            put_varint(out, run as u32);
+            s += run;
+        }
+        s += 1;
+    }
+}
+
+fn read_table(r: &mut Reader<'_>, bits: u32) -> Result<[u16; 256]> {
+    let mut f = [0u16; 256];
+    let mut s = 0usize;
+    let mut sum = 0u32;
+    while s < 256 {
+        let v = r.varint("model frequency")?;
+        if v > 1 << bits {
+            return Err(Error::corrupt("model frequency above the scale"));
+        }
+        f[s] = v as u16;
+        sum += v;
+        if v == 0 {
+            let run = r.varint("model zero run")? as usize;
+            if s + run >= 256 {
+                return Err(Error::corrupt("model zero run past symbol 255"));
+            }
+            s += run;
+        }
+        s += 1;
+    }
+    if sum != 1 << bits {
+        return Err(Error::corrupt("model frequencies do not sum to the scale"));
+    }
+    Ok(f)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn costs(f: &[u16; 256], bits: u32) -> [f32; 256] {
+    std::array::from_fn(|s| {
+        if f[s] == 0 {
+            f32::INFINITY
+        } else {
+            bits as f32 - f32::from(f[s]).log2()
+        }
+    })
+}
+
+/// Per-symbol code lengths of a model, for pricing a chunk's histogram.
+pub struct CostTable {
+    map: [u8; 256],
+    bits: Vec<[f32; 256]>,
+}
+
+impl CostTable {
+    /// Code lengths of every table of `t`.
+    pub fn new(t: &RansTables) -> CostTable {
+        CostTable {
+            map: *t.ctx_map(),
+            bits: (0..t.table_count())
+                .map(|i| costs(t.freqs(i), t.scale_bits()))
+                .collect(),
+        }
+    }
+
+    /// Bits to code an order-0 histogram with this model under context 0;
+    /// infinite when a symbol is missing from the table.
+    pub fn order0(&self, counts: &[u32; 256]) -> f64 {
+        dot(counts, &self.bits[usize::from(self.map[0])])
+    }
+
+    /// Bits to code a context histogram (`counts[ctx * 256 + sym]`).
+    pub fn context(&self, counts: &[u32]) -> f64 {
+        counts
+            .chunks_exact(256)
+            .zip(self.map.iter())
+            .map(|(row, &t)| dot(row.try_into().unwrap(), &self.bits[usize::from(t)]))
+            .sum()
+    }
+}
+
+fn dot(counts: &[u32; 256], bits: &[f32; 256]) -> f64 {
+    let mut acc = 0.0f64;
+    for s in 0..256 {
+        if counts[s] != 0 {
+            acc += f64::from(counts[s]) * f64::from(bits[s]);
+        }
+    }
+    acc
+}
+
+/// Bits to code `counts` (order-0) with its own normalised table, plus the
+/// serialised table's size: the price of an inline order-0 model.
+pub fn model_cost_bits(counts: &[u32; 256], bits: u32) -> (f64, RansTables) {
+    let t = build_order0_model(counts, bits);
+    let mut buf = Vec::new();
+    serialize_model(&t, &mut buf);
+    (
+        CostTable::new(&t).order0(counts) + 8.0 * buf.len() as f64,
+        t,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(t: &RansTables) {
+        let mut buf = Vec::new();
+        serialize_model(t, &mut buf);
+        let mut r = Reader::new(&buf);
+        let back = parse_model(&mut r).unwrap();
+        assert_eq!(r.remaining(), 0);
+        assert_eq!(back.ctx_map(), t.ctx_map());
+        for i in 0..t.table_count() {
+            assert_eq!(back.freqs(i), t.freqs(i));
+        }
+        // Every truncation is an error, never a panic.
+        for cut in 0..buf.len() {
+            assert!(parse_model(&mut Reader::new(&buf[..cut])).is_err());
+        }
+    }
+
+    #[test]
+    fn order0_and_context_models_round_trip() {
+        let counts: [u32; 256] =
+            std::array::from_fn(|i| if i % 3 == 0 { i as u32 * 10 } else { 0 });
+        round_trip(&build_order0_model(&counts, 12));
+        let mut ctx = vec![0u32; 65536];
+        for c in 0..40usize {
+            for s in 0..256usize {
+                ctx[c * 256 + s] = ((s * 7 + c * 13) % (c + 3)) as u32 * (1000 / (c as u32 + 1));
+            }
+        }
+        let t = build_context_model(&ctx, 12);
+        assert!(t.table_count() > 1);
+        round_trip(&t);
+        let cost = CostTable::new(&t).context(&ctx);
+        assert!(cost.is_finite());
+    }
+
+    #[test]
+    fn rejects_bad_models() {
+        for bad in [&[0x07u8][..], &[0x2C], &[0x1C], &[0x0C, 0x00, 0xFF, 0x01]] {
+            assert!(parse_model(&mut Reader::new(bad)).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,299 @@
+//! Streaming compression and decompression with bounded memory.
+//!
+//! [`Encoder`] buffers one block of input (`chunk_size * block_chunks`
+//! bytes, 64 MiB by default), codes it in parallel and writes it; the frame
+//! header then records no content size and the end block carries it.
+//! [`Decoder`] reads one block header at a time and decodes its chunks in
+//! batches, so memory stays at a few chunks per thread plus one block's
+//! payloads however large the content is.
+
+use std::io::{self, Read, Write};
+
+use xxhash_rust::xxh3::Xxh3;
+use z4ai_simd::{Kernels, RansTables};
+
+use crate::engine::{self, FrameWriter};
+use crate::error::{Error, Result};
+use crate::format::frame::{self, ChunkEntry, ChunkLoc, FrameHeader};
+use crate::options::{DecodeOptions, Options};
+
+/// Compresses everything written to it into one frame on `W`.
+/// Call [`Encoder::finish`] to write the end of the frame.
+pub struct Encoder<W: Write> {
+    inner: W,
+    opts: Options,
+    fw: Option<FrameWriter>,
+    buf: Vec<u8>,
+    block: usize,
+    out: Vec<u8>,
+}
+
+impl<W: Write> Encoder<W> {
+    /// Starts a frame on `inner`.
+    pub fn new(mut inner: W, opts: &Options) -> Result<Encoder<W>> {
+        let mut out = Vec::new();
+        let fw = FrameWriter::start(opts, None, &mut out)?;
+        inner.write_all(&out)?;
+        out.clear();
+        let block = FrameWriter::block_bytes(opts)?;
+        Ok(Encoder {
+            inner,
+            opts: opts.clone(),
+            fw: Some(fw),
+            buf: Vec::new(),
+            block,
+            out,
+        })
+    }
+
+    fn flush_block(&mut self) -> Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let fw = self.fw.as_mut().expect("encoder not finished");
+        let (buf, out) = (&self.buf, &mut self.out);
+        engine::with_pool(self.opts.threads, || fw.write_block(buf, out));
+        self.inner.write_all(&self.out)?;
+        self.out.clear();
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// Codes the buffered input, writes the end block and returns the writer.
+    pub fn finish(mut self) -> Result<W> {
+        self.flush_block()?;
+        let fw = self.fw.take().expect("encoder not finished");
+        fw.finish(&mut self.out);
+        self.inner.write_all(&self.out)?;
+        self.inner.flush()?;
+        Ok(self.inner)
+    }
+}
+
+impl<W: Write> Write for Encoder<W> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let take = data.len().min(self.block - self.buf.len());
+        self.buf.extend_from_slice(&data[..take]);
+        if self.buf.len() == self.block {
+            self.flush_block()?;
+        }
+        Ok(take)
+    }
+
+    /// Flushes the inner writer. Input of an unfinished block stays buffered
+    /// (cutting a block early would make the output depend on flush calls).
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The block being decoded by a [`Decoder`].
+struct OpenBlock {
+    payloads: Vec<u8>,
+    models: Vec<RansTables>,
+    chunks: Vec<ChunkLoc>,
+    next: usize,
+}
+
+/// Decompresses one frame read from `R`.
+pub struct Decoder<R: Read> {
+    inner: R,
+    header: FrameHeader,
+    k: Kernels,
+    threads: usize,
+    block: Option<OpenBlock>,
+    out: Vec<u8>,
+    pos: usize,
+    content: u64,
+    chunk_index: u64,
+    hasher: Xxh3,
+    done: bool,
+}
+
+impl<R: Read> Decoder<R> {
+    /// Reads the frame header from `inner`.
+    pub fn new(inner: R) -> Result<Decoder<R>> {
+        Decoder::with_options(inner, &DecodeOptions::default())
+    }
+
+    /// [`Decoder::new`] with explicit threads / kernel level.
+    pub fn with_options(mut inner: R, opts: &DecodeOptions) -> Result<Decoder<R>> {
+        let mut head = [0u8; frame::HEADER_LEN];
+        read_exact(&mut inner, &mut head, "frame header")?;
+        let header = FrameHeader::parse(&head)?;
+        Ok(Decoder {
+            inner,
+            header,
+            k: engine::kernels(opts.isa)?,
+            threads: opts.threads,
+            block: None,
+            out: Vec::new(),
+            pos: 0,
+            content: 0,
+            chunk_index: 0,
+            hasher: Xxh3::new(),
+            done: false,
+        })
+    }
+
+    /// The frame header.
+    pub fn header(&self) -> &FrameHeader {
+        &self.header
+    }
+
+    /// Returns the inner reader (positioned after the frame once fully read).
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    fn open_block(&mut self) -> Result<()> {
+        let mut tag = [0u8; 1];
+        read_exact(&mut self.inner, &mut tag, "block tag")?;
+        match tag[0] {
+            frame::TAG_END => {
+                let mut end = [0u8; frame::END_LEN];
+                end[0] = tag[0];
+                read_exact(&mut self.inner, &mut end[1..], "end block")?;
+                let (size, hash) = frame::parse_end(&end)?;
+                if size != self.content || self.header.content_size.is_some_and(|s| s != size) {
+                    return Err(Error::corrupt("content size differs from the chunks' sum"));
+                }
+                if hash != self.hasher.digest() {
+                    return Err(Error::ChecksumMismatch {
+                        what: "content hash",
+                        chunk: None,
+                    });
+                }
+                self.done = true;
+                Ok(())
+            }
+            frame::TAG_DATA => {
+                let mut head = vec![0u8; frame::BLOCK_FIXED_LEN];
+                head[0] = tag[0];
+                read_exact(&mut self.inner, &mut head[1..], "block header")?;
+                let sizes = frame::BlockSizes::parse(&head)?;
+                head.resize(sizes.header_len(), 0);
+                read_exact(
+                    &mut self.inner,
+                    &mut head[frame::BLOCK_FIXED_LEN..],
+                    "block header",
+                )?;
+                let entries = frame::parse_block_table(&head, sizes, self.header.chunk_size)?;
+                let models_end = frame::BLOCK_FIXED_LEN + sizes.model_len as usize;
+                let models = engine::parse_models(&head[frame::BLOCK_FIXED_LEN..models_end])?;
+                let total: u64 = entries.iter().map(|e| u64::from(e.comp_len)).sum();
+                // Grows only as bytes actually arrive, so a lying table cannot
+                // make us allocate more than the input holds.
+                let mut payloads = Vec::new();
+                (&mut self.inner).take(total).read_to_end(&mut payloads)?;
+                if payloads.len() as u64 != total {
+                    return Err(Error::truncated(
+                        "chunk payloads",
+                        total as usize,
+                        payloads.len(),
+                    ));
+                }
+                self.block = Some(OpenBlock {
+                    chunks: self.locate(&entries),
+                    payloads,
+                    models,
+                    next: 0,
+                });
+                Ok(())
+            }
+            other => Err(Error::corrupt(format!("unknown block tag {other:#04x}"))),
+        }
+    }
+
+    fn locate(&mut self, entries: &[ChunkEntry]) -> Vec<ChunkLoc> {
+        let mut pos = 0usize;
+        entries
+            .iter()
+            .map(|e| {
+                let loc = ChunkLoc {
+                    index: self.chunk_index,
+                    raw_offset: self.content,
+                    entry: *e,
+                    payload: pos..pos + e.comp_len as usize,
+                };
+                self.hasher.update(&e.hash.to_le_bytes());
+                self.chunk_index += 1;
+                self.content += u64::from(e.raw_len);
+                pos += e.comp_len as usize;
+                loc
+            })
+            .collect()
+    }
+
+    /// Decodes the next batch of chunks into `out`; false at the end.
+    fn refill(&mut self) -> Result<bool> {
+        loop {
+            if self.done {
+                return Ok(false);
+            }
+            if let Some(b) = &mut self.block {
+                if b.next < b.chunks.len() {
+                    let threads = if self.threads == 0 {
+                        rayon::current_num_threads()
+                    } else {
+                        self.threads
+                    };
+                    let batch = (2 * threads).max(16);
+                    let end = (b.next + batch).min(b.chunks.len());
+                    let locs = &b.chunks[b.next..end];
+                    let size: usize = locs.iter().map(|c| c.entry.raw_len as usize).sum();
+                    self.out.clear();
+                    self.out.resize(size, 0);
+                    let mut rest = self.out.as_mut_slice();
+                    let mut work = Vec::with_capacity(locs.len());
+                    for loc in locs {
+                        let (head, tail) =
+                            std::mem::take(&mut rest).split_at_mut(loc.entry.raw_len as usize);
+                        work.push((loc, head));
+                        rest = tail;
+                    }
+                    let (dtype, k, payloads, models) =
+                        (self.header.dtype, &self.k, &b.payloads, &b.models);
+                    engine::with_pool(self.threads, || {
+                        engine::decode_chunks(payloads, dtype, models, k, work)
+                    })?;
+                    b.next = end;
+                    self.pos = 0;
+                    return Ok(true);
+                }
+                self.block = None;
+            }
+            self.open_block()?;
+        }
+    }
+}
+
+impl<R: Read> Read for Decoder<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        while self.pos == self.out.len() {
+            if !self.refill()? {
+                return Ok(0);
+            }
+        }
+        let n = buf.len().min(self.out.len() - self.pos);
+        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn read_exact<R: Read>(r: &mut R, buf: &mut [u8], what: &'static str) -> Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => return Err(Error::truncated(what, buf.len(), got)),
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
