@@ -116,7 +116,11 @@ mod tests {
     #[test]
     fn sums_and_presence() {
         let mut c = [0u32; 256];
-        check(&c, 12);
+        assert_eq!(
+            normalize(&c, 12)[0],
+            4096,
+            "empty histogram: all mass on symbol 0"
+        );
         c[7] = 1;
         assert_eq!(check(&c, 12)[7], 4096);
         let all = [1u32; 256];

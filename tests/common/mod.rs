@@ -1,0 +1,93 @@
+//! Deterministic test inputs shared by the integration tests.
+#![allow(dead_code)]
+
+use z4ai::DType;
+
+/// xorshift64* generator: deterministic, no dependencies.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Approximately N(0, std) (sum of uniforms).
+    pub fn gauss(&mut self, std: f64) -> f64 {
+        let s: f64 = (0..6)
+            .map(|_| (self.next() >> 11) as f64 / (1u64 << 53) as f64)
+            .sum();
+        (s - 3.0) * std * std::f64::consts::SQRT_2
+    }
+}
+
+/// `n` elements of `dtype` that look like trained weights, as bytes.
+pub fn weights(dtype: DType, n: usize, seed: u64) -> Vec<u8> {
+    let mut r = Rng(seed | 1);
+    let mut out = Vec::with_capacity(n * dtype.width());
+    for _ in 0..n {
+        let x = r.gauss(0.02);
+        match dtype {
+            DType::BF16 => out.extend_from_slice(&((x as f32).to_bits() >> 16).to_le_bytes()[..2]),
+            DType::F16 => out.extend_from_slice(&f32_to_f16(x as f32).to_le_bytes()),
+            DType::F32 => out.extend_from_slice(&(x as f32).to_le_bytes()),
+            DType::F64 => out.extend_from_slice(&x.to_le_bytes()),
+            DType::I8 | DType::U8 | DType::F8E4M3 | DType::F8E5M2 => {
+                out.push((x * 3000.0) as i8 as u8)
+            }
+            DType::I16 => out.extend_from_slice(&((x * 30000.0) as i16).to_le_bytes()),
+            DType::I32 => out.extend_from_slice(&((x * 1e8) as i32).to_le_bytes()),
+            DType::I64 => out.extend_from_slice(&((x * 1e15) as i64).to_le_bytes()),
+            _ => out.push(r.next() as u8),
+        }
+    }
+    out
+}
+
+/// Truncating f32 -> f16 bit conversion (good enough for test data).
+pub fn f32_to_f16(x: f32) -> u16 {
+    let b = x.to_bits();
+    let sign = ((b >> 16) & 0x8000) as u16;
+    let e = ((b >> 23) & 0xFF) as i32 - 127 + 15;
+    if e <= 0 {
+        return sign;
+    }
+    if e >= 31 {
+        return sign | 0x7C00;
+    }
+    sign | ((e as u16) << 10) | ((b >> 13) & 0x3FF) as u16
+}
+
+/// Special bit patterns: NaN payloads, signed zeros, subnormals, infinities.
+pub fn specials(dtype: DType, n: usize) -> Vec<u8> {
+    let pats: Vec<u64> = match dtype.width() {
+        2 => vec![
+            0x7FC1, 0xFFFF, 0x8000, 0x0000, 0x0001, 0x807F, 0x7F80, 0xFF80, 0x7C01, 0x3C00,
+        ],
+        4 => vec![
+            0x7FC0_0001,
+            0xFFFF_FFFF,
+            0x8000_0000,
+            0,
+            1,
+            0x807F_FFFF,
+            0x7F80_0000,
+            0xFF80_0000,
+        ],
+        8 => vec![
+            0x7FF8_0000_0000_0001,
+            u64::MAX,
+            1 << 63,
+            0,
+            1,
+            0x7FF0_0000_0000_0000,
+        ],
+        _ => vec![0x7F, 0xFF, 0x80, 0, 1, 0x79],
+    };
+    let w = dtype.width();
+    (0..n)
+        .flat_map(|i| pats[i % pats.len()].to_le_bytes()[..w].to_vec())
+        .collect()
+}

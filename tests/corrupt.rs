@@ -1,0 +1,120 @@
+//! Damaged frames: every truncation and every bit flip of small frames must
+//! give a typed error (or, at worst, the exact original); absurd declared
+//! sizes must be rejected before any large allocation.
+
+mod common;
+
+use xxhash_rust::xxh3::xxh3_64;
+use z4ai::{
+    compress, decompress, decompressed_size, frame_info, DType, Decoder, Effort, Error, Options,
+};
+
+fn small_frames() -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut v = Vec::new();
+    for (dtype, effort, n) in [
+        (DType::BF16, Effort::Default, 3000),
+        (DType::F32, Effort::Fast, 1200),
+        (DType::F16, Effort::Max, 2500),
+    ] {
+        let data = common::weights(dtype, n, 21);
+        let blob = compress(&data, &Options::new(dtype).effort(effort).chunk_size(4096)).unwrap();
+        v.push((data, blob));
+    }
+    let zeros = vec![0u8; 5000];
+    v.push((
+        zeros.clone(),
+        compress(&zeros, &Options::new(DType::BF16).chunk_size(4096)).unwrap(),
+    ));
+    v
+}
+
+#[test]
+fn every_truncation_fails_cleanly() {
+    for (_, blob) in small_frames() {
+        for cut in 0..blob.len() {
+            assert!(
+                decompress(&blob[..cut]).is_err(),
+                "truncated at {cut} of {}",
+                blob.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn every_bit_flip_is_detected() {
+    for (data, blob) in small_frames() {
+        let mut bad = blob.clone();
+        for byte in 0..blob.len() {
+            for bit in 0..8 {
+                bad[byte] ^= 1 << bit;
+                match decompress(&bad) {
+                    Err(_) => {}
+                    Ok(out) => assert!(out == data, "flip {byte}:{bit} decoded to wrong data"),
+                }
+                let _ = frame_info(&bad);
+                bad[byte] ^= 1 << bit;
+            }
+        }
+    }
+}
+
+fn rechecksum_header(h: &mut [u8]) {
+    let c = xxh3_64(&h[..20]) as u32;
+    h[20..24].copy_from_slice(&c.to_le_bytes());
+}
+
+#[test]
+fn specific_errors() {
+    let data = common::weights(DType::BF16, 3000, 2);
+    let blob = compress(&data, &Options::new(DType::BF16).chunk_size(4096)).unwrap();
+    assert!(matches!(
+        decompress(b"nope, not a frame at all"),
+        Err(Error::BadMagic)
+    ));
+    assert!(matches!(decompress(&[]), Err(Error::Truncated { .. })));
+    let mut v = blob.clone();
+    v[4] = 2;
+    rechecksum_header(&mut v);
+    assert!(matches!(decompress(&v), Err(Error::UnsupportedVersion(2))));
+    let mut v = blob.clone();
+    v[7] = 1;
+    rechecksum_header(&mut v);
+    assert!(matches!(decompress(&v), Err(Error::Corrupt(_))));
+    let mut v = blob.clone();
+    v[10] ^= 1;
+    assert!(matches!(
+        decompress(&v),
+        Err(Error::ChecksumMismatch { .. })
+    ));
+    // A payload bit flip is caught by the chunk hash (or the decoder).
+    let mut v = blob.clone();
+    let last = v.len() - 30;
+    v[last] ^= 0x40;
+    assert!(decompress(&v).is_err());
+}
+
+#[test]
+fn absurd_sizes_are_rejected_without_allocating() {
+    let data = vec![7u8; 100];
+    let blob = compress(&data, &Options::new(DType::Bytes).chunk_size(4096)).unwrap();
+    assert!(blob.len() < 100);
+    // Claim an exabyte of content: the scan must refuse before allocating.
+    let mut v = blob.clone();
+    v[8..16].copy_from_slice(&(1u64 << 60).to_le_bytes());
+    rechecksum_header(&mut v);
+    assert!(decompressed_size(&v).is_err());
+    assert!(decompress(&v).is_err());
+    // A block claiming 2^16 chunks in a tiny frame is truncated, not allocated.
+    let mut v = blob.clone();
+    v[25..29].copy_from_slice(&(1u32 << 16).to_le_bytes());
+    assert!(matches!(decompress(&v), Err(Error::Truncated { .. })));
+    let mut v = blob.clone();
+    v[25..29].copy_from_slice(&u32::MAX.to_le_bytes());
+    assert!(matches!(decompress(&v), Err(Error::Corrupt(_))));
+    // Same through the streaming decoder.
+    let mut out = Vec::new();
+    let r = Decoder::new(&v[..])
+        .and_then(|mut d| std::io::Read::read_to_end(&mut d, &mut out).map_err(Into::into));
+    assert!(r.is_err());
+}

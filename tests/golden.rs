@@ -1,0 +1,121 @@
+//! Golden frames pin the format: each `tests/golden/NAME.z4` must decode to
+//! `NAME.bin`, and compressing `NAME.bin` with the case's options must give
+//! the same bytes (encoder determinism). Golden error frames must fail with
+//! the listed error. Regenerate with `Z4AI_BLESS=1 cargo test --release --test golden -- --test-threads=1`
+//! only for a deliberate change, and say why in the commit.
+
+mod common;
+
+use std::path::PathBuf;
+
+use z4ai::{compress, decompress, DType, Effort, Error, Options};
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
+}
+
+fn bless() -> bool {
+    std::env::var_os("Z4AI_BLESS").is_some()
+}
+
+fn cases() -> Vec<(&'static str, Vec<u8>, Options)> {
+    let o = |d: DType, e: Effort| Options::new(d).effort(e).chunk_size(4096);
+    let mut bf = common::weights(DType::BF16, 3000, 1);
+    bf.push(0x5A); // odd tail
+    vec![
+        ("bf16-default", bf, o(DType::BF16, Effort::Default)),
+        (
+            "fp32-fast",
+            common::weights(DType::F32, 1500, 2),
+            o(DType::F32, Effort::Fast),
+        ),
+        (
+            "fp16-max-specials",
+            common::specials(DType::F16, 900),
+            o(DType::F16, Effort::Max),
+        ),
+        (
+            "bytes-ramp",
+            (0..5000u32).map(|i| (i / 3) as u8).collect(),
+            o(DType::Bytes, Effort::Default),
+        ),
+        ("empty", Vec::new(), o(DType::BF16, Effort::Default)),
+    ]
+}
+
+#[test]
+fn golden_frames_decode_and_encode_identically() {
+    for (name, data, opts) in cases() {
+        let bin = dir().join(format!("{name}.bin"));
+        let z4 = dir().join(format!("{name}.z4"));
+        if bless() {
+            std::fs::write(&bin, &data).unwrap();
+            std::fs::write(&z4, compress(&data, &opts).unwrap()).unwrap();
+        }
+        let want = std::fs::read(&bin).unwrap_or_else(|e| panic!("{}: {e}", bin.display()));
+        let frame = std::fs::read(&z4).unwrap();
+        assert_eq!(
+            decompress(&frame).unwrap(),
+            want,
+            "{name}: golden frame no longer decodes"
+        );
+        assert_eq!(want, data, "{name}: generator changed");
+        assert!(
+            compress(&want, &opts).unwrap() == frame,
+            "{name}: encoder output changed"
+        );
+    }
+}
+
+fn error_cases(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    let mut bad_magic = good.to_vec();
+    bad_magic[0] = b'X';
+    let mut bad_version = good.to_vec();
+    bad_version[4] = 0x7F;
+    let truncated = good[..good.len() - 1].to_vec();
+    let mut flipped = good.to_vec();
+    let at = good.len() - 40;
+    flipped[at] ^= 0x08;
+    let mut header = good.to_vec();
+    header[12] ^= 0x01;
+    vec![
+        ("bad-magic", bad_magic),
+        ("bad-version", bad_version),
+        ("truncated", truncated),
+        ("payload-bit", flipped),
+        ("header-bit", header),
+    ]
+}
+
+fn kind(e: &Error) -> &'static str {
+    match e {
+        Error::BadMagic => "BadMagic",
+        Error::UnsupportedVersion(_) => "UnsupportedVersion",
+        Error::Truncated { .. } => "Truncated",
+        Error::Corrupt(_) => "Corrupt",
+        Error::ChecksumMismatch { .. } => "ChecksumMismatch",
+        _ => "other",
+    }
+}
+
+#[test]
+fn golden_errors() {
+    let good = std::fs::read(dir().join("bf16-default.z4")).unwrap();
+    let list = dir().join("errors.txt");
+    if bless() {
+        let mut txt = String::new();
+        for (name, bytes) in error_cases(&good) {
+            std::fs::write(dir().join(format!("error-{name}.z4")), &bytes).unwrap();
+            txt += &format!("{name} {}\n", kind(&decompress(&bytes).unwrap_err()));
+        }
+        std::fs::write(&list, txt).unwrap();
+    }
+    let txt = std::fs::read_to_string(&list).unwrap();
+    assert!(txt.lines().count() >= 5);
+    for line in txt.lines() {
+        let (name, want) = line.split_once(' ').unwrap();
+        let bytes = std::fs::read(dir().join(format!("error-{name}.z4"))).unwrap();
+        let err = decompress(&bytes).expect_err(name);
+        assert_eq!(kind(&err), want, "{name}: {err}");
+    }
+}

@@ -1,0 +1,140 @@
+//! Round trips for every dtype, effort, length and pattern.
+
+mod common;
+
+use common::{specials, weights, Rng};
+use z4ai::{
+    compress, decompress, decompress_into, decompress_range, decompressed_size, DType, Effort,
+    Options,
+};
+
+fn opts(dtype: DType, effort: Effort) -> Options {
+    Options::new(dtype).effort(effort).chunk_size(4096)
+}
+
+fn check(data: &[u8], o: &Options) -> Vec<u8> {
+    let blob = compress(data, o).unwrap();
+    assert_eq!(
+        decompress(&blob).unwrap(),
+        data,
+        "{:?} len {}",
+        o.dtype,
+        data.len()
+    );
+    assert_eq!(decompressed_size(&blob).unwrap(), data.len() as u64);
+    blob
+}
+
+#[test]
+fn every_dtype_effort_and_tail() {
+    for dtype in DType::ALL {
+        for effort in Effort::ALL {
+            let o = opts(dtype, effort);
+            for n in [0usize, 1, 2, 3, 7, 100, 2047, 2048, 2049, 6000] {
+                let mut data = weights(dtype, n, n as u64 + 11);
+                // A length that is not a whole number of elements keeps its tail.
+                data.extend_from_slice(&[0xAB, 0xCD, 0xEF][..(n % 3).min(dtype.width() - 1)]);
+                check(&data, &o);
+                check(&specials(dtype, n), &o);
+            }
+        }
+    }
+}
+
+#[test]
+fn patterns_compress_as_expected() {
+    let o = opts(DType::BF16, Effort::Default);
+    let zeros = vec![0u8; 100_000];
+    assert!(check(&zeros, &o).len() < 2000, "zeros should be tiny");
+    let mut r = Rng(5);
+    let random: Vec<u8> = (0..100_000).map(|_| r.next() as u8).collect();
+    let blob = check(&random, &o);
+    assert!(
+        blob.len() <= random.len() + random.len() / 100 + 200,
+        "random must not expand much"
+    );
+    let ramp: Vec<u8> = (0..100_000u32).map(|i| (i / 7) as u8).collect();
+    assert!(check(&ramp, &Options::new(DType::Bytes)).len() < 20_000);
+}
+
+#[test]
+fn dense_weights_beat_raw_and_fast_is_not_better_than_default() {
+    let data = weights(DType::BF16, 1 << 18, 1);
+    let fast = compress(&data, &Options::new(DType::BF16).effort(Effort::Fast)).unwrap();
+    let def = compress(&data, &Options::new(DType::BF16)).unwrap();
+    let max = compress(&data, &Options::new(DType::BF16).effort(Effort::Max)).unwrap();
+    assert!((data.len() as f64 / def.len() as f64) > 1.4);
+    assert!(def.len() <= fast.len());
+    assert!(max.len() <= def.len() + 64);
+    for b in [&fast, &def, &max] {
+        assert_eq!(decompress(b).unwrap(), data);
+    }
+}
+
+#[test]
+fn decompress_into_and_ranges() {
+    let data = weights(DType::F32, 20_000, 3);
+    let blob = compress(&data, &opts(DType::F32, Effort::Default)).unwrap();
+    let mut out = vec![0u8; data.len() + 10];
+    assert_eq!(decompress_into(&blob, &mut out).unwrap(), data.len());
+    assert_eq!(&out[..data.len()], &data[..]);
+    let mut short = vec![0u8; data.len() - 1];
+    assert!(matches!(
+        decompress_into(&blob, &mut short),
+        Err(z4ai::Error::BufferTooSmall { .. })
+    ));
+    for (off, len) in [
+        (0u64, 0u64),
+        (0, 1),
+        (4095, 2),
+        (4096, 4096),
+        (100, 30_000),
+        (79_999, 1),
+        (0, 80_000),
+    ] {
+        let got = decompress_range(&blob, off, len).unwrap();
+        assert_eq!(
+            got,
+            &data[off as usize..(off + len) as usize],
+            "range {off}+{len}"
+        );
+    }
+    assert!(matches!(
+        decompress_range(&blob, 79_999, 2),
+        Err(z4ai::Error::OutOfRange { .. })
+    ));
+    assert!(decompress_range(&blob, u64::MAX, 2).is_err());
+}
+
+#[test]
+fn multiple_blocks() {
+    let data = weights(DType::BF16, 50_000, 9);
+    let o = Options {
+        block_chunks: 3,
+        ..opts(DType::BF16, Effort::Default)
+    };
+    let blob = check(&data, &o);
+    assert!(z4ai::frame_info(&blob).unwrap().blocks > 1);
+}
+
+#[test]
+fn options_are_validated() {
+    let data = vec![0u8; 10];
+    assert!(compress(&data, &Options::new(DType::BF16).chunk_size(10)).is_err());
+    assert!(compress(&data, &Options::new(DType::BF16).chunk_size(1 << 30)).is_err());
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn arbitrary_bytes_round_trip(data in proptest::collection::vec(any::<u8>(), 0..9000), d in 0usize..12, e in 0usize..3) {
+            let o = opts(DType::ALL[d], Effort::ALL[e]);
+            let blob = compress(&data, &o).unwrap();
+            prop_assert_eq!(decompress(&blob).unwrap(), data);
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! Streaming Encoder / Decoder against the one-shot API.
+
+mod common;
+
+use std::io::{Read, Write};
+
+use z4ai::{compress, decompress, DType, Decoder, Encoder, Options};
+
+fn small_blocks(dtype: DType) -> Options {
+    Options {
+        block_chunks: 2,
+        ..Options::new(dtype).chunk_size(4096)
+    }
+}
+
+#[test]
+fn streaming_round_trips_both_ways() {
+    for dtype in [DType::BF16, DType::F32, DType::Bytes] {
+        for n in [0usize, 1, 5000, 40_000] {
+            let data = common::weights(dtype, n, 4);
+            let o = small_blocks(dtype);
+            // Write in odd-sized pieces.
+            let mut enc = Encoder::new(Vec::new(), &o).unwrap();
+            for piece in data.chunks(777) {
+                enc.write_all(piece).unwrap();
+            }
+            let frame = enc.finish().unwrap();
+            assert_eq!(
+                decompress(&frame).unwrap(),
+                data,
+                "one-shot decode of a streamed frame"
+            );
+            // Read in odd-sized pieces.
+            for blob in [frame, compress(&data, &o).unwrap()] {
+                let mut dec = Decoder::new(&blob[..]).unwrap();
+                let mut out = Vec::new();
+                let mut buf = [0u8; 1000];
+                loop {
+                    let k = dec.read(&mut buf).unwrap();
+                    if k == 0 {
+                        break;
+                    }
+                    out.extend_from_slice(&buf[..k]);
+                }
+                assert_eq!(out, data);
+            }
+        }
+    }
+}
+
+#[test]
+fn streaming_decoder_reports_damage() {
+    let data = common::weights(DType::BF16, 20_000, 8);
+    let blob = compress(&data, &small_blocks(DType::BF16)).unwrap();
+    for cut in [0, 10, 24, 30, blob.len() / 2, blob.len() - 1] {
+        let mut out = Vec::new();
+        let r = Decoder::new(&blob[..cut])
+            .and_then(|mut d| d.read_to_end(&mut out).map_err(Into::into));
+        assert!(r.is_err(), "cut at {cut} must fail");
+    }
+    let mut bad = blob.clone();
+    let mid = bad.len() / 2;
+    bad[mid] ^= 1;
+    let mut out = Vec::new();
+    assert!(Decoder::new(&bad[..])
+        .unwrap()
+        .read_to_end(&mut out)
+        .is_err());
+}
