@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod capi;
 mod chunk;
 mod dtype;
 mod engine;

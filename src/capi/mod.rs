@@ -1,0 +1,1 @@
+//! The C API (`include/z4ai.h`): see `docs/C_API.md`.
