@@ -17,6 +17,7 @@
 #![deny(missing_docs)]
 #![deny(unsafe_code)]
 
+pub mod archive;
 pub mod capi;
 mod chunk;
 mod dtype;
