@@ -245,7 +245,7 @@ fn choose_plane(
     }
     if effort == Effort::Max {
         if let Some((kind, h)) = &ctx_hist {
-            let t = build_context_model(h, INLINE_BITS);
+            let t = build_context_model(h, INLINE_BITS, *kind == CtxKind::Order1);
             let bits = CostTable::new(&t).context(h) + 8.0 * model_len(&t) as f64;
             cands.push(Candidate {
                 bits: bits + RANS_OVERHEAD_BITS,

@@ -35,7 +35,7 @@ pub const MAX_BLOCK_SLOTS: usize = 4 << 20;
 const SHARED_O0_BITS: u32 = 14;
 const SHARED_CTX_BITS: u32 = 12;
 /// Planes (besides plane 0) that get a plane-0-conditioned model.
-const CX_PLANES: std::ops::Range<usize> = 1..3;
+const CX_PLANES: std::ops::Range<usize> = 1..8;
 
 /// The kernels for an optional pinned level.
 pub fn kernels(isa: Option<Isa>) -> Result<Kernels> {
@@ -247,7 +247,11 @@ fn build_models(split: &[Vec<u8>], dtype: DType, k: &Kernels) -> BlockModels {
             None
         };
         if let Some((kind, counts)) = ctx {
-            tables.push(entropy::build_context_model(counts, SHARED_CTX_BITS));
+            tables.push(entropy::build_context_model(
+                counts,
+                SHARED_CTX_BITS,
+                kind == CtxKind::Order1,
+            ));
             planes[p].context = Some((kind, tables.len() - 1));
         }
     }

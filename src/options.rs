@@ -56,13 +56,13 @@ impl FromStr for Effort {
 }
 
 /// Default chunk size: the unit of parallelism and random access.
-pub const DEFAULT_CHUNK_SIZE: usize = 1 << 20;
+pub const DEFAULT_CHUNK_SIZE: usize = 2 << 20;
 /// Smallest chunk size accepted.
 pub const MIN_CHUNK_SIZE: usize = 4 << 10;
 /// Largest chunk size accepted (bounds what a decoder may be asked to allocate per chunk).
 pub const MAX_CHUNK_SIZE: usize = 64 << 20;
 /// Chunks per block: a block shares one set of entropy models.
-pub const DEFAULT_BLOCK_CHUNKS: usize = 64;
+pub const DEFAULT_BLOCK_CHUNKS: usize = 32;
 
 /// Compression options.
 #[derive(Clone, Debug, PartialEq, Eq)]

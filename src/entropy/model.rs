@@ -18,10 +18,6 @@ use super::normalize;
 use crate::error::{Error, Result};
 use crate::format::Reader;
 
-/// Context 0 codes the first symbol of every order-1 segment; it always
-/// uses the fallback table, which covers every symbol the plane holds.
-const ALWAYS_FALLBACK_CTX: usize = 0;
-
 /// An order-0 model from a histogram.
 pub fn build_order0_model(counts: &[u32; 256], bits: u32) -> RansTables {
     RansTables::new(bits, [0; 256], vec![normalize(counts, bits)])
@@ -32,8 +28,10 @@ pub fn build_order0_model(counts: &[u32; 256], bits: u32) -> RansTables {
 ///
 /// A context gets its own table when the bits saved over the shared fallback
 /// exceed the bytes its table costs; the fallback table covers every symbol
-/// of the histogram, so any context can code any symbol seen.
-pub fn build_context_model(counts: &[u32], bits: u32) -> RansTables {
+/// of the histogram, so any context can code any symbol seen. With
+/// `order1`, context 0 always uses the fallback: it also codes the first
+/// symbol of every order-1 segment, which the histogram does not see.
+pub fn build_context_model(counts: &[u32], bits: u32, order1: bool) -> RansTables {
     assert_eq!(counts.len(), 65536);
     let row = |c: usize| -> &[u32; 256] { counts[c * 256..c * 256 + 256].try_into().unwrap() };
     let mut all = [0u32; 256];
@@ -47,7 +45,7 @@ pub fn build_context_model(counts: &[u32], bits: u32) -> RansTables {
     let fallback_all = normalize(&all, bits);
     let fb_cost = costs(&fallback_all, bits);
     let mut order: Vec<usize> = (0..256)
-        .filter(|&c| totals[c] > 0 && c != ALWAYS_FALLBACK_CTX)
+        .filter(|&c| totals[c] > 0 && !(order1 && c == 0))
         .collect();
     order.sort_by_key(|&c| std::cmp::Reverse(totals[c]));
     let mut own: Vec<(usize, [u16; 256])> = Vec::new();
@@ -292,7 +290,7 @@ mod tests {
                 ctx[c * 256 + s] = ((s * 7 + c * 13) % (c + 3)) as u32 * (1000 / (c as u32 + 1));
             }
         }
-        let t = build_context_model(&ctx, 12);
+        let t = build_context_model(&ctx, 12, true);
         assert!(t.table_count() > 1);
         round_trip(&t);
         let cost = CostTable::new(&t).context(&ctx);
