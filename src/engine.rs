@@ -13,6 +13,7 @@
 //! Every decision depends only on the block's bytes, so the output is the
 //! same at any thread count and any kernel level.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -20,13 +21,15 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 use z4ai_simd::{Isa, Kernels, RansTables};
 
-use crate::chunk::{self, BlockModels, CtxKind, EncodedChunk, ModelSel, PlaneCode, PlaneModels};
+use crate::chunk::{self, BlockModels, CtxKind, ModelSel, PlaneCode, PlaneModels};
 use crate::dtype::DType;
 use crate::entropy::{self, CostTable};
 use crate::error::{Error, Result};
 use crate::format::frame::{self, ChunkEntry, ChunkLoc, FrameHeader, FrameIndex};
 use crate::format::Reader;
 use crate::options::{Effort, Options};
+use crate::payload::{self, Body};
+use crate::transform::dedup::{self, Copy};
 
 /// Most shared models one block may carry.
 pub const MAX_BLOCK_MODELS: usize = 24;
@@ -118,26 +121,71 @@ impl FrameWriter {
     /// inside the thread pool.
     pub fn write_block(&mut self, data: &[u8], out: &mut Vec<u8>) {
         let (dtype, effort, k) = (self.dtype, self.effort, self.k);
-        let raws: Vec<&[u8]> = data.chunks(self.chunk_size).collect();
-        let split: Vec<Vec<u8>> = raws
-            .par_iter()
-            .map(|r| chunk::split(r, dtype, &k))
-            .collect();
-        let models = if effort == Effort::Fast {
-            BlockModels::none(dtype.width())
+        let w = dtype.width();
+        let cs = self.chunk_size;
+        let copies = if effort == Effort::Fast {
+            Vec::new()
         } else {
-            build_models(&split, dtype, &k)
+            dedup::find(data, w)
         };
-        let encoded: Vec<EncodedChunk> = split
+        let per_chunk = split_copies(&copies, cs, data.len());
+        let raws: Vec<&[u8]> = data.chunks(cs).collect();
+        // Literal bytes of each chunk, then a transform where one pays.
+        let preps: Vec<Prep<'_>> = raws
+            .par_iter()
+            .zip(per_chunk)
+            .map(|(raw, copies)| {
+                let literal = gather_literal(raw, &copies);
+                let planes = chunk::split(&literal, dtype, &k);
+                let body = if effort == Effort::Fast {
+                    None
+                } else {
+                    payload::try_transforms(
+                        &literal,
+                        dtype,
+                        effort,
+                        || payload::plain_estimate(&planes, w, &k),
+                        &k,
+                    )
+                };
+                Prep {
+                    copies,
+                    planes: if body.is_some() { Vec::new() } else { planes },
+                    literal,
+                    body,
+                }
+            })
+            .collect();
+        let plain: Vec<&Vec<u8>> = preps
+            .iter()
+            .filter(|p| p.body.is_none())
+            .map(|p| &p.planes)
+            .collect();
+        let models = if effort == Effort::Fast || plain.is_empty() {
+            BlockModels::none(w)
+        } else {
+            build_models(&plain, dtype, &k)
+        };
+        let preps: Vec<(Vec<Copy>, Cow<'_, [u8]>, Body)> = preps
             .into_par_iter()
-            .map(|planes| chunk::encode_planes(planes, dtype, effort, &models, &k))
+            .map(|p| {
+                let body = match p.body {
+                    Some(b) => b,
+                    None => {
+                        Body::Planes(chunk::encode_planes(p.planes, dtype, effort, &models, &k))
+                    }
+                };
+                (p.copies, p.literal, body)
+            })
             .collect();
         // Keep the shared models that some plane uses, renumbered in order.
         let mut used = vec![false; models.tables.len()];
-        for c in &encoded {
-            for code in &c.codes {
-                if let PlaneCode::Rans(_, ModelSel::Shared(i), _) = code {
-                    used[*i] = true;
+        for (_, _, body) in &preps {
+            if let Body::Planes(c) = body {
+                for code in &c.codes {
+                    if let PlaneCode::Rans(_, ModelSel::Shared(i), _) = code {
+                        used[*i] = true;
+                    }
                 }
             }
         }
@@ -155,10 +203,10 @@ impl FrameWriter {
         }
         let payloads: Vec<(Vec<u8>, u64)> = raws
             .par_iter()
-            .zip(&encoded)
-            .map(|(raw, c)| {
+            .zip(&preps)
+            .map(|(raw, (copies, literal, body))| {
                 let mut p = Vec::new();
-                chunk::write_chunk(raw, c, dtype, &remap, &mut p);
+                payload::write_payload(raw, literal, copies, body, dtype, &remap, &mut p);
                 (p, xxh3_64(raw))
             })
             .collect();
@@ -183,6 +231,50 @@ impl FrameWriter {
     pub fn finish(self, out: &mut Vec<u8>) {
         frame::write_end(self.content_size, self.hasher.digest(), out);
     }
+}
+
+/// A chunk between analysis and plane coding.
+struct Prep<'a> {
+    copies: Vec<Copy>,
+    literal: Cow<'a, [u8]>,
+    planes: Vec<u8>,
+    body: Option<Body>,
+}
+
+/// Cuts block-level copies at chunk boundaries: per chunk, copies with
+/// chunk-relative targets (sources stay block-relative).
+fn split_copies(copies: &[Copy], chunk: usize, len: usize) -> Vec<Vec<Copy>> {
+    let mut out = vec![Vec::new(); len.div_ceil(chunk)];
+    for c in copies {
+        let mut t = c.target;
+        let end = c.target + c.len;
+        while t < end {
+            let ci = t / chunk;
+            let stop = end.min((ci + 1) * chunk);
+            out[ci].push(Copy {
+                target: t - ci * chunk,
+                source: c.source + (t - c.target),
+                len: stop - t,
+            });
+            t = stop;
+        }
+    }
+    out
+}
+
+/// The chunk's bytes outside its copies' targets.
+fn gather_literal<'a>(raw: &'a [u8], copies: &[Copy]) -> Cow<'a, [u8]> {
+    if copies.is_empty() {
+        return Cow::Borrowed(raw);
+    }
+    let mut lit = Vec::with_capacity(raw.len());
+    let mut pos = 0;
+    for c in copies {
+        lit.extend_from_slice(&raw[pos..c.target]);
+        pos = c.target + c.len;
+    }
+    lit.extend_from_slice(&raw[pos..]);
+    Cow::Owned(lit)
 }
 
 /// Accumulated histograms of a block.
@@ -212,7 +304,7 @@ impl Hists {
     }
 }
 
-fn build_models(split: &[Vec<u8>], dtype: DType, k: &Kernels) -> BlockModels {
+fn build_models(split: &[&Vec<u8>], dtype: DType, k: &Kernels) -> BlockModels {
     let w = dtype.width();
     let h = split
         .par_iter()
@@ -303,26 +395,67 @@ pub fn parse_models(section: &[u8]) -> Result<Vec<RansTables>> {
     Ok(models)
 }
 
-/// Decodes `chunks` (all from one block whose model section is `models`)
-/// into the matching slices of `outs`, verifying each chunk's hash.
-pub fn decode_chunks(
-    blob: &[u8],
+/// Decodes the chunks of one block into `out` (the block's bytes): every
+/// chunk's literals in parallel, then the block's copies (validated), then
+/// every chunk's hash. `payloads` holds the payload ranges of `chunks`.
+pub fn decode_block(
+    payloads: &[u8],
+    chunks: &[ChunkLoc],
     dtype: DType,
     models: &[RansTables],
     k: &Kernels,
-    work: Vec<(&ChunkLoc, &mut [u8])>,
+    out: &mut [u8],
 ) -> Result<()> {
-    work.into_par_iter()
-        .try_for_each_init(Vec::new, |scratch, (loc, out)| {
-            chunk::decode_chunk(&blob[loc.payload.clone()], dtype, models, k, out, scratch)?;
-            if xxh3_64(out) != loc.entry.hash {
-                return Err(Error::ChecksumMismatch {
-                    what: "chunk content",
-                    chunk: Some(loc.index),
-                });
-            }
-            Ok(())
+    let mut work = Vec::with_capacity(chunks.len());
+    let mut rest = &mut *out;
+    let mut offset = 0usize;
+    for loc in chunks {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(loc.entry.raw_len as usize);
+        work.push((loc, head, offset));
+        offset += loc.entry.raw_len as usize;
+        rest = tail;
+    }
+    let copies: Vec<Vec<Copy>> = work
+        .into_par_iter()
+        .map_init(Vec::new, |scratch, (loc, dst, off)| {
+            payload::decode_payload(
+                &payloads[loc.payload.clone()],
+                dtype,
+                models,
+                k,
+                dst,
+                off,
+                scratch,
+            )
         })
+        .collect::<Result<_>>()?;
+    let copies: Vec<Copy> = copies.into_iter().flatten().collect();
+    if !copies.is_empty() {
+        dedup::validate(&copies, out.len()).map_err(Error::corrupt)?;
+        for c in &copies {
+            out.copy_within(c.source..c.source + c.len, c.target);
+        }
+    }
+    verify_chunks(chunks, out)
+}
+
+fn verify_chunks(chunks: &[ChunkLoc], out: &[u8]) -> Result<()> {
+    let mut pieces = Vec::with_capacity(chunks.len());
+    let mut rest = out;
+    for loc in chunks {
+        let (head, tail) = rest.split_at(loc.entry.raw_len as usize);
+        pieces.push((loc, head));
+        rest = tail;
+    }
+    pieces.into_par_iter().try_for_each(|(loc, bytes)| {
+        if xxh3_64(bytes) != loc.entry.hash {
+            return Err(Error::ChecksumMismatch {
+                what: "chunk content",
+                chunk: Some(loc.index),
+            });
+        }
+        Ok(())
+    })
 }
 
 /// Decodes a whole frame into `out` (at least the content size); returns
@@ -348,21 +481,17 @@ pub fn decompress_into(
         let mut rest = &mut out[..size];
         for b in &idx.blocks {
             let models = parse_models(&blob[b.models.clone()])?;
-            let mut work = Vec::with_capacity(b.chunks.len());
-            for loc in &b.chunks {
-                let (head, tail) =
-                    std::mem::take(&mut rest).split_at_mut(loc.entry.raw_len as usize);
-                work.push((loc, head));
-                rest = tail;
-            }
-            decode_chunks(blob, dtype, &models, &k, work)?;
+            let len: usize = b.chunks.iter().map(|c| c.entry.raw_len as usize).sum();
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+            decode_block(blob, &b.chunks, dtype, &models, &k, head)?;
+            rest = tail;
         }
         Ok(size)
     })
 }
 
 /// Decodes `len` bytes at `offset` of the content, touching only the
-/// chunks that overlap the range.
+/// chunks that overlap the range and the chunks their copies read from.
 pub fn decompress_range(
     blob: &[u8],
     offset: u64,
@@ -384,10 +513,9 @@ pub fn decompress_range(
     let mut out = vec![0u8; len as usize];
     with_pool(threads, || {
         for b in &idx.blocks {
-            let hit: Vec<&ChunkLoc> = b
-                .chunks
-                .iter()
-                .filter(|c| {
+            let hit: Vec<usize> = (0..b.chunks.len())
+                .filter(|&i| {
+                    let c = &b.chunks[i];
                     c.raw_offset < end && c.raw_offset + u64::from(c.entry.raw_len) > offset
                 })
                 .collect();
@@ -395,17 +523,80 @@ pub fn decompress_range(
                 continue;
             }
             let models = parse_models(&blob[b.models.clone()])?;
-            let mut bufs: Vec<Vec<u8>> = hit
-                .iter()
-                .map(|c| vec![0u8; c.entry.raw_len as usize])
-                .collect();
-            let work = hit
-                .iter()
-                .copied()
-                .zip(bufs.iter_mut().map(|v| v.as_mut_slice()))
-                .collect();
-            decode_chunks(blob, dtype, &models, &k, work)?;
-            for (c, buf) in hit.iter().zip(&bufs) {
+            let block_start = b.chunks[0].raw_offset;
+            let rel = |c: &ChunkLoc| (c.raw_offset - block_start) as usize;
+            // Literals of the chunks in the range.
+            let mut bufs: HashMap<usize, Vec<u8>> = HashMap::new();
+            let decode = |i: usize| -> Result<(usize, Vec<u8>, Vec<Copy>)> {
+                let c = &b.chunks[i];
+                let mut buf = vec![0u8; c.entry.raw_len as usize];
+                let copies = payload::decode_payload(
+                    &blob[c.payload.clone()],
+                    dtype,
+                    &models,
+                    &k,
+                    &mut buf,
+                    rel(c),
+                    &mut Vec::new(),
+                )?;
+                Ok((i, buf, copies))
+            };
+            let first: Vec<_> = hit.par_iter().map(|&i| decode(i)).collect::<Result<_>>()?;
+            let mut copies = Vec::new();
+            for (i, buf, cs) in first {
+                bufs.insert(i, buf);
+                copies.extend(cs);
+            }
+            // Then the chunks holding the copies' sources (literal bytes only).
+            let mut need: Vec<usize> = Vec::new();
+            for c in &copies {
+                for (i, loc) in b.chunks.iter().enumerate() {
+                    let (s, e) = (rel(loc), rel(loc) + loc.entry.raw_len as usize);
+                    if s < c.source + c.len
+                        && e > c.source
+                        && !bufs.contains_key(&i)
+                        && !need.contains(&i)
+                    {
+                        need.push(i);
+                    }
+                }
+            }
+            let more: Vec<_> = need.par_iter().map(|&i| decode(i)).collect::<Result<_>>()?;
+            for (i, buf, _) in more {
+                bufs.insert(i, buf);
+            }
+            for c in &copies {
+                let mut tmp = vec![0u8; c.len];
+                for (i, buf) in &bufs {
+                    let s = rel(&b.chunks[*i]);
+                    let (lo, hi) = (c.source.max(s), (c.source + c.len).min(s + buf.len()));
+                    if lo < hi {
+                        tmp[lo - c.source..hi - c.source].copy_from_slice(&buf[lo - s..hi - s]);
+                    }
+                }
+                let ti = hit
+                    .iter()
+                    .copied()
+                    .find(|&i| {
+                        rel(&b.chunks[i]) <= c.target
+                            && c.target < rel(&b.chunks[i]) + b.chunks[i].entry.raw_len as usize
+                    })
+                    .ok_or_else(|| Error::corrupt("copy target outside its chunk"))?;
+                let t0 = c.target - rel(&b.chunks[ti]);
+                let dst = bufs.get_mut(&ti).expect("decoded");
+                dst.get_mut(t0..t0 + c.len)
+                    .ok_or_else(|| Error::corrupt("copy target outside its chunk"))?
+                    .copy_from_slice(&tmp);
+            }
+            for &i in &hit {
+                let c = &b.chunks[i];
+                let buf = &bufs[&i];
+                if xxh3_64(buf) != c.entry.hash {
+                    return Err(Error::ChecksumMismatch {
+                        what: "chunk content",
+                        chunk: Some(c.index),
+                    });
+                }
                 let s = offset.max(c.raw_offset);
                 let e = end.min(c.raw_offset + u64::from(c.entry.raw_len));
                 out[(s - offset) as usize..(e - offset) as usize].copy_from_slice(

@@ -2,10 +2,10 @@
 
 use std::collections::BTreeMap;
 
-use crate::chunk;
 use crate::dtype::DType;
 use crate::error::Result;
 use crate::format::frame::FrameIndex;
+use crate::payload;
 
 /// How one plane index is coded across the chunks of a frame.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -45,6 +45,8 @@ pub struct FrameInfo {
     /// Per plane (index 0 = exponent plane for floats); stored chunks count
     /// under plane 0 as "stored".
     pub planes: Vec<PlaneSummary>,
+    /// Transform name (dedup, palette, lattice) -> chunks using it.
+    pub transforms: BTreeMap<String, u64>,
 }
 
 impl FrameInfo {
@@ -60,6 +62,7 @@ pub fn frame_info(blob: &[u8]) -> Result<FrameInfo> {
     let dtype = idx.header.dtype;
     let mut planes = vec![PlaneSummary::default(); dtype.width()];
     let mut chunks = Vec::new();
+    let mut transforms = BTreeMap::new();
     for b in &idx.blocks {
         for c in &b.chunks {
             chunks.push(ChunkInfo {
@@ -67,8 +70,15 @@ pub fn frame_info(blob: &[u8]) -> Result<FrameInfo> {
                 raw_len: c.entry.raw_len,
                 comp_len: c.entry.comp_len,
             });
-            let reports =
-                chunk::describe_chunk(&blob[c.payload.clone()], dtype, c.entry.raw_len as usize)?;
+            let (layers, reports) = payload::describe(
+                &blob[c.payload.clone()],
+                dtype,
+                c.entry.raw_len as usize,
+                (c.raw_offset - b.chunks[0].raw_offset) as usize,
+            )?;
+            for l in layers {
+                *transforms.entry(l.to_string()).or_default() += 1;
+            }
             for (p, rep) in reports.into_iter().enumerate() {
                 let s = &mut planes[p];
                 let e = s.methods.entry(rep.method).or_default();
@@ -86,5 +96,6 @@ pub fn frame_info(blob: &[u8]) -> Result<FrameInfo> {
         blocks: idx.blocks.len(),
         chunks,
         planes,
+        transforms,
     })
 }

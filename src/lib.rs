@@ -27,7 +27,9 @@ mod error;
 pub mod format;
 mod info;
 mod options;
+mod payload;
 mod stream;
+mod transform;
 
 pub use dtype::DType;
 pub use error::{Error, Result};

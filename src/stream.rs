@@ -3,9 +3,9 @@
 //! [`Encoder`] buffers one block of input (`chunk_size * block_chunks`
 //! bytes, 64 MiB by default), codes it in parallel and writes it; the frame
 //! header then records no content size and the end block carries it.
-//! [`Decoder`] reads one block header at a time and decodes its chunks in
-//! batches, so memory stays at a few chunks per thread plus one block's
-//! payloads however large the content is.
+//! [`Decoder`] reads and decodes one block at a time (its chunks in
+//! parallel; dedup copies never leave their block), so memory stays at one
+//! block's payloads and decoded bytes however large the content is.
 
 use std::io::{self, Read, Write};
 
@@ -92,7 +92,6 @@ struct OpenBlock {
     payloads: Vec<u8>,
     models: Vec<RansTables>,
     chunks: Vec<ChunkLoc>,
-    next: usize,
 }
 
 /// Decompresses one frame read from `R`.
@@ -197,7 +196,6 @@ impl<R: Read> Decoder<R> {
                     chunks: self.locate(&entries),
                     payloads,
                     models,
-                    next: 0,
                 });
                 Ok(())
             }
@@ -225,43 +223,22 @@ impl<R: Read> Decoder<R> {
             .collect()
     }
 
-    /// Decodes the next batch of chunks into `out`; false at the end.
+    /// Decodes the next block into `out`; false at the end.
     fn refill(&mut self) -> Result<bool> {
         loop {
             if self.done {
                 return Ok(false);
             }
-            if let Some(b) = &mut self.block {
-                if b.next < b.chunks.len() {
-                    let threads = if self.threads == 0 {
-                        rayon::current_num_threads()
-                    } else {
-                        self.threads
-                    };
-                    let batch = (2 * threads).max(16);
-                    let end = (b.next + batch).min(b.chunks.len());
-                    let locs = &b.chunks[b.next..end];
-                    let size: usize = locs.iter().map(|c| c.entry.raw_len as usize).sum();
-                    self.out.clear();
-                    self.out.resize(size, 0);
-                    let mut rest = self.out.as_mut_slice();
-                    let mut work = Vec::with_capacity(locs.len());
-                    for loc in locs {
-                        let (head, tail) =
-                            std::mem::take(&mut rest).split_at_mut(loc.entry.raw_len as usize);
-                        work.push((loc, head));
-                        rest = tail;
-                    }
-                    let (dtype, k, payloads, models) =
-                        (self.header.dtype, &self.k, &b.payloads, &b.models);
-                    engine::with_pool(self.threads, || {
-                        engine::decode_chunks(payloads, dtype, models, k, work)
-                    })?;
-                    b.next = end;
-                    self.pos = 0;
-                    return Ok(true);
-                }
-                self.block = None;
+            if let Some(b) = self.block.take() {
+                let size: usize = b.chunks.iter().map(|c| c.entry.raw_len as usize).sum();
+                self.out.clear();
+                self.out.resize(size, 0);
+                let (dtype, k, out) = (self.header.dtype, &self.k, &mut self.out);
+                engine::with_pool(self.threads, || {
+                    engine::decode_block(&b.payloads, &b.chunks, dtype, &b.models, k, out)
+                })?;
+                self.pos = 0;
+                return Ok(true);
             }
             self.open_block()?;
         }

@@ -20,6 +20,15 @@ fn small_frames() -> Vec<(Vec<u8>, Vec<u8>)> {
         let blob = compress(&data, &Options::new(dtype).effort(effort).chunk_size(4096)).unwrap();
         v.push((data, blob));
     }
+    // Transform layouts: dedup, lattice, palette.
+    let a = common::weights(DType::BF16, 4000, 5);
+    let mut rep = a.clone();
+    rep.extend_from_slice(&a[6..]);
+    let q = common::quantized_rows(DType::F32, 8, 128, 7, 2);
+    for (dtype, data) in [(DType::BF16, rep), (DType::F32, q)] {
+        let blob = compress(&data, &Options::new(dtype).chunk_size(4096)).unwrap();
+        v.push((data, blob));
+    }
     let zeros = vec![0u8; 5000];
     v.push((
         zeros.clone(),

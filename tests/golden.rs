@@ -40,6 +40,22 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Options)> {
             o(DType::Bytes, Effort::Default),
         ),
         ("empty", Vec::new(), o(DType::BF16, Effort::Default)),
+        ("bf16-dedup", repeated(), o(DType::BF16, Effort::Default)),
+        (
+            "fp32-palette",
+            palette_values(),
+            o(DType::F32, Effort::Default),
+        ),
+        (
+            "fp32-lattice",
+            common::quantized_rows(DType::F32, 16, 256, 7, 5),
+            o(DType::F32, Effort::Default),
+        ),
+        (
+            "bf16-lattice",
+            common::quantized_rows(DType::BF16, 16, 256, 127, 6),
+            o(DType::BF16, Effort::Default),
+        ),
     ]
 }
 
@@ -65,6 +81,23 @@ fn golden_frames_decode_and_encode_identically() {
             "{name}: encoder output changed"
         );
     }
+}
+
+/// Unique data with a repeat at an unaligned offset (dedup layout).
+fn repeated() -> Vec<u8> {
+    let a = common::weights(DType::BF16, 12_000, 31);
+    let mut v = a.clone();
+    v.extend_from_slice(&common::weights(DType::BF16, 701, 32));
+    v.extend_from_slice(&a[10..20_000]);
+    v
+}
+
+/// fp32 values from a table of 40 (palette layout).
+fn palette_values() -> Vec<u8> {
+    let mut r = common::Rng(77);
+    (0..3000)
+        .flat_map(|_| ((r.next() % 40) as f32 * 0.015625 - 0.3).to_le_bytes())
+        .collect()
 }
 
 fn error_cases(good: &[u8]) -> Vec<(&'static str, Vec<u8>)> {

@@ -18,7 +18,6 @@ pub use model::{
 pub use normalize::normalize;
 
 /// Shannon entropy in bits of a histogram (total bits, not per symbol).
-#[cfg(test)]
 pub fn entropy_bits(counts: &[u32]) -> f64 {
     let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
     if total == 0 {

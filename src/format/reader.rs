@@ -51,6 +51,25 @@ impl<'a> Reader<'a> {
         Ok(u64::from_le_bytes(self.bytes(8, what)?.try_into().unwrap()))
     }
 
+    /// An unsigned LEB128 varint of at most 64 bits (10 bytes).
+    pub fn varint64(&mut self, what: &'static str) -> Result<u64> {
+        let mut v = 0u64;
+        for i in 0..10 {
+            let b = self.u8(what)?;
+            let bits = u64::from(b & 0x7F);
+            if i == 9 && bits > 1 {
+                return Err(Error::corrupt(format!("{what}: varint overflow")));
+            }
+            v |= bits << (7 * i);
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err(Error::corrupt(format!(
+            "{what}: varint longer than 10 bytes"
+        )))
+    }
+
     /// An unsigned LEB128 varint of at most 32 bits (5 bytes).
     pub fn varint(&mut self, what: &'static str) -> Result<u32> {
         let mut v = 0u64;

@@ -91,3 +91,44 @@ pub fn specials(dtype: DType, n: usize) -> Vec<u8> {
         .flat_map(|i| pats[i % pats.len()].to_le_bytes()[..w].to_vec())
         .collect()
 }
+
+/// `rows x cols` quantized weights: codes in `[-qmax, qmax]` (roughly
+/// Gaussian) times a per-row f32 scale, rounded into `dtype` (RNE).
+pub fn quantized_rows(dtype: DType, rows: usize, cols: usize, qmax: i32, seed: u64) -> Vec<u8> {
+    let mut r = Rng(seed | 1);
+    let mut out = Vec::new();
+    for row in 0..rows {
+        let s = (0.02 * (1.0 + 0.1 * row as f64) / f64::from(qmax)) as f32;
+        for _ in 0..cols {
+            let q = (r.gauss(f64::from(qmax) / 2.5).round() as i32).clamp(-qmax, qmax);
+            let x = q as f32 * s;
+            match dtype {
+                DType::BF16 => {
+                    let u = x.to_bits();
+                    let b = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) as u16;
+                    out.extend_from_slice(&b.to_le_bytes());
+                }
+                DType::F16 => out.extend_from_slice(&f32_to_f16_rne(x).to_le_bytes()),
+                _ => out.extend_from_slice(&x.to_le_bytes()),
+            }
+        }
+    }
+    out
+}
+
+/// f32 -> IEEE half bits, round to nearest even (normal and subnormal range).
+pub fn f32_to_f16_rne(x: f32) -> u16 {
+    let sign = if x.is_sign_negative() { 0x8000u16 } else { 0 };
+    let a = f64::from(x.abs());
+    if a >= 65520.0 {
+        return sign | 0x7C00;
+    }
+    if a < 2f64.powi(-14) {
+        return sign | (a * 2f64.powi(24)).round_ties_even() as u16;
+    }
+    let e = a.log2().floor() as i32;
+    let m = (a / 2f64.powi(e) - 1.0) * 1024.0;
+    let m = m.round_ties_even() as u32;
+    let (e, m) = if m == 1024 { (e + 1, 0) } else { (e, m) };
+    sign | (((e + 15) as u16) << 10) | m as u16
+}

@@ -333,6 +333,19 @@ fn print_info(file: &Path, info: &z4ai::FrameInfo) {
         info.blocks
     );
     println!("kernels:     {}", Isa::active());
+    let tf: Vec<String> = info
+        .transforms
+        .iter()
+        .map(|(t, c)| format!("{t} x{c}"))
+        .collect();
+    println!(
+        "transforms:  {}",
+        if tf.is_empty() {
+            "none".to_string()
+        } else {
+            tf.join(", ")
+        }
+    );
     for (p, s) in info.planes.iter().enumerate() {
         let methods: Vec<String> = s
             .methods
@@ -371,6 +384,7 @@ fn info_json(info: &z4ai::FrameInfo) -> String {
         "chunks": info.chunks.len(),
         "isa": Isa::active().name(),
         "planes": planes,
+        "transforms": info.transforms,
     })
     .to_string()
 }

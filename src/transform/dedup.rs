@@ -1,0 +1,309 @@
+//! Dedup: content that repeats inside a block is stored once; later
+//! occurrences become copies of the first.
+//!
+//! 1. Content-defined pieces: a gear hash advanced one element at a time
+//!    (so repeats at any element-aligned offset cut at the same places)
+//!    marks boundaries where its top bits are zero; pieces are 1 to 64 KiB,
+//!    about 4 KiB on average. Fixed 8 MiB segments are cut independently,
+//!    so the result does not depend on the thread count.
+//! 2. Each piece is hashed (XXH3-64); the first occurrence of a (hash,
+//!    length) pair is remembered, later ones are compared byte for byte.
+//! 3. A match is extended forwards and backwards byte by byte, trimmed to
+//!    whole elements, and kept when at least [`MIN_COPY`] bytes long.
+//!
+//! Copies point at *literal* bytes only (never at the target of another
+//! copy) and their source ends before their target starts, so a decoder can
+//! decode every chunk's literals in parallel and then apply all copies in
+//! any order. The index holds one entry per piece (~4 KiB), so its memory is
+//! bounded by the block size.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Shortest copy worth a reference.
+pub const MIN_COPY: usize = 256;
+const MIN_PIECE: usize = 1 << 10;
+const MAX_PIECE: usize = 64 << 10;
+const SEGMENT: usize = 8 << 20;
+/// Longest backward extension.
+const MAX_BACK: usize = 32 << 10;
+
+/// `len` bytes at `target` equal the bytes at `source` (offsets within the
+/// block; `source + len <= target`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Copy {
+    /// Where the repeated bytes go.
+    pub target: usize,
+    /// Where their first occurrence is.
+    pub source: usize,
+    /// How many bytes.
+    pub len: usize,
+}
+
+fn gear(i: u64) -> u64 {
+    // splitmix64: a fixed pseudo-random table entry per element value.
+    let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// Piece boundaries (end offsets) of one segment.
+fn cut(seg: &[u8], width: usize) -> Vec<usize> {
+    let table: Vec<u64> = (0..256).map(gear).collect();
+    // About one boundary per 4 KiB: `bits` top bits zero.
+    let bits = 12 - width.trailing_zeros();
+    let mut ends = Vec::with_capacity(seg.len() / 4096 + 1);
+    let mut start = 0;
+    let mut h = 0u64;
+    let mut i = 0;
+    let n = seg.len() / width * width;
+    while i < n {
+        let e = &seg[i..i + width];
+        let mut v = 0u64;
+        for &b in e {
+            v = v.rotate_left(8) ^ table[usize::from(b)];
+        }
+        h = (h << 1).wrapping_add(v);
+        i += width;
+        let len = i - start;
+        if (len >= MIN_PIECE && h >> (64 - bits) == 0) || len >= MAX_PIECE {
+            ends.push(i);
+            start = i;
+        }
+    }
+    if start < seg.len() {
+        ends.push(seg.len());
+    }
+    ends
+}
+
+/// Finds copies inside `data` (one block). Deterministic for any thread count.
+pub fn find(data: &[u8], width: usize) -> Vec<Copy> {
+    if data.len() < 2 * MIN_PIECE {
+        return Vec::new();
+    }
+    let seg = SEGMENT / width * width;
+    let pieces: Vec<(usize, usize, u64)> = data
+        .par_chunks(seg)
+        .enumerate()
+        .flat_map_iter(|(si, s)| {
+            let base = si * seg;
+            let mut prev = 0;
+            cut(s, width)
+                .into_iter()
+                .map(|end| {
+                    let p = (base + prev, end - prev, xxh3_64(&s[prev..end]));
+                    prev = end;
+                    p
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut first: HashMap<(u64, usize), usize> = HashMap::with_capacity(pieces.len());
+    // Recent literal pieces, so a backward extension can retire them.
+    let mut recent: Vec<(u64, usize, usize)> = Vec::new();
+    let mut copies: Vec<Copy> = Vec::new();
+    let mut covered = 0usize;
+    for &(start, len, h) in &pieces {
+        if start < covered {
+            continue;
+        }
+        let src = first.get(&(h, len)).copied();
+        let Some(s) = src.filter(|&s| data[s..s + len] == data[start..start + len]) else {
+            first.entry((h, len)).or_insert(start);
+            recent.push((h, len, start));
+            if recent.len() > 64 {
+                recent.drain(..32);
+            }
+            continue;
+        };
+        // Limits: the source must stay on literal bytes and end before the
+        // target; the target must not reach back into an earlier copy.
+        let (lit_lo, lit_hi) = literal_span(&copies, s);
+        let (mut src, mut tgt, mut n) = (s, start, len);
+        while tgt > covered
+            && src > lit_lo
+            && start - tgt < MAX_BACK
+            && data[src - 1] == data[tgt - 1]
+        {
+            src -= 1;
+            tgt -= 1;
+            n += 1;
+        }
+        let hi = lit_hi.min(tgt);
+        while src + n < hi && tgt + n < data.len() && data[src + n] == data[tgt + n] {
+            n += 1;
+        }
+        if src + n > tgt {
+            n = tgt - src;
+        }
+        // Whole elements at element-aligned offsets.
+        let skip = (width - tgt % width) % width;
+        if n <= skip {
+            continue;
+        }
+        let (src, tgt) = (src + skip, tgt + skip);
+        let n = (n - skip) / width * width;
+        if n < MIN_COPY {
+            continue;
+        }
+        copies.push(Copy {
+            target: tgt,
+            source: src,
+            len: n,
+        });
+        covered = tgt + n;
+        // Literal pieces now covered by the target are no longer sources.
+        recent.retain(|&(rh, rl, rs)| {
+            let keep = rs + rl <= tgt;
+            if !keep && first.get(&(rh, rl)) == Some(&rs) {
+                first.remove(&(rh, rl));
+            }
+            keep
+        });
+    }
+    copies
+}
+
+/// The literal span around `pos`: between the copy targets before and after it.
+fn literal_span(copies: &[Copy], pos: usize) -> (usize, usize) {
+    // Copies are sorted by target and do not overlap.
+    let i = copies.partition_point(|c| c.target + c.len <= pos);
+    let lo = if i == 0 {
+        0
+    } else {
+        copies[i - 1].target + copies[i - 1].len
+    };
+    let hi = copies.get(i).map_or(usize::MAX, |c| c.target);
+    (lo, hi)
+}
+
+/// Checks copies read from a frame against a block of `size` bytes: sorted,
+/// disjoint targets inside the block, each source ending before its target
+/// and lying on literal bytes only. Returns a reason on failure.
+pub fn validate(copies: &[Copy], size: usize) -> Result<(), &'static str> {
+    let mut end = 0usize;
+    for c in copies {
+        let t_end = c.target.checked_add(c.len).ok_or("copy overflows")?;
+        if c.len == 0 || c.target < end || t_end > size {
+            return Err("copy targets overlap or leave the block");
+        }
+        if c.source
+            .checked_add(c.len)
+            .is_none_or(|s_end| s_end > c.target)
+        {
+            return Err("copy source does not end before its target");
+        }
+        end = t_end;
+    }
+    for c in copies {
+        let (lo, hi) = literal_span(copies, c.source);
+        if c.source < lo || c.source + c.len > hi {
+            return Err("copy source overlaps another copy's target");
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn noise(n: usize, seed: u64) -> Vec<u8> {
+        let mut s = seed | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                s as u8
+            })
+            .collect()
+    }
+
+    fn apply(data: &[u8], copies: &[Copy]) -> Vec<u8> {
+        let mut out = vec![0u8; data.len()];
+        let mut pos = 0;
+        for c in copies {
+            out[pos..c.target].copy_from_slice(&data[pos..c.target]);
+            pos = c.target + c.len;
+        }
+        out[pos..].copy_from_slice(&data[pos..]);
+        for c in copies {
+            out.copy_within(c.source..c.source + c.len, c.target);
+        }
+        out
+    }
+
+    #[test]
+    fn finds_unaligned_repeats_and_reconstructs() {
+        let a = noise(300_000, 1);
+        let b = noise(50_000, 2);
+        let mut data = a.clone();
+        data.extend_from_slice(&b);
+        data.extend_from_slice(&a[1234..200_000]); // repeat at another offset
+        data.extend_from_slice(&noise(10_000, 3));
+        data.extend_from_slice(&b);
+        for width in [1, 2] {
+            let copies = find(&data, width);
+            validate(&copies, data.len()).unwrap();
+            let saved: usize = copies.iter().map(|c| c.len).sum();
+            assert!(saved > 240_000, "width {width}: saved {saved}");
+            assert_eq!(apply(&data, &copies), data);
+        }
+        assert!(find(&noise(500_000, 9), 2).is_empty());
+    }
+
+    #[test]
+    fn validation_rejects_bad_copies() {
+        let ok = [Copy {
+            target: 100,
+            source: 0,
+            len: 50,
+        }];
+        assert!(validate(&ok, 200).is_ok());
+        assert!(validate(
+            &[Copy {
+                target: 100,
+                source: 60,
+                len: 50
+            }],
+            200
+        )
+        .is_err());
+        assert!(validate(
+            &[Copy {
+                target: 180,
+                source: 0,
+                len: 50
+            }],
+            200
+        )
+        .is_err());
+        let chained = [
+            Copy {
+                target: 100,
+                source: 0,
+                len: 50,
+            },
+            Copy {
+                target: 160,
+                source: 110,
+                len: 20,
+            },
+        ];
+        assert!(validate(&chained, 200).is_err());
+        assert!(validate(
+            &[Copy {
+                target: 10,
+                source: usize::MAX,
+                len: 5
+            }],
+            200
+        )
+        .is_err());
+    }
+}

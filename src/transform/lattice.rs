@@ -1,0 +1,361 @@
+//! Quantization lattice: groups of elements that are integer multiples of a
+//! per-group scale, as INT8/INT4 weights with per-row or group-wise scales
+//! look once dequantised into bf16 / fp16 / fp32.
+//!
+//! Reconstruction (exact, and the only thing the format promises):
+//! `x = container(f32(q) * s)` with `q` a signed 8-bit code, `s` an f32
+//! scale, the product rounded to nearest-even in f32, then rounded to
+//! nearest-even into the container (bf16, fp16; identity for fp32).
+//!
+//! Finding `s`: codes are estimated from the smallest non-zero magnitude
+//! (usually code 1) and the group's extremes, then `s` is taken from the
+//! intersection of the rounding intervals every element allows, and checked
+//! bit for bit. A group that does not verify is stored raw. Each group
+//! first tries the previous group's scale, so a per-row scale repeats
+//! exactly across the row's groups and costs almost nothing once coded.
+
+use crate::dtype::DType;
+
+/// Group sizes tried, in elements.
+pub const GROUPS: [usize; 3] = [128, 64, 32];
+
+/// Result of the lattice analysis of one chunk.
+pub struct Lattice {
+    /// Elements per group.
+    pub group: usize,
+    /// Per group: 0 = lattice, 1 = raw.
+    pub kinds: Vec<u8>,
+    /// Scale (f32 little-endian) of each lattice group.
+    pub scales: Vec<u8>,
+    /// Codes (i8) of every element of the lattice groups.
+    pub codes: Vec<u8>,
+    /// Elements of the raw groups, verbatim.
+    pub raw: Vec<u8>,
+}
+
+/// The element as f32 (exact for bf16 / fp16 / fp32).
+fn to_f32(dtype: DType, e: &[u8]) -> f32 {
+    match dtype {
+        DType::BF16 => f32::from_bits(u32::from(u16::from_le_bytes([e[0], e[1]])) << 16),
+        DType::F16 => f16_to_f32(u16::from_le_bytes([e[0], e[1]])),
+        _ => f32::from_le_bytes([e[0], e[1], e[2], e[3]]),
+    }
+}
+
+/// `container(f32(q) * s)` as container bits (zero-extended).
+#[inline]
+pub fn reconstruct(dtype: DType, q: i8, s: f32) -> u32 {
+    let p = f32::from(q) * s;
+    match dtype {
+        DType::BF16 => u32::from(f32_to_bf16_rne(p)),
+        DType::F16 => u32::from(f32_to_f16_rne(p)),
+        _ => p.to_bits(),
+    }
+}
+
+fn bits_of(dtype: DType, e: &[u8]) -> u32 {
+    match dtype.width() {
+        2 => u32::from(u16::from_le_bytes([e[0], e[1]])),
+        _ => u32::from_le_bytes([e[0], e[1], e[2], e[3]]),
+    }
+}
+
+/// Writes the elements `container(q * s)` of one group.
+pub fn write_group(dtype: DType, codes: &[u8], s: f32, out: &mut [u8]) {
+    let w = dtype.width();
+    for (o, &q) in out.chunks_exact_mut(w).zip(codes) {
+        let b = reconstruct(dtype, q as i8, s);
+        o.copy_from_slice(&b.to_le_bytes()[..w]);
+    }
+}
+
+fn f32_to_bf16_rne(x: f32) -> u16 {
+    let u = x.to_bits();
+    if x.is_nan() {
+        return ((u >> 16) | 0x40) as u16;
+    }
+    ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) as u16
+}
+
+/// f32 -> IEEE half, round to nearest even (handles subnormals, overflow).
+fn f32_to_f16_rne(x: f32) -> u16 {
+    let u = x.to_bits();
+    let sign = ((u >> 16) & 0x8000) as u16;
+    let a = u & 0x7FFF_FFFF;
+    if a > 0x7F80_0000 {
+        return sign | 0x7E00;
+    }
+    if a >= 0x4780_0000 {
+        // >= 65536 (after rounding too): infinity
+        return sign | 0x7C00;
+    }
+    if a < 0x3880_0000 {
+        // Subnormal or zero in half: value / 2^-24, rounded to even.
+        let v = f32::from_bits(a) as f64 * (1u64 << 24) as f64;
+        let r = v.round_ties_even() as u16;
+        return sign | r;
+    }
+    let e = (a >> 23) as i32 - 127 + 15;
+    let m = a & 0x7F_FFFF;
+    let mut h = ((e as u32) << 10) | (m >> 13);
+    let rest = m & 0x1FFF;
+    if rest > 0x1000 || (rest == 0x1000 && h & 1 == 1) {
+        h += 1;
+    }
+    sign | h as u16
+}
+
+/// IEEE half -> f32 (exact).
+pub fn f16_to_f32(h: u16) -> f32 {
+    let sign = if h & 0x8000 != 0 { -1.0f32 } else { 1.0 };
+    let e = (h >> 10) & 0x1F;
+    let m = f32::from(h & 0x3FF);
+    match e {
+        0 => sign * m * 2f32.powi(-24),
+        31 => {
+            if m == 0.0 {
+                sign * f32::INFINITY
+            } else {
+                f32::from_bits(0x7FC0_0000 | (u32::from(h & 0x3FF) << 13)) * sign
+            }
+        }
+        _ => sign * (1.0 + m / 1024.0) * 2f32.powi(i32::from(e) - 15),
+    }
+}
+
+fn verify(dtype: DType, xs: &[u8], s: f32, codes: &mut Vec<u8>) -> bool {
+    if !s.is_finite() || s < 0.0 {
+        return false;
+    }
+    let w = dtype.width();
+    codes.clear();
+    for e in xs.chunks_exact(w) {
+        let x = to_f32(dtype, e);
+        let q = if s == 0.0 { 0.0 } else { (x / s).round() };
+        if !(-128.0..=127.0).contains(&q) {
+            return false;
+        }
+        let q = q as i8;
+        if reconstruct(dtype, q, s) != bits_of(dtype, e) {
+            return false;
+        }
+        codes.push(q as u8);
+    }
+    true
+}
+
+/// Finds a scale under which every element of the group is `container(q*s)`.
+fn fit_group(dtype: DType, xs: &[u8], prev: Option<f32>, codes: &mut Vec<u8>) -> Option<f32> {
+    if let Some(p) = prev {
+        if verify(dtype, xs, p, codes) {
+            return Some(p);
+        }
+    }
+    let w = dtype.width();
+    let vals: Vec<f64> = xs
+        .chunks_exact(w)
+        .map(|e| f64::from(to_f32(dtype, e)))
+        .collect();
+    if vals.iter().any(|v| !v.is_finite()) {
+        return None;
+    }
+    let max = vals.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    if max == 0.0 {
+        // All zeros: +0 only (q * 0 gives +0).
+        return verify(dtype, xs, 0.0, codes).then_some(0.0);
+    }
+    let min_pos = vals
+        .iter()
+        .filter(|v| **v != 0.0)
+        .fold(f64::INFINITY, |m, v| m.min(v.abs()));
+    // Candidate spacings: code 1 present, adjacent codes present (smallest
+    // gap between distinct values), or the extreme at a usual code maximum.
+    let mut sorted: Vec<f64> = vals.clone();
+    sorted.sort_by(f64::total_cmp);
+    sorted.dedup();
+    let min_gap = sorted
+        .windows(2)
+        .map(|p| p[1] - p[0])
+        .fold(f64::INFINITY, f64::min);
+    let mut bases: Vec<f64> = vec![min_pos, min_gap, min_pos / 2.0, min_pos / 3.0];
+    bases.extend([127.0, 7.0, 8.0, 15.0, 63.0].iter().map(|q| max / q));
+    for base in bases {
+        if !(base.is_finite() && base > 0.0) {
+            continue;
+        }
+        let mut qs: Vec<f64> = vals.iter().map(|v| (v / base).round()).collect();
+        // One least-squares refit of the spacing, then the codes again.
+        let (num, den) = qs
+            .iter()
+            .zip(&vals)
+            .fold((0.0, 0.0), |(n, d), (q, x)| (n + q * x, d + q * q));
+        if den > 0.0 {
+            let s = num / den;
+            qs = vals.iter().map(|v| (v / s).round()).collect();
+        }
+        if qs.iter().any(|q| q.abs() > 128.0) {
+            continue;
+        }
+        // Intersect the rounding intervals: |q*s - x| <= half a container ulp.
+        let (mut lo, mut hi) = (0.0f64, f64::INFINITY);
+        for (&q, &x) in qs.iter().zip(&vals) {
+            if q == 0.0 {
+                continue;
+            }
+            let h = half_ulp(dtype, x);
+            let (a, b) = ((x - h) / q, (x + h) / q);
+            lo = lo.max(a.min(b));
+            hi = hi.min(a.max(b));
+        }
+        if lo > hi {
+            continue;
+        }
+        let mid = ((lo + hi) / 2.0) as f32;
+        let mut cand = mid;
+        for step in 0..9 {
+            // mid, then alternating neighbours: +1, -1, +2, -2 ... ulps
+            let k = (step + 1) / 2;
+            let up = step % 2 == 1;
+            cand = f32::from_bits(if up {
+                mid.to_bits() + k
+            } else {
+                mid.to_bits().saturating_sub(k)
+            });
+            if verify(dtype, xs, cand, codes) {
+                return Some(cand);
+            }
+        }
+        let _ = cand;
+    }
+    None
+}
+
+fn half_ulp(dtype: DType, x: f64) -> f64 {
+    let mant_bits = match dtype {
+        DType::BF16 => 7,
+        DType::F16 => 10,
+        _ => 23,
+    };
+    let e = x.abs().log2().floor();
+    let min_e = match dtype {
+        DType::F16 => -14.0,
+        _ => -126.0,
+    };
+    2f64.powf(e.max(min_e) - f64::from(mant_bits)) / 2.0
+}
+
+/// Lattice-codes a chunk of whole elements (bf16, fp16 or fp32); `None` when
+/// too few groups fit for it to pay.
+pub fn analyse(data: &[u8], dtype: DType) -> Option<Lattice> {
+    if !matches!(dtype, DType::BF16 | DType::F16 | DType::F32) {
+        return None;
+    }
+    let w = dtype.width();
+    if data.len() % w != 0 || data.len() < 64 * w {
+        return None;
+    }
+    let mut codes = Vec::new();
+    // Cheap probe: the first groups of each size must mostly fit.
+    let group = GROUPS.into_iter().find(|&g| {
+        let gb = g * w;
+        let probes = (data.len() / gb).min(8);
+        if probes == 0 {
+            return false;
+        }
+        let mut prev = None;
+        let fit = (0..probes)
+            .filter(|&i| {
+                let s = fit_group(dtype, &data[i * gb..(i + 1) * gb], prev, &mut codes);
+                prev = s.or(prev);
+                s.is_some()
+            })
+            .count();
+        fit * 4 >= probes * 3
+    })?;
+    let gb = group * w;
+    let mut out = Lattice {
+        group,
+        kinds: Vec::new(),
+        scales: Vec::new(),
+        codes: Vec::new(),
+        raw: Vec::new(),
+    };
+    let mut prev = None;
+    for g in data.chunks(gb) {
+        match fit_group(dtype, g, prev, &mut codes) {
+            Some(s) => {
+                out.kinds.push(0);
+                out.scales.extend_from_slice(&s.to_le_bytes());
+                out.codes.extend_from_slice(&codes);
+                prev = Some(s);
+            }
+            None => {
+                out.kinds.push(1);
+                out.raw.extend_from_slice(g);
+            }
+        }
+    }
+    // Pays only if most of the chunk is lattice.
+    (out.raw.len() * 2 < data.len()).then_some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quantized(dtype: DType, rows: usize, cols: usize, qmax: i32) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut seed = 12345u64;
+        for r in 0..rows {
+            let s = 0.0123f32 * (1.0 + r as f32 * 0.37) / qmax as f32;
+            for _ in 0..cols {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let q = ((seed >> 33) % (2 * qmax as u64 + 1)) as i32 - qmax;
+                let b = reconstruct(dtype, q as i8, s);
+                out.extend_from_slice(&b.to_le_bytes()[..dtype.width()]);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn finds_per_row_scales_in_every_container() {
+        for dtype in [DType::BF16, DType::F16, DType::F32] {
+            for qmax in [7, 127] {
+                let data = quantized(dtype, 8, 512, qmax);
+                let l = analyse(&data, dtype).unwrap_or_else(|| panic!("{dtype} q{qmax}"));
+                assert!(
+                    l.raw.is_empty(),
+                    "{dtype} q{qmax}: {} raw bytes",
+                    l.raw.len()
+                );
+                let mut back = Vec::new();
+                let w = dtype.width();
+                for (gi, codes) in l.codes.chunks(l.group).enumerate() {
+                    let s = f32::from_le_bytes(l.scales[gi * 4..gi * 4 + 4].try_into().unwrap());
+                    let mut o = vec![0u8; codes.len() * w];
+                    write_group(dtype, codes, s, &mut o);
+                    back.extend_from_slice(&o);
+                }
+                assert_eq!(back, data);
+            }
+        }
+    }
+
+    #[test]
+    fn dense_data_is_not_a_lattice() {
+        let data: Vec<u8> = (0..4096u32)
+            .flat_map(|i| ((i as f32 * 0.7311).sin() * 0.02).to_le_bytes())
+            .collect();
+        assert!(analyse(&data, DType::F32).is_none());
+    }
+
+    #[test]
+    fn half_conversions() {
+        for h in [0u16, 1, 0x3C00, 0x7BFF, 0x8001, 0x0400, 0x03FF] {
+            assert_eq!(f32_to_f16_rne(f16_to_f32(h)), h, "{h:#x}");
+        }
+    }
+}
