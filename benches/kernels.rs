@@ -1,1 +1,234 @@
-fn main(){}
+//! Kernel benchmarks: every kernel at every ISA level this CPU supports
+//! (`Kernels::for_isa`), sizes across the cache levels, and a memcpy row as
+//! the ceiling. Throughput is bytes of the unsplit buffer for planes and
+//! symbols (one byte each) for histograms and rANS.
+//!
+//! Run: `cargo bench --bench kernels` (add a filter such as `rans/` or
+//! `planes/split` to narrow it). Results are summarised in docs/KERNELS.md.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use z4ai_simd::rans::{Ctx, RansTables};
+use z4ai_simd::{Isa, Kernels};
+
+const KIB: usize = 1024;
+const PLANE_SIZES: [usize; 3] = [64 * KIB, 1024 * KIB, 32 * 1024 * KIB];
+const CODER_SIZES: [usize; 2] = [64 * KIB, 1024 * KIB];
+
+fn levels() -> Vec<Kernels> {
+    Isa::supported_levels()
+        .into_iter()
+        .filter_map(Kernels::for_isa)
+        .collect()
+}
+
+/// Deterministic approximately N(0, 0.02) fp32 weights, as bytes.
+fn weights(bytes: usize) -> Vec<u8> {
+    let mut s = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let mut v = Vec::with_capacity(bytes + 4);
+    while v.len() < bytes {
+        let mut g = 0.0f32;
+        for _ in 0..4 {
+            g += (next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+        }
+        v.extend_from_slice(&(g * 0.035).to_le_bytes());
+    }
+    v.truncate(bytes);
+    v
+}
+
+/// The planes of bf16 weights: (exponent plane, mantissa plane).
+fn bf16_planes(n: usize) -> (Vec<u8>, Vec<u8>) {
+    let f = weights(4 * n);
+    // bf16 = top half of each fp32.
+    let bf: Vec<u8> = f.chunks_exact(4).flat_map(|c| [c[2], c[3]]).collect();
+    let mut planes = vec![0u8; 2 * n];
+    Kernels::scalar().split_planes(&bf, 2, true, &mut planes);
+    let lo = planes.split_off(n);
+    (planes, lo)
+}
+
+fn normalize(counts: &[u32], bits: u32) -> [u16; 256] {
+    let total: u64 = counts.iter().map(|&c| u64::from(c)).sum::<u64>().max(1);
+    let m = 1u64 << bits;
+    let mut f = [0u16; 256];
+    let mut sum = 0u64;
+    for s in 0..256 {
+        if counts[s] > 0 {
+            f[s] = (u64::from(counts[s]) * m / total).max(1) as u16;
+            sum += u64::from(f[s]);
+        }
+    }
+    if sum == 0 {
+        f[0] = m as u16;
+        return f;
+    }
+    while sum > m {
+        let s = (0..256)
+            .filter(|&s| f[s] > 1)
+            .max_by_key(|&s| f[s])
+            .unwrap();
+        f[s] -= 1;
+        sum -= 1;
+    }
+    let top = (0..256).max_by_key(|&s| f[s]).unwrap();
+    f[top] += (m - sum) as u16;
+    f
+}
+
+/// A context model with one table per context seen (plus table 0 for the rest).
+fn ctx_model(data: &[u8], ctx: &[u8], bits: u32) -> RansTables {
+    let mut counts = vec![0u32; 65536];
+    for (&d, &c) in data.iter().zip(ctx) {
+        counts[usize::from(c) << 8 | usize::from(d)] += 1;
+    }
+    let mut all = [0u32; 256];
+    for &d in data {
+        all[usize::from(d)] += 1;
+    }
+    let mut tables = vec![normalize(&all, bits)];
+    let mut map = [0u8; 256];
+    for c in 1..256 {
+        let row = &counts[c * 256..c * 256 + 256];
+        if row.iter().any(|&n| n > 0) && tables.len() < 64 {
+            map[c] = tables.len() as u8;
+            // Every symbol stays codable: add the global counts at low weight.
+            let mixed: Vec<u32> = row
+                .iter()
+                .zip(&all)
+                .map(|(&r, &a)| r * 64 + u32::from(a > 0))
+                .collect();
+            tables.push(normalize(&mixed, bits));
+        }
+    }
+    RansTables::new(bits, map, tables).unwrap()
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1))
+        .sample_size(10)
+}
+
+fn bench_planes(c: &mut Criterion) {
+    for &size in &PLANE_SIZES {
+        let src = weights(size);
+        let mut dst = vec![0u8; size];
+        let mut g = c.benchmark_group(format!("memcpy/{}KiB", size / KIB));
+        g.throughput(Throughput::Bytes(size as u64));
+        g.bench_function("memcpy", |b| {
+            b.iter(|| dst.copy_from_slice(black_box(&src)))
+        });
+        g.finish();
+        for width in [2usize, 4, 8] {
+            for (op, split) in [("split", true), ("merge", false)] {
+                let mut g = c.benchmark_group(format!("planes/{op}/w{width}/{}KiB", size / KIB));
+                g.throughput(Throughput::Bytes(size as u64));
+                for k in levels() {
+                    g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                        b.iter(|| {
+                            if split {
+                                k.split_planes(black_box(&src), width, true, &mut dst)
+                            } else {
+                                k.merge_planes(black_box(&src), width, true, &mut dst)
+                            }
+                        })
+                    });
+                }
+                g.finish();
+            }
+        }
+    }
+}
+
+fn bench_hist(c: &mut Criterion) {
+    for &size in &CODER_SIZES {
+        let (hi, lo) = bf16_planes(size);
+        let mut g = c.benchmark_group(format!("hist/order0/{}KiB", size / KIB));
+        g.throughput(Throughput::Bytes(size as u64));
+        for k in levels() {
+            g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                b.iter(|| {
+                    let mut h = [0u32; 256];
+                    k.hist_order0(black_box(&lo), &mut h);
+                    h
+                })
+            });
+        }
+        g.finish();
+        let mut g = c.benchmark_group(format!("hist/order1/{}KiB", size / KIB));
+        g.throughput(Throughput::Bytes(size as u64));
+        let mut h = vec![0u32; 65536];
+        for k in levels() {
+            g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                b.iter(|| k.hist_order1(black_box(&hi), &mut h))
+            });
+        }
+        g.finish();
+    }
+}
+
+fn bench_rans(c: &mut Criterion) {
+    for &size in &CODER_SIZES {
+        let (hi, lo) = bf16_planes(size);
+        let mut all = [0u32; 256];
+        for &d in &hi {
+            all[usize::from(d)] += 1;
+        }
+        let o0 = RansTables::new(14, [0; 256], vec![normalize(&all, 14)]).unwrap();
+        let prev: Vec<u8> = std::iter::once(0)
+            .chain(hi.iter().copied())
+            .take(size)
+            .collect();
+        let o1 = ctx_model(&hi, &prev, 12);
+        let plane = ctx_model(&lo, &hi, 12);
+        let cases: [(&str, &[u8], Ctx<'_>, &RansTables); 3] = [
+            ("o0", &hi, Ctx::Order0, &o0),
+            ("o1", &hi, Ctx::Order1, &o1),
+            ("plane", &lo, Ctx::Plane(&hi), &plane),
+        ];
+        for (name, data, ctx, t) in cases {
+            let mut stream = Vec::new();
+            Kernels::scalar()
+                .rans_encode(data, ctx, t, &mut stream)
+                .unwrap();
+            let mut g = c.benchmark_group(format!("rans/{name}/encode/{}KiB", size / KIB));
+            g.throughput(Throughput::Bytes(size as u64));
+            for k in levels() {
+                g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                    let mut out = Vec::with_capacity(stream.len() + 64);
+                    b.iter(|| {
+                        out.clear();
+                        k.rans_encode(black_box(data), ctx, t, &mut out).unwrap();
+                    })
+                });
+            }
+            g.finish();
+            let mut g = c.benchmark_group(format!("rans/{name}/decode/{}KiB", size / KIB));
+            g.throughput(Throughput::Bytes(size as u64));
+            let mut out = vec![0u8; size];
+            for k in levels() {
+                g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                    b.iter(|| k.rans_decode(black_box(&stream), ctx, t, &mut out).unwrap())
+                });
+            }
+            g.finish();
+        }
+    }
+}
+
+criterion_group! {
+    name = kernels;
+    config = config();
+    targets = bench_planes, bench_hist, bench_rans
+}
+criterion_main!(kernels);

@@ -41,6 +41,9 @@ pub enum CtxKind {
     Order1 = 1,
     /// The symbol of plane 0 at the same element.
     Plane0 = 2,
+    /// Delta residual planes: the reference's exponent, or an escape once a
+    /// more significant residual byte is non-zero (see `crate::delta`).
+    Delta = 3,
 }
 
 impl CtxKind {
@@ -49,6 +52,7 @@ impl CtxKind {
             0 => CtxKind::Order0,
             1 => CtxKind::Order1,
             2 => CtxKind::Plane0,
+            3 => CtxKind::Delta,
             _ => return Err(Error::corrupt(format!("unknown rANS context kind {b}"))),
         })
     }
@@ -59,6 +63,7 @@ impl CtxKind {
             CtxKind::Order0 => "o0",
             CtxKind::Order1 => "o1",
             CtxKind::Plane0 => "cx",
+            CtxKind::Delta => "delta",
         }
     }
 }
@@ -297,6 +302,7 @@ fn try_encode(
         CtxKind::Order0 => Ctx::Order0,
         CtxKind::Order1 => Ctx::Order1,
         CtxKind::Plane0 => Ctx::Plane(ctx_plane?),
+        CtxKind::Delta => return None,
     };
     let mut out = Vec::with_capacity(plane.len());
     k.rans_encode(plane, ctx, t, &mut out).ok()?;
@@ -405,8 +411,8 @@ pub struct PlaneReport {
     pub bytes: usize,
 }
 
-/// Decodes a chunk payload into `out` (exactly the chunk's raw length).
-/// `scratch` is reused between calls.
+/// Decodes a chunk payload (layout 0 or 1) into `out` (exactly the
+/// chunk's raw length). `scratch` is reused between calls.
 pub fn decode_chunk(
     payload: &[u8],
     dtype: DType,
@@ -414,6 +420,20 @@ pub fn decode_chunk(
     k: &Kernels,
     out: &mut [u8],
     scratch: &mut Vec<u8>,
+) -> Result<()> {
+    decode_chunk_with(payload, dtype, models, k, out, scratch, None)
+}
+
+/// [`decode_chunk`] for delta residuals: `ref_exp` is the reference's
+/// exponent plane, from which delta contexts are derived.
+pub fn decode_chunk_with(
+    payload: &[u8],
+    dtype: DType,
+    models: &[RansTables],
+    k: &Kernels,
+    out: &mut [u8],
+    scratch: &mut Vec<u8>,
+    ref_exp: Option<&[u8]>,
 ) -> Result<()> {
     let mut r = Reader::new(payload);
     let layout = r.u8("chunk layout")?;
@@ -426,14 +446,15 @@ pub fn decode_chunk(
         LAYOUT_PLANES => {
             scratch.clear();
             scratch.resize(n * w, 0);
-            let (first, rest) = scratch.split_at_mut(n);
             for p in 0..w {
-                let (dst, ctx): (&mut [u8], Option<&[u8]>) = if p == 0 {
-                    (&mut *first, None)
-                } else {
-                    (&mut rest[(p - 1) * n..p * n], Some(&*first))
+                let delta_ctx = ref_exp.map(|e| crate::delta::contexts(scratch, n, p, e));
+                let (done, rest) = scratch.split_at_mut(p * n);
+                let plane0 = if p == 0 { None } else { Some(&done[..n]) };
+                let ctx = PlaneCtx {
+                    plane0,
+                    delta: delta_ctx.as_deref(),
                 };
-                decode_plane(&mut r, dst, ctx, models, k)?;
+                decode_plane(&mut r, &mut rest[..n], ctx, models, k)?;
             }
             k.merge_planes(scratch, w, dtype.rotates(), &mut out[..n * w]);
             let tail = out.len() - n * w;
@@ -445,6 +466,13 @@ pub fn decode_chunk(
         return Err(Error::corrupt("chunk payload has trailing bytes"));
     }
     Ok(())
+}
+
+/// Contexts available to a plane being decoded.
+#[derive(Clone, Copy)]
+struct PlaneCtx<'a> {
+    plane0: Option<&'a [u8]>,
+    delta: Option<&'a [u8]>,
 }
 
 /// Describes every plane of a chunk payload without decoding it.
@@ -508,7 +536,7 @@ fn walk_plane(r: &mut Reader<'_>, n: usize) -> Result<(String, bool)> {
 fn decode_plane(
     r: &mut Reader<'_>,
     dst: &mut [u8],
-    ctx: Option<&[u8]>,
+    ctx: PlaneCtx<'_>,
     models: &[RansTables],
     k: &Kernels,
 ) -> Result<()> {
@@ -538,7 +566,12 @@ fn decode_plane(
                 CtxKind::Order0 => Ctx::Order0,
                 CtxKind::Order1 => Ctx::Order1,
                 CtxKind::Plane0 => Ctx::Plane(
-                    ctx.ok_or_else(|| Error::corrupt("plane 0 cannot use plane-0 context"))?,
+                    ctx.plane0
+                        .ok_or_else(|| Error::corrupt("plane 0 cannot use plane-0 context"))?,
+                ),
+                CtxKind::Delta => Ctx::Plane(
+                    ctx.delta
+                        .ok_or_else(|| Error::corrupt("delta context outside a delta chunk"))?,
                 ),
             };
             k.rans_decode(stream, c, t, dst)

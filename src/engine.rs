@@ -22,6 +22,7 @@ use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 use z4ai_simd::{Isa, Kernels, RansTables};
 
 use crate::chunk::{self, BlockModels, CtxKind, ModelSel, PlaneCode, PlaneModels};
+use crate::delta;
 use crate::dtype::DType;
 use crate::entropy::{self, CostTable};
 use crate::error::{Error, Result};
@@ -89,9 +90,11 @@ pub struct FrameWriter {
 
 impl FrameWriter {
     /// Validates `opts` and writes the frame header to `out`.
+    /// `reference` is the length and XXH3-64 of a delta frame's reference.
     pub fn start(
         opts: &Options,
         content_size: Option<u64>,
+        reference: Option<(u64, u64)>,
         out: &mut Vec<u8>,
     ) -> Result<FrameWriter> {
         let chunk_size = opts.validated_chunk_size()?;
@@ -100,6 +103,7 @@ impl FrameWriter {
             dtype: opts.dtype,
             content_size,
             chunk_size: chunk_size as u32,
+            reference,
         }
         .write(out);
         Ok(FrameWriter {
@@ -117,13 +121,14 @@ impl FrameWriter {
         Ok(opts.validated_chunk_size()? * opts.block_chunks)
     }
 
-    /// Encodes `data` (non-empty) as one block, appended to `out`. Call
-    /// inside the thread pool.
-    pub fn write_block(&mut self, data: &[u8], out: &mut Vec<u8>) {
+    /// Encodes `data` (non-empty) as one block, appended to `out`. In a
+    /// delta frame `reference` holds the reference's bytes at the same
+    /// offsets (shorter or empty where it ends). Call inside the thread pool.
+    pub fn write_block(&mut self, data: &[u8], reference: &[u8], out: &mut Vec<u8>) {
         let (dtype, effort, k) = (self.dtype, self.effort, self.k);
         let w = dtype.width();
         let cs = self.chunk_size;
-        let copies = if effort == Effort::Fast {
+        let copies = if effort == Effort::Fast || !reference.is_empty() {
             Vec::new()
         } else {
             dedup::find(data, w)
@@ -134,9 +139,23 @@ impl FrameWriter {
         let preps: Vec<Prep<'_>> = raws
             .par_iter()
             .zip(per_chunk)
-            .map(|(raw, copies)| {
+            .enumerate()
+            .map(|(i, (raw, copies))| {
                 let literal = gather_literal(raw, &copies);
                 let planes = chunk::split(&literal, dtype, &k);
+                let delta = reference
+                    .get(i * cs..i * cs + raw.len())
+                    .and_then(|r| delta::encode(raw, r, dtype, effort, &k))
+                    .filter(|d| (d.len() as f64) < payload::plain_estimate(&planes, w, &k));
+                if delta.is_some() {
+                    return Prep {
+                        copies,
+                        planes: Vec::new(),
+                        literal,
+                        body: None,
+                        delta,
+                    };
+                }
                 let body = if effort == Effort::Fast {
                     None
                 } else {
@@ -153,12 +172,13 @@ impl FrameWriter {
                     planes: if body.is_some() { Vec::new() } else { planes },
                     literal,
                     body,
+                    delta: None,
                 }
             })
             .collect();
         let plain: Vec<&Vec<u8>> = preps
             .iter()
-            .filter(|p| p.body.is_none())
+            .filter(|p| p.body.is_none() && p.delta.is_none())
             .map(|p| &p.planes)
             .collect();
         let models = if effort == Effort::Fast || plain.is_empty() {
@@ -166,22 +186,23 @@ impl FrameWriter {
         } else {
             build_models(&plain, dtype, &k)
         };
-        let preps: Vec<(Vec<Copy>, Cow<'_, [u8]>, Body)> = preps
+        let preps: Vec<Coded<'_>> = preps
             .into_par_iter()
             .map(|p| {
-                let body = match p.body {
-                    Some(b) => b,
-                    None => {
-                        Body::Planes(chunk::encode_planes(p.planes, dtype, effort, &models, &k))
-                    }
+                let body = match (p.body, &p.delta) {
+                    (Some(b), _) => Some(b),
+                    (None, Some(_)) => None,
+                    (None, None) => Some(Body::Planes(chunk::encode_planes(
+                        p.planes, dtype, effort, &models, &k,
+                    ))),
                 };
-                (p.copies, p.literal, body)
+                (p.copies, p.literal, body, p.delta)
             })
             .collect();
         // Keep the shared models that some plane uses, renumbered in order.
         let mut used = vec![false; models.tables.len()];
-        for (_, _, body) in &preps {
-            if let Body::Planes(c) = body {
+        for (_, _, body, _) in &preps {
+            if let Some(Body::Planes(c)) = body {
                 for code in &c.codes {
                     if let PlaneCode::Rans(_, ModelSel::Shared(i), _) = code {
                         used[*i] = true;
@@ -204,9 +225,18 @@ impl FrameWriter {
         let payloads: Vec<(Vec<u8>, u64)> = raws
             .par_iter()
             .zip(&preps)
-            .map(|(raw, (copies, literal, body))| {
+            .map(|(raw, (copies, literal, body, delta))| {
                 let mut p = Vec::new();
-                payload::write_payload(raw, literal, copies, body, dtype, &remap, &mut p);
+                match (body, delta) {
+                    (Some(body), _) => {
+                        payload::write_payload(raw, literal, copies, body, dtype, &remap, &mut p)
+                    }
+                    (None, Some(d)) if d.len() <= raw.len() => p.extend_from_slice(d),
+                    _ => {
+                        p.push(chunk::LAYOUT_STORED);
+                        p.extend_from_slice(raw);
+                    }
+                }
                 (p, xxh3_64(raw))
             })
             .collect();
@@ -239,7 +269,13 @@ struct Prep<'a> {
     literal: Cow<'a, [u8]>,
     planes: Vec<u8>,
     body: Option<Body>,
+    /// A delta payload, when the chunk is coded against a reference.
+    delta: Option<Vec<u8>>,
 }
+
+/// A chunk ready to write: copies, literal bytes, body (`None` for a delta
+/// chunk) and delta payload.
+type Coded<'a> = (Vec<Copy>, Cow<'a, [u8]>, Option<Body>, Option<Vec<u8>>);
 
 /// Cuts block-level copies at chunk boundaries: per chunk, copies with
 /// chunk-relative targets (sources stay block-relative).
@@ -355,14 +391,17 @@ fn build_models(split: &[&Vec<u8>], dtype: DType, k: &Kernels) -> BlockModels {
     }
 }
 
-/// Compresses `data` into one frame.
-pub fn compress(data: &[u8], opts: &Options) -> Result<Vec<u8>> {
+/// Compresses `data` into one frame; with a reference, a delta frame whose
+/// chunks are coded against the reference's bytes at the same offsets.
+pub fn compress(data: &[u8], reference: Option<&[u8]>, opts: &Options) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(data.len() / 2 + 64);
-    let mut fw = FrameWriter::start(opts, Some(data.len() as u64), &mut out)?;
+    let ref_info = reference.map(|r| (r.len() as u64, xxh3_64(r)));
+    let mut fw = FrameWriter::start(opts, Some(data.len() as u64), ref_info, &mut out)?;
     let block = FrameWriter::block_bytes(opts)?;
     with_pool(opts.threads, || {
-        for b in data.chunks(block) {
-            fw.write_block(b, &mut out);
+        for (i, b) in data.chunks(block).enumerate() {
+            let r = reference.map_or(&[][..], |r| r.get(i * block..).unwrap_or(&[]));
+            fw.write_block(b, &r[..r.len().min(b.len())], &mut out);
         }
     });
     fw.finish(&mut out);
@@ -405,6 +444,7 @@ pub fn decode_block(
     models: &[RansTables],
     k: &Kernels,
     out: &mut [u8],
+    reference: &[u8],
 ) -> Result<()> {
     let mut work = Vec::with_capacity(chunks.len());
     let mut rest = &mut *out;
@@ -425,6 +465,7 @@ pub fn decode_block(
                 k,
                 dst,
                 off,
+                reference.get(off..).unwrap_or(&[]),
                 scratch,
             )
         })
@@ -458,15 +499,29 @@ fn verify_chunks(chunks: &[ChunkLoc], out: &[u8]) -> Result<()> {
     })
 }
 
+/// Checks that `reference` is the one a delta frame was made against.
+fn check_reference(idx: &FrameIndex, reference: Option<&[u8]>) -> Result<()> {
+    match (idx.header.reference, reference) {
+        (None, _) => Ok(()),
+        (Some(_), None) => Err(Error::InvalidOption(
+            "this is a delta frame: decode it with decompress_delta and its reference".into(),
+        )),
+        (Some((len, hash)), Some(r)) if r.len() as u64 == len && xxh3_64(r) == hash => Ok(()),
+        _ => Err(Error::ReferenceMismatch),
+    }
+}
+
 /// Decodes a whole frame into `out` (at least the content size); returns
-/// the content size.
+/// the content size. A delta frame needs its `reference`.
 pub fn decompress_into(
     blob: &[u8],
     out: &mut [u8],
     threads: usize,
     isa: Option<Isa>,
+    reference: Option<&[u8]>,
 ) -> Result<usize> {
     let idx = FrameIndex::scan(blob)?;
+    check_reference(&idx, reference)?;
     let size =
         usize::try_from(idx.content_size).map_err(|_| Error::corrupt("content too large"))?;
     if out.len() < size {
@@ -482,8 +537,18 @@ pub fn decompress_into(
         for b in &idx.blocks {
             let models = parse_models(&blob[b.models.clone()])?;
             let len: usize = b.chunks.iter().map(|c| c.entry.raw_len as usize).sum();
+            let start = b.chunks[0].raw_offset as usize;
+            let r = reference.and_then(|r| r.get(start..)).unwrap_or(&[]);
             let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
-            decode_block(blob, &b.chunks, dtype, &models, &k, head)?;
+            decode_block(
+                blob,
+                &b.chunks,
+                dtype,
+                &models,
+                &k,
+                head,
+                &r[..r.len().min(len)],
+            )?;
             rest = tail;
         }
         Ok(size)
@@ -500,6 +565,7 @@ pub fn decompress_range(
     isa: Option<Isa>,
 ) -> Result<Vec<u8>> {
     let idx = FrameIndex::scan(blob)?;
+    check_reference(&idx, None)?;
     let end = offset
         .checked_add(len)
         .filter(|&e| e <= idx.content_size)
@@ -537,6 +603,7 @@ pub fn decompress_range(
                     &k,
                     &mut buf,
                     rel(c),
+                    &[],
                     &mut Vec::new(),
                 )?;
                 Ok((i, buf, copies))

@@ -68,6 +68,23 @@ pub enum Error {
     /// Reading or writing failed.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),
+    /// Decoding one tensor (or region) of a model archive failed.
+    #[error("tensor '{name}': {source}")]
+    Tensor {
+        /// Name of the tensor (or a description of the region).
+        name: String,
+        /// What went wrong.
+        source: Box<Error>,
+    },
+    /// A model file or archive container is malformed (safetensors / GGUF
+    /// header, archive index): the input is not what it claims to be.
+    #[error("malformed {what}: {detail}")]
+    Malformed {
+        /// The structure: "safetensors header", "GGUF header", "archive index", ...
+        what: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
 }
 
 impl Error {
@@ -84,6 +101,8 @@ impl Error {
             Error::InvalidOption(_) => -9,
             Error::OutOfRange { .. } => -10,
             Error::Io(_) => -11,
+            Error::Tensor { .. } => -14,
+            Error::Malformed { .. } => -15,
         }
     }
 

@@ -20,6 +20,7 @@
 pub mod archive;
 pub mod capi;
 mod chunk;
+mod delta;
 mod dtype;
 mod engine;
 mod entropy;
@@ -46,7 +47,28 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// Compresses `data` into a self-describing frame.
 pub fn compress(data: &[u8], opts: &Options) -> Result<Vec<u8>> {
-    engine::compress(data, opts)
+    engine::compress(data, None, opts)
+}
+
+/// Compresses `new` as a bit-exact delta against `reference` (a previous
+/// checkpoint, or the base model of a fine-tune). Chunks are coded as the
+/// residual against the reference's bytes at the same offsets; bytes past
+/// the reference's end are coded standalone. The frame records the
+/// reference's length and XXH3-64.
+pub fn compress_delta(new: &[u8], reference: &[u8], opts: &Options) -> Result<Vec<u8>> {
+    engine::compress(new, Some(reference), opts)
+}
+
+/// Decodes a frame made by [`compress_delta`]; fails with
+/// [`Error::ReferenceMismatch`] when `reference` is not the one it was made
+/// against (never with wrong output). Plain frames decode as with
+/// [`decompress`].
+pub fn decompress_delta(blob: &[u8], reference: &[u8]) -> Result<Vec<u8>> {
+    let size = usize::try_from(decompressed_size(blob)?)
+        .map_err(|_| Error::corrupt("content too large"))?;
+    let mut out = vec![0u8; size];
+    engine::decompress_into(blob, &mut out, 0, None, Some(reference))?;
+    Ok(out)
 }
 
 /// Decompresses a whole frame.
@@ -59,19 +81,19 @@ pub fn decompress_with(blob: &[u8], opts: &DecodeOptions) -> Result<Vec<u8>> {
     let size = usize::try_from(decompressed_size(blob)?)
         .map_err(|_| Error::corrupt("content too large"))?;
     let mut out = vec![0u8; size];
-    engine::decompress_into(blob, &mut out, opts.threads, opts.isa)?;
+    engine::decompress_into(blob, &mut out, opts.threads, opts.isa, None)?;
     Ok(out)
 }
 
 /// Decompresses a frame into `out`, which must hold at least the content
 /// size; returns the number of bytes written.
 pub fn decompress_into(blob: &[u8], out: &mut [u8]) -> Result<usize> {
-    engine::decompress_into(blob, out, 0, None)
+    engine::decompress_into(blob, out, 0, None, None)
 }
 
 /// [`decompress_into`] with explicit threads / kernel level.
 pub fn decompress_into_with(blob: &[u8], out: &mut [u8], opts: &DecodeOptions) -> Result<usize> {
-    engine::decompress_into(blob, out, opts.threads, opts.isa)
+    engine::decompress_into(blob, out, opts.threads, opts.isa, None)
 }
 
 /// The decoded size of a frame. Reads the header when it records the size,

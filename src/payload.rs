@@ -9,6 +9,7 @@
 use z4ai_simd::{Kernels, RansTables};
 
 use crate::chunk::{self, BlockModels, EncodedChunk, PlaneReport};
+use crate::delta;
 use crate::dtype::DType;
 use crate::entropy;
 use crate::error::{Error, Result};
@@ -222,7 +223,9 @@ pub fn write_payload(
     }
 }
 
-/// Decodes a chunk payload into `out` (the chunk's bytes). Bytes covered by
+/// Decodes a chunk payload into `out` (the chunk's bytes); `reference` is
+/// the reference's bytes from the chunk's offset on (empty outside delta
+/// frames). Bytes covered by
 /// copy targets are left for the caller, who applies the returned copies
 /// (targets shifted by `chunk_offset`, the chunk's offset in its block)
 /// once every chunk's literals are in place.
@@ -233,9 +236,15 @@ pub fn decode_payload(
     k: &Kernels,
     out: &mut [u8],
     chunk_offset: usize,
+    reference: &[u8],
     scratch: &mut Vec<u8>,
 ) -> Result<Vec<Copy>> {
     let mut r = Reader::new(payload);
+    if payload.first() == Some(&delta::LAYOUT_DELTA) {
+        r.u8("chunk layout")?;
+        delta::decode(&mut r, dtype, reference, k, out, scratch)?;
+        return Ok(Vec::new());
+    }
     if payload.first() != Some(&LAYOUT_DEDUP) {
         decode_body(&mut r, dtype, models, k, out, scratch)?;
         return Ok(Vec::new());
@@ -402,6 +411,7 @@ pub fn describe(
     }
     let rest = r.bytes(r.remaining(), "chunk body")?;
     match rest.first().copied() {
+        Some(delta::LAYOUT_DELTA) => layers.push("delta"),
         Some(LAYOUT_PALETTE) => layers.push("palette"),
         Some(LAYOUT_LATTICE) => layers.push("lattice"),
         _ => return Ok((layers, chunk::describe_chunk(rest, dtype, literal_len)?)),

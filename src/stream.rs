@@ -32,7 +32,7 @@ impl<W: Write> Encoder<W> {
     /// Starts a frame on `inner`.
     pub fn new(mut inner: W, opts: &Options) -> Result<Encoder<W>> {
         let mut out = Vec::new();
-        let fw = FrameWriter::start(opts, None, &mut out)?;
+        let fw = FrameWriter::start(opts, None, None, &mut out)?;
         inner.write_all(&out)?;
         out.clear();
         let block = FrameWriter::block_bytes(opts)?;
@@ -52,7 +52,7 @@ impl<W: Write> Encoder<W> {
         }
         let fw = self.fw.as_mut().expect("encoder not finished");
         let (buf, out) = (&self.buf, &mut self.out);
-        engine::with_pool(self.opts.threads, || fw.write_block(buf, out));
+        engine::with_pool(self.opts.threads, || fw.write_block(buf, &[], out));
         self.inner.write_all(&self.out)?;
         self.out.clear();
         self.buf.clear();
@@ -119,7 +119,19 @@ impl<R: Read> Decoder<R> {
     pub fn with_options(mut inner: R, opts: &DecodeOptions) -> Result<Decoder<R>> {
         let mut head = [0u8; frame::HEADER_LEN];
         read_exact(&mut inner, &mut head, "frame header")?;
-        let header = FrameHeader::parse(&head)?;
+        let header = FrameHeader::parse(&head).or_else(|e| match e {
+            Error::Truncated { .. } if head[6] & frame::FLAG_DELTA != 0 => {
+                Err(Error::InvalidOption(
+                    "delta frames need their reference: use decompress_delta".into(),
+                ))
+            }
+            e => Err(e),
+        })?;
+        if header.reference.is_some() {
+            return Err(Error::InvalidOption(
+                "delta frames need their reference: use decompress_delta".into(),
+            ));
+        }
         Ok(Decoder {
             inner,
             header,
@@ -235,7 +247,7 @@ impl<R: Read> Decoder<R> {
                 self.out.resize(size, 0);
                 let (dtype, k, out) = (self.header.dtype, &self.k, &mut self.out);
                 engine::with_pool(self.threads, || {
-                    engine::decode_block(&b.payloads, &b.chunks, dtype, &b.models, k, out)
+                    engine::decode_block(&b.payloads, &b.chunks, dtype, &b.models, k, out, &[])
                 })?;
                 self.pos = 0;
                 return Ok(true);

@@ -65,6 +65,38 @@ const SCALAR: Kernels = Kernels {
     rans_decode: rans::scalar::decode,
 };
 
+#[cfg(target_arch = "x86_64")]
+const AVX2: Kernels = Kernels {
+    isa: Isa::Avx2,
+    split: planes::avx2::split,
+    merge: planes::avx2::merge,
+    hist0: hist::scalar::order0,
+    hist_ctx: hist::scalar::context,
+    rans_encode: rans::avx2::encode,
+    rans_decode: rans::avx2::decode,
+};
+
+#[cfg(target_arch = "x86_64")]
+const AVX512: Kernels = Kernels {
+    isa: Isa::Avx512,
+    split: planes::avx512::split,
+    merge: planes::avx512::merge,
+    hist0: hist::scalar::order0,
+    hist_ctx: hist::scalar::context,
+    rans_encode: rans::avx512::encode,
+    rans_decode: rans::avx512::decode,
+};
+
+/// NEON: plane kernels only; histograms and rANS inherit scalar (see
+/// `docs/KERNELS.md`).
+#[cfg(target_arch = "aarch64")]
+const NEON: Kernels = Kernels {
+    isa: Isa::Neon,
+    split: planes::neon::split,
+    merge: planes::neon::merge,
+    ..SCALAR
+};
+
 impl Kernels {
     /// The kernels of `isa`, or `None` when this CPU cannot run that level.
     pub fn for_isa(isa: Isa) -> Option<Kernels> {
@@ -76,11 +108,11 @@ impl Kernels {
             #[cfg(target_arch = "x86_64")]
             Isa::Sse2 => Kernels { isa, ..SCALAR },
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx2 => Kernels { isa, ..SCALAR },
+            Isa::Avx2 => AVX2,
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => Kernels { isa, ..SCALAR },
+            Isa::Avx512 => AVX512,
             #[cfg(target_arch = "aarch64")]
-            Isa::Neon => Kernels { isa, ..SCALAR },
+            Isa::Neon => NEON,
             #[allow(unreachable_patterns)]
             _ => return None,
         })

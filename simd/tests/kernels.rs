@@ -307,3 +307,137 @@ fn tables_are_validated() {
     assert!(RansTables::new(12, [0; 256], vec![]).is_err());
     assert!(RansTables::new(15, [0; 256], vec![[0u16; 256]; 33]).is_err());
 }
+
+/// Every decoder gives the reference's exact `Result` (and output on
+/// success) for truncated, extended and corrupted streams of every context
+/// mode, at cut points around the state header and the vector loops' guard
+/// (a whole round of words, 64 bytes, before the end).
+#[test]
+fn rans_damaged_streams_match_scalar_every_mode() {
+    let scalar = Kernels::scalar();
+    let mut rng = Rng(11);
+    for n in [0usize, 1, 31, 32, 33, 100, 1000, 1025, 3000] {
+        let data: Vec<u8> = (0..n).map(|_| (rng.next() % 24) as u8).collect();
+        let ctx: Vec<u8> = data.iter().map(|&b| b >> 3).collect();
+        for (mname, t) in models_for(&data, &ctx, 12) {
+            for mode in [Ctx::Order0, Ctx::Order1, Ctx::Plane(&ctx)] {
+                let mut stream = Vec::new();
+                scalar.rans_encode(&data, mode, &t, &mut stream).unwrap();
+                let len = stream.len();
+                let mut cuts: Vec<usize> = (0..len.min(140)).collect();
+                cuts.extend((len.saturating_sub(140)..len).step_by(1));
+                cuts.extend((0..len).step_by(97));
+                let mut damaged: Vec<Vec<u8>> =
+                    cuts.iter().map(|&c| stream[..c].to_vec()).collect();
+                let mut longer = stream.clone();
+                longer.extend_from_slice(&[1, 2]);
+                damaged.push(longer);
+                for pos in (0..len)
+                    .step_by(len / 40 + 1)
+                    .chain([len.saturating_sub(1)])
+                {
+                    if pos < len {
+                        let mut bad = stream.clone();
+                        bad[pos] ^= 1 << (pos % 8);
+                        damaged.push(bad);
+                    }
+                }
+                for k in levels_quiet() {
+                    for s in &damaged {
+                        let mut want = vec![0u8; n];
+                        let w = scalar.rans_decode(s, mode, &t, &mut want);
+                        let mut got = vec![0u8; n];
+                        let g = k.rans_decode(s, mode, &t, &mut got);
+                        assert_eq!(
+                            g,
+                            w,
+                            "{} n={n} {mname} {mode:?} len {} of {len}",
+                            k.isa(),
+                            s.len()
+                        );
+                        if g.is_ok() {
+                            assert_eq!(got, want);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A symbol with zero frequency anywhere (first, last, in a vector round or
+/// in the scalar part) is `SymbolNotInTable` at every level, and the output
+/// is left untouched.
+#[test]
+fn rans_encoders_reject_missing_symbols_every_mode() {
+    let mut f = [0u16; 256];
+    f[..16].fill(256);
+    let t = RansTables::new(12, [0; 256], vec![f]).unwrap();
+    for n in [1usize, 31, 32, 33, 64, 100, 2049] {
+        for at in [0, n / 2, n - 1] {
+            let mut data: Vec<u8> = (0..n).map(|i| (i % 16) as u8).collect();
+            data[at] = 200;
+            let ctx = vec![3u8; n];
+            for mode in [Ctx::Order0, Ctx::Order1, Ctx::Plane(&ctx)] {
+                for k in levels_quiet() {
+                    let mut out = vec![9u8];
+                    assert_eq!(
+                        k.rans_encode(&data, mode, &t, &mut out),
+                        Err(rans::RansError::SymbolNotInTable),
+                        "{} n={n} at={at} {mode:?}",
+                        k.isa()
+                    );
+                    assert_eq!(out, [9]);
+                }
+            }
+        }
+    }
+}
+
+/// Long inputs: several order-1 blocks, many vector rounds, plane blocks
+/// well past every unroll, with a model at the largest scale.
+#[test]
+fn long_inputs_match_scalar() {
+    let scalar = Kernels::scalar();
+    let mut rng = Rng(5);
+    let n = 200_003;
+    let mut floats = Vec::with_capacity(n * 4);
+    while floats.len() < n * 4 {
+        floats.extend_from_slice(&rng.gauss_f32().to_le_bytes());
+    }
+    let mut planes = vec![0u8; floats.len()];
+    scalar.split_planes(&floats, 4, true, &mut planes);
+    let (hi, lo) = (&planes[..n], &planes[n..2 * n]);
+    for k in levels_quiet() {
+        for width in [2, 4, 8] {
+            let len = floats.len() / width * width;
+            let mut got = vec![0u8; len];
+            k.split_planes(&floats[..len], width, true, &mut got);
+            let mut want = vec![0u8; len];
+            scalar.split_planes(&floats[..len], width, true, &mut want);
+            assert!(got == want, "split {} w={width}", k.isa());
+            k.merge_planes(&want, width, true, &mut got);
+            assert!(got[..] == floats[..len], "merge {} w={width}", k.isa());
+        }
+        // The two-table model covers both planes (the order-0 one only `hi`).
+        for (mname, t) in models_for(hi, lo, 15).into_iter().skip(1) {
+            for (data, mode) in [(hi, Ctx::Order0), (hi, Ctx::Order1), (lo, Ctx::Plane(hi))] {
+                let mut want = Vec::new();
+                scalar.rans_encode(data, mode, &t, &mut want).unwrap();
+                let mut got = Vec::new();
+                k.rans_encode(data, mode, &t, &mut got).unwrap();
+                assert!(got == want, "encode {} {mname} {mode:?}", k.isa());
+                let mut out = vec![0u8; n];
+                k.rans_decode(&want, mode, &t, &mut out).unwrap();
+                assert!(out == data, "decode {} {mname} {mode:?}", k.isa());
+            }
+        }
+    }
+}
+
+fn levels_quiet() -> Vec<Kernels> {
+    Isa::supported_levels()
+        .into_iter()
+        .filter_map(Kernels::for_isa)
+        .collect()
+}

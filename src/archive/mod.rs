@@ -1,1 +1,244 @@
-//! Model files: safetensors / GGUF / folders as archives with per-tensor access (see docs/ARCHIVE.md).
+//! Model files as archives with per-tensor random access.
+//!
+//! An archive (`.z4`, magic `Z4AR`, specified in `docs/ARCHIVE.md`) holds
+//! one model file or a directory of them. Each file is cut into *pieces*
+//! that cover it exactly: the format's header (kept byte for byte), one
+//! piece per tensor, and regions for whatever lies between (padding, gaps,
+//! unrecognised bytes). Every piece is coded as its own z4ai frame — a
+//! tensor with the dtype its header gives — so one tensor can be decoded
+//! with one positioned read of its frame. Pieces with identical bytes
+//! (XXH3-128 equal and the bytes compared) share one frame. An index at the
+//! end, found through a fixed-size footer, lists files, pieces and frames.
+//!
+//! Recognised formats: safetensors, GGUF (quantized blocks are split into
+//! their fp16 scale fields and packed integers before coding), and zip
+//! files (PyTorch `.bin`/`.pt`: stored members become pieces). Anything
+//! else is stored as byte regions.
+//!
+//! ```
+//! use z4ai::archive::{compress_bytes, Archive, ArchiveOptions};
+//!
+//! // A one-tensor safetensors file: 8-byte header length, JSON, data.
+//! let json = br#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#;
+//! let mut file = (json.len() as u64).to_le_bytes().to_vec();
+//! file.extend_from_slice(json);
+//! file.extend_from_slice(&[0, 0, 128, 63, 0, 0, 0, 64]);
+//!
+//! let z4 = compress_bytes(&file, "m.safetensors", &ArchiveOptions::default())?;
+//! let a = Archive::from_bytes(z4)?;
+//! assert_eq!(a.tensor("w")?, &file[file.len() - 8..]);
+//! let mut restored = Vec::new();
+//! a.write_file(0, &mut restored)?;
+//! assert_eq!(restored, file);
+//! # Ok::<(), z4ai::Error>(())
+//! ```
+#![forbid(unsafe_code)]
+
+pub mod format;
+mod gguf;
+mod reader;
+mod safetensors;
+mod source;
+mod writer;
+mod zip;
+
+use std::fs::File;
+use std::io::Read;
+use std::path::Path;
+
+pub use format::{ArchiveKind, FileFormat, TensorMeta};
+pub use reader::{Archive, FileSummary, TensorInfo};
+pub use source::{FileSource, ReadAt};
+pub use writer::{compress_bytes, compress_path};
+
+use crate::dtype::DType;
+use crate::error::Result;
+use crate::options::{Effort, DEFAULT_CHUNK_SIZE};
+
+/// Regions (headers, gaps, unrecognised files) are cut into pieces of at
+/// most this many bytes, so that no region needs more memory than a batch.
+pub const MAX_REGION: u64 = 32 << 20;
+
+/// Default bytes of input coded per batch.
+pub const DEFAULT_BATCH_BYTES: usize = 128 << 20;
+
+/// How an archive is written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ArchiveOptions {
+    /// Effort tier of every frame.
+    pub effort: Effort,
+    /// Worker threads; 0 uses every core.
+    pub threads: usize,
+    /// Chunk size of every frame.
+    pub chunk_size: usize,
+    /// Input bytes read and coded per batch (bounds memory: about two
+    /// batches are held at once). A tensor larger than this is streamed.
+    pub batch_bytes: usize,
+}
+
+impl Default for ArchiveOptions {
+    fn default() -> ArchiveOptions {
+        ArchiveOptions {
+            effort: Effort::Default,
+            threads: 0,
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            batch_bytes: DEFAULT_BATCH_BYTES,
+        }
+    }
+}
+
+/// What writing an archive did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ArchiveStats {
+    /// Files archived.
+    pub files: usize,
+    /// Tensors archived.
+    pub tensors: usize,
+    /// Pieces that reuse an earlier frame (identical bytes).
+    pub deduplicated: usize,
+    /// Frames written.
+    pub frames: usize,
+    /// Bytes of input.
+    pub raw_bytes: u64,
+    /// Bytes of the archive.
+    pub archive_bytes: u64,
+}
+
+/// A byte range of an input file and how to code it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Span {
+    pub offset: u64,
+    pub len: u64,
+    pub dtype: DType,
+    pub tensor: Option<TensorMeta>,
+    /// GGUF quantized block type to split, if any.
+    pub gguf: Option<u32>,
+}
+
+impl Span {
+    fn region(offset: u64, len: u64) -> Span {
+        Span {
+            offset,
+            len,
+            dtype: DType::Bytes,
+            tensor: None,
+            gguf: None,
+        }
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        self.tensor.as_ref().map_or("", |t| t.name.as_str())
+    }
+}
+
+/// What a path holds, judged by content.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Detected {
+    /// A z4ai archive (`Z4AR`).
+    Archive,
+    /// A model file this module understands.
+    Model(FileFormat),
+    /// A directory.
+    Dir,
+    /// Anything else.
+    Other,
+}
+
+/// Looks at the first bytes of `path` (or whether it is a directory).
+/// Zip files count as models only with a PyTorch extension (`.bin`,
+/// `.pt`, `.pth`, `.ckpt`); `.safetensors` / `.gguf` files count as models
+/// whatever they hold, so that a malformed one is reported as such.
+pub fn detect(path: &Path) -> Result<Detected> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_dir() {
+        return Ok(Detected::Dir);
+    }
+    let mut head = [0u8; 9];
+    let mut f = File::open(path)?;
+    let mut n = 0;
+    while n < head.len() {
+        let k = f.read(&mut head[n..])?;
+        if k == 0 {
+            break;
+        }
+        n += k;
+    }
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    Ok(match sniff(&head[..n], meta.len()) {
+        Some(FileFormat::Zip) if !matches!(ext.as_str(), "bin" | "pt" | "pth" | "ckpt") => {
+            Detected::Other
+        }
+        Some(f) => Detected::Model(f),
+        None if format::is_archive(&head[..n]) => Detected::Archive,
+        None if ext == "safetensors" => Detected::Model(FileFormat::Safetensors),
+        None if ext == "gguf" => Detected::Model(FileFormat::Gguf),
+        None => Detected::Other,
+    })
+}
+
+/// The model format of a file starting with `head` (its first 9 bytes).
+fn sniff(head: &[u8], len: u64) -> Option<FileFormat> {
+    if safetensors::sniff(head, len) {
+        Some(FileFormat::Safetensors)
+    } else if gguf::sniff(head) {
+        Some(FileFormat::Gguf)
+    } else if zip::sniff(head) {
+        Some(FileFormat::Zip)
+    } else {
+        None
+    }
+}
+
+/// Cuts a file into spans that cover it exactly.
+fn plan_spans(src: &dyn ReadAt, hint: Option<FileFormat>) -> Result<(FileFormat, Vec<Span>)> {
+    let size = src.size();
+    let mut head = [0u8; 9];
+    let n = head.len().min(size as usize);
+    src.read_at(0, &mut head[..n])?;
+    let format = sniff(&head[..n], size).or(hint).unwrap_or(FileFormat::Raw);
+    let known = match format {
+        FileFormat::Safetensors => {
+            let hl = safetensors::header_len(&head[..n], size)?;
+            let json = src.read_vec(8, hl)?;
+            let mut spans = vec![Span::region(0, 8 + hl)];
+            spans.extend(safetensors::parse_header(&json, size)?.spans);
+            spans
+        }
+        FileFormat::Gguf => gguf::plan(src)?,
+        // A zip we cannot follow is still restored byte for byte.
+        FileFormat::Zip => zip::plan(src).unwrap_or_default(),
+        FileFormat::Raw => Vec::new(),
+    };
+    Ok((format, fill_gaps(size, known)))
+}
+
+/// Adds region spans for every byte not covered by `known` (sorted,
+/// non-overlapping) and cuts regions to [`MAX_REGION`].
+fn fill_gaps(size: u64, known: Vec<Span>) -> Vec<Span> {
+    let mut out = Vec::with_capacity(known.len() * 2 + 1);
+    let mut pos = 0u64;
+    let push_region = |out: &mut Vec<Span>, from: u64, to: u64| {
+        let mut p = from;
+        while p < to {
+            let n = (to - p).min(MAX_REGION);
+            out.push(Span::region(p, n));
+            p += n;
+        }
+    };
+    for s in known {
+        debug_assert!(s.offset >= pos);
+        if s.tensor.is_none() {
+            push_region(&mut out, pos, s.offset + s.len);
+            pos = s.offset + s.len;
+            continue;
+        }
+        push_region(&mut out, pos, s.offset);
+        pos = s.offset + s.len;
+        out.push(s);
+    }
+    push_region(&mut out, pos, size);
+    out
+}

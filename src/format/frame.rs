@@ -31,6 +31,10 @@ pub const VERSION: u8 = 1;
 pub const HEADER_LEN: usize = 24;
 /// Header flag: the content size field is valid.
 pub const FLAG_SIZE_KNOWN: u8 = 0x01;
+/// Header flag: a delta frame; the reference extension follows the header.
+pub const FLAG_DELTA: u8 = 0x02;
+/// Bytes of the reference extension of a delta frame.
+pub const REF_EXT_LEN: usize = 20;
 /// Block tag of the end block.
 pub const TAG_END: u8 = 0x00;
 /// Block tag of a data block.
@@ -59,28 +63,53 @@ pub struct FrameHeader {
     pub content_size: Option<u64>,
     /// Largest raw size of any chunk.
     pub chunk_size: u32,
+    /// For a delta frame: the reference's length and XXH3-64.
+    pub reference: Option<(u64, u64)>,
 }
 
 impl FrameHeader {
+    /// Bytes of the header, the delta extension included.
+    pub fn len(&self) -> usize {
+        HEADER_LEN
+            + if self.reference.is_some() {
+                REF_EXT_LEN
+            } else {
+                0
+            }
+    }
     /// Appends the 24 header bytes.
     pub fn write(&self, out: &mut Vec<u8>) {
         let start = out.len();
         out.extend_from_slice(&MAGIC);
         out.push(VERSION);
         out.push(self.dtype.code());
-        out.push(if self.content_size.is_some() {
+        let size_flag = if self.content_size.is_some() {
             FLAG_SIZE_KNOWN
         } else {
             0
-        });
+        };
+        let delta_flag = if self.reference.is_some() {
+            FLAG_DELTA
+        } else {
+            0
+        };
+        out.push(size_flag | delta_flag);
         out.push(0);
         out.extend_from_slice(&self.content_size.unwrap_or(0).to_le_bytes());
         out.extend_from_slice(&self.chunk_size.to_le_bytes());
         let c = check32(&out[start..]);
         out.extend_from_slice(&c.to_le_bytes());
+        if let Some((len, hash)) = self.reference {
+            let ext = out.len();
+            out.extend_from_slice(&len.to_le_bytes());
+            out.extend_from_slice(&hash.to_le_bytes());
+            let c = check32(&out[ext..]);
+            out.extend_from_slice(&c.to_le_bytes());
+        }
     }
 
-    /// Parses and validates a header from the first 24 bytes of `data`.
+    /// Parses and validates a header (24 bytes, plus the 20-byte reference
+    /// extension of a delta frame) from the start of `data`.
     pub fn parse(data: &[u8]) -> Result<FrameHeader> {
         if data.len() >= 4 && data[..4] != MAGIC {
             return Err(Error::BadMagic);
@@ -100,7 +129,7 @@ impl FrameHeader {
         let dtype = DType::from_code(head[5])
             .ok_or_else(|| Error::corrupt(format!("unknown dtype code {}", head[5])))?;
         let flags = head[6];
-        if flags & !FLAG_SIZE_KNOWN != 0 || head[7] != 0 {
+        if flags & !(FLAG_SIZE_KNOWN | FLAG_DELTA) != 0 || head[7] != 0 {
             return Err(Error::corrupt("reserved header bits set"));
         }
         let size = u64::from_le_bytes(head[8..16].try_into().unwrap());
@@ -117,10 +146,26 @@ impl FrameHeader {
                 "chunk size {chunk_size} out of range"
             )));
         }
+        let reference = if flags & FLAG_DELTA != 0 {
+            let ext = r.bytes(REF_EXT_LEN, "delta reference extension")?;
+            if check32(&ext[..16]) != u32::from_le_bytes(ext[16..].try_into().unwrap()) {
+                return Err(Error::ChecksumMismatch {
+                    what: "delta reference extension",
+                    chunk: None,
+                });
+            }
+            Some((
+                u64::from_le_bytes(ext[..8].try_into().unwrap()),
+                u64::from_le_bytes(ext[8..16].try_into().unwrap()),
+            ))
+        } else {
+            None
+        };
         Ok(FrameHeader {
             dtype,
             content_size,
             chunk_size,
+            reference,
         })
     }
 }
@@ -304,7 +349,7 @@ impl FrameIndex {
     /// end block are ignored (frames can be concatenated with other data).
     pub fn scan(blob: &[u8]) -> Result<FrameIndex> {
         let header = FrameHeader::parse(blob)?;
-        let mut pos = HEADER_LEN;
+        let mut pos = header.len();
         let mut blocks = Vec::new();
         let mut raw_offset = 0u64;
         let mut index = 0u64;
@@ -396,6 +441,7 @@ mod tests {
         let h = FrameHeader {
             dtype: DType::BF16,
             content_size: Some(12345),
+            reference: None,
             chunk_size: 1 << 20,
         };
         let mut buf = Vec::new();

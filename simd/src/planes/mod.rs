@@ -13,6 +13,15 @@
 
 pub mod scalar;
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
+#[cfg(target_arch = "x86_64")]
+mod generic;
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod neon;
+
 /// Element widths the plane kernels accept.
 pub const WIDTHS: [usize; 4] = [1, 2, 4, 8];
 
@@ -30,4 +39,40 @@ pub(crate) fn check_args(src: &[u8], width: usize, dst: &[u8]) {
         dst.len(),
         "source and destination lengths differ"
     );
+}
+
+/// Splits elements `from..n` the way [`scalar::split`] does: the part of a
+/// buffer a vector kernel leaves over.
+#[allow(dead_code)]
+pub(crate) fn split_tail(src: &[u8], width: usize, rotate: bool, dst: &mut [u8], from: usize) {
+    let n = src.len() / width;
+    let r = rotate as u32;
+    for i in from..n {
+        let mut b = [0u8; 8];
+        b[..width].copy_from_slice(&src[i * width..(i + 1) * width]);
+        let w = u64::from_le_bytes(b);
+        let w = (w << r | ((w >> (8 * width as u32 - 1)) & u64::from(r))) & mask(width);
+        for p in 0..width {
+            dst[p * n + i] = (w >> (8 * (width - 1 - p))) as u8;
+        }
+    }
+}
+
+/// Merges elements `from..n` the way [`scalar::merge`] does.
+#[allow(dead_code)]
+pub(crate) fn merge_tail(src: &[u8], width: usize, rotate: bool, dst: &mut [u8], from: usize) {
+    let n = src.len() / width;
+    let r = rotate as u32;
+    for i in from..n {
+        let mut w = 0u64;
+        for p in 0..width {
+            w = w << 8 | u64::from(src[p * n + i]);
+        }
+        let w = (w >> r | w << ((8 * width as u32 - 1) * r)) & mask(width);
+        dst[i * width..(i + 1) * width].copy_from_slice(&w.to_le_bytes()[..width]);
+    }
+}
+
+fn mask(width: usize) -> u64 {
+    u64::MAX >> (64 - 8 * width)
 }

@@ -29,6 +29,16 @@
 
 pub mod scalar;
 
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
+// Only the x86 kernels use the packed forms so far.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) mod packed;
+
+use std::sync::OnceLock;
+
 /// Number of interleaved states.
 pub const STATES: usize = 32;
 /// Lower bound of the normalised state interval.
@@ -88,6 +98,10 @@ pub struct RansTables {
     freq: Vec<[u16; 256]>,
     cum: Vec<[u16; 257]>,
     slot2sym: Vec<u8>,
+    /// Kernel-side forms of the same model, built on first use by a SIMD
+    /// kernel (the scalar reference never pays for them).
+    dec_packed: OnceLock<Vec<u64>>,
+    enc_packed: OnceLock<Vec<packed::EncSym>>,
 }
 
 impl RansTables {
@@ -135,6 +149,8 @@ impl RansTables {
             freq,
             cum,
             slot2sym,
+            dec_packed: OnceLock::new(),
+            enc_packed: OnceLock::new(),
         })
     }
 
@@ -175,6 +191,33 @@ impl RansTables {
     #[inline]
     pub fn slot_symbols(&self) -> &[u8] {
         &self.slot2sym
+    }
+
+    /// Packed decode entries, one per slot (same indexing as
+    /// [`RansTables::slot_symbols`]); see [`packed::dec_entry`].
+    #[allow(dead_code)] // unused on targets without a SIMD rANS kernel
+    pub(crate) fn dec_entries(&self) -> &[u64] {
+        self.dec_packed.get_or_init(|| packed::build_dec(self))
+    }
+
+    /// Encoder entries, `table * 256 + symbol`; see [`packed::EncSym`].
+    #[allow(dead_code)]
+    pub(crate) fn enc_entries(&self) -> &[packed::EncSym] {
+        self.enc_packed.get_or_init(|| packed::build_enc(self))
+    }
+
+    /// `table_of(c) << scale_bits` for every context byte `c`: the offset of
+    /// the decode entries used under `c`.
+    #[allow(dead_code)]
+    pub(crate) fn dec_bases(&self) -> [u32; 256] {
+        std::array::from_fn(|c| (self.table_of(c as u8) as u32) << self.scale_bits)
+    }
+
+    /// `table_of(c) * 256` for every context byte `c`: the offset of the
+    /// encoder entries used under `c`.
+    #[allow(dead_code)]
+    pub(crate) fn enc_bases(&self) -> [u32; 256] {
+        std::array::from_fn(|c| (self.table_of(c as u8) as u32) << 8)
     }
 }
 

@@ -12,6 +12,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
+
+mod archive_cmds;
 use z4ai::{DType, DecodeOptions, Effort, Isa, Options};
 
 #[derive(Parser)]
@@ -46,6 +48,9 @@ enum Cmd {
         /// Chunk size in bytes.
         #[arg(long, default_value_t = z4ai::DEFAULT_CHUNK_SIZE)]
         chunk_size: usize,
+        /// Code the input as a delta against this file (a previous checkpoint).
+        #[arg(long)]
+        reference: Option<PathBuf>,
         /// Overwrite an existing output.
         #[arg(short, long)]
         force: bool,
@@ -60,6 +65,9 @@ enum Cmd {
         /// Worker threads (0 = all cores).
         #[arg(short = 'T', long, default_value_t = 0)]
         threads: usize,
+        /// The reference a delta frame was made against.
+        #[arg(long)]
+        reference: Option<PathBuf>,
         /// Overwrite an existing output.
         #[arg(short, long)]
         force: bool,
@@ -76,6 +84,34 @@ enum Cmd {
     Verify {
         /// The .z4 file.
         file: PathBuf,
+    },
+    /// List the tensors of a .z4 model archive.
+    Ls {
+        /// The archive.
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Extract one tensor (or one file) from a .z4 model archive.
+    Extract {
+        /// The archive.
+        file: PathBuf,
+        /// Tensor name.
+        #[arg(long)]
+        tensor: Option<String>,
+        /// A whole file of the archive (its path inside a folder archive).
+        #[arg(long)]
+        file_path: Option<String>,
+        /// Write the raw tensor bytes (or the file) here (- for stdout).
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+        /// Write a one-tensor safetensors file here.
+        #[arg(long)]
+        safetensors: Option<PathBuf>,
+        /// Overwrite an existing output.
+        #[arg(short, long)]
+        force: bool,
     },
     /// Compress and decompress a file in memory and report ratio and speed.
     Bench {
@@ -124,8 +160,16 @@ fn run(cmd: Cmd) -> CliResult {
             effort,
             threads,
             chunk_size,
+            reference,
             force,
         } => {
+            let reference = reference.map(|r| read_input(&r)).transpose()?;
+            if let Some(model) = input.as_deref().filter(|i| archive_cmds::is_model(i)) {
+                if reference.is_some() {
+                    return Err("--reference is not supported for model files yet; delta-code raw tensor buffers".into());
+                }
+                return archive_cmds::compress(model, output, &effort, threads, chunk_size, force);
+            }
             let opts = Options {
                 dtype: dtype.parse()?,
                 effort: effort.parse()?,
@@ -137,7 +181,10 @@ fn run(cmd: Cmd) -> CliResult {
             let output = output.unwrap_or_else(|| default_compressed_name(&input));
             let data = read_input(&input)?;
             let t = Instant::now();
-            let blob = z4ai::compress(&data, &opts)?;
+            let blob = match &reference {
+                Some(r) => z4ai::compress_delta(&data, r, &opts)?,
+                None => z4ai::compress(&data, &opts)?,
+            };
             let secs = t.elapsed().as_secs_f64();
             write_output(&output, &blob, force)?;
             status(&format!(
@@ -155,15 +202,22 @@ fn run(cmd: Cmd) -> CliResult {
             input,
             output,
             threads,
+            reference,
             force,
         } => {
             let input = input.unwrap_or_else(|| PathBuf::from("-"));
+            if archive_cmds::is_archive(&input) {
+                return archive_cmds::decompress(&input, output, threads, force);
+            }
             let output = match output {
                 Some(o) => o,
                 None => default_decompressed_name(&input)?,
             };
             let blob = read_input(&input)?;
-            let data = z4ai::decompress_with(&blob, &DecodeOptions { threads, isa: None })?;
+            let data = match reference {
+                Some(r) => z4ai::decompress_delta(&blob, &read_input(&r)?)?,
+                None => z4ai::decompress_with(&blob, &DecodeOptions { threads, isa: None })?,
+            };
             write_output(&output, &data, force)?;
             status(&format!(
                 "{} -> {}: {} bytes",
@@ -174,6 +228,9 @@ fn run(cmd: Cmd) -> CliResult {
             Ok(())
         }
         Cmd::Info { file, json } => {
+            if archive_cmds::is_archive(&file) {
+                return archive_cmds::info(&file, json);
+            }
             let blob = read_input(&file)?;
             let info = z4ai::frame_info(&blob)?;
             if json {
@@ -184,6 +241,9 @@ fn run(cmd: Cmd) -> CliResult {
             Ok(())
         }
         Cmd::Verify { file } => {
+            if archive_cmds::is_archive(&file) {
+                return archive_cmds::verify(&file);
+            }
             let blob = read_input(&file)?;
             let data = z4ai::decompress(&blob)?;
             println!(
@@ -193,6 +253,15 @@ fn run(cmd: Cmd) -> CliResult {
             );
             Ok(())
         }
+        Cmd::Ls { file, json } => archive_cmds::ls(&file, json),
+        Cmd::Extract {
+            file,
+            tensor,
+            file_path,
+            output,
+            safetensors,
+            force,
+        } => archive_cmds::extract(&file, tensor, file_path, output, safetensors, force),
         Cmd::Bench {
             file,
             dtype,

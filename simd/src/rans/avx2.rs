@@ -1,0 +1,541 @@
+//! AVX2 rANS: the 32 states as four vectors of 8 lanes.
+//!
+//! Decoding a round (one symbol per state) runs the four vectors in state
+//! order, so renormalisation words are consumed in exactly the reference's
+//! order: each vector takes its `popcount(mask)` words from the stream and
+//! spreads them to the lanes that need one with a `vpermd` from [`EXPAND`].
+//! The vector loop only runs while a whole round of words (64 bytes) is
+//! left; the rest of the stream goes through the reference step
+//! ([`packed::Reader::step`]), so truncation is reported exactly where the
+//! reference reports it and nothing is ever read past the stream.
+//!
+//! Decode lookups use the packed `u64` entries of [`packed`]: two 4-lane
+//! `vpgatherdq` per vector, or eight scalar loads ([`LOOKUP_GATHER`] picks;
+//! see `docs/KERNELS.md` for the measurement that decided it).
+//!
+//! Encoding walks the rounds backwards, vectors 3..0, and writes the words
+//! of each vector below the previous ones: [`COMPRESS_TOP`] moves the lanes
+//! that renormalise to the top of the vector, in lane order, and the whole
+//! 16-byte vector is stored so that it ends at the write position (the
+//! bytes below are overwritten later or lie in the buffer's padding).
+//! Encoder entries are four 16-byte loads per 4 lanes and a 4x4 transpose.
+
+// Loops over lanes and states index several arrays in step.
+#![allow(clippy::needless_range_loop)]
+
+use core::arch::x86_64::*;
+
+use super::packed::{self, BackWords, EncSym, Reader};
+use super::{order1_segment_len, scalar, Ctx, RansError, RansTables, HEADER_BYTES, RANS_L};
+use super::{RansError as E, STATES};
+
+/// Whether decode lookups use `vpgatherdq` (true) or scalar loads.
+const LOOKUP_GATHER: bool = true;
+
+/// `EXPAND[m][k]`: for a lane `k` set in `m`, how many set lanes precede it.
+static EXPAND: [[u32; 8]; 256] = expand_table();
+/// `COMPRESS_TOP[m]`: the set lanes of `m` in order, at positions
+/// `8 - popcount(m) .. 8`.
+static COMPRESS_TOP: [[u32; 8]; 256] = compress_top_table();
+
+const fn expand_table() -> [[u32; 8]; 256] {
+    let mut t = [[0u32; 8]; 256];
+    let mut m = 0;
+    while m < 256 {
+        let (mut k, mut c) = (0, 0);
+        while k < 8 {
+            if (m >> k) & 1 == 1 {
+                t[m][k] = c;
+                c += 1;
+            }
+            k += 1;
+        }
+        m += 1;
+    }
+    t
+}
+
+const fn compress_top_table() -> [[u32; 8]; 256] {
+    let mut t = [[0u32; 8]; 256];
+    let mut m = 0usize;
+    while m < 256 {
+        let mut pos = 8 - m.count_ones() as usize;
+        let mut k = 0;
+        while k < 8 {
+            if (m >> k) & 1 == 1 {
+                t[m][pos] = k as u32;
+                pos += 1;
+            }
+            k += 1;
+        }
+        m += 1;
+    }
+    t
+}
+
+/// See [`scalar::decode`].
+pub(crate) fn decode(
+    stream: &[u8],
+    ctx: Ctx<'_>,
+    t: &RansTables,
+    out: &mut [u8],
+) -> Result<(), RansError> {
+    // SAFETY: this function is only placed in the dispatch tables of the
+    // AVX2 and AVX-512 levels, which `Kernels::for_isa` builds only after
+    // `dispatch::supported` confirmed AVX2 at run time.
+    unsafe { decode_avx2(stream, ctx, t, out) }
+}
+
+/// See [`scalar::encode`].
+pub(crate) fn encode(
+    data: &[u8],
+    ctx: Ctx<'_>,
+    t: &RansTables,
+    out: &mut Vec<u8>,
+) -> Result<(), RansError> {
+    // SAFETY: as in `decode`: reachable only through an AVX2-checked table.
+    unsafe { encode_avx2(data, ctx, t, out) }
+}
+
+#[target_feature(enable = "avx2")]
+fn decode_avx2(
+    stream: &[u8],
+    ctx: Ctx<'_>,
+    t: &RansTables,
+    out: &mut [u8],
+) -> Result<(), RansError> {
+    let mut x = scalar::read_states(stream)?;
+    let mut r = Reader {
+        data: stream,
+        pos: HEADER_BYTES,
+    };
+    match ctx {
+        Ctx::Order0 => {
+            let done = rr_rounds(&mut r, None, t, &mut x, out);
+            packed::decode_rr_tail(&mut r, None, t, done, &mut x, out)?;
+        }
+        Ctx::Plane(c) => {
+            assert_eq!(
+                c.len(),
+                out.len(),
+                "context plane length differs from output"
+            );
+            let done = rr_rounds(&mut r, Some(c), t, &mut x, out);
+            packed::decode_rr_tail(&mut r, Some(c), t, done, &mut x, out)?;
+        }
+        Ctx::Order1 => {
+            let done = o1_rounds(&mut r, t, &mut x, out);
+            packed::decode_o1_tail(&mut r, t, done, &mut x, out)?;
+        }
+    }
+    scalar::finish(&x, r.pos, stream.len())
+}
+
+/// Loads the packed decode entries at `idx`: (`freq`, `bias | sym << 16`).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn lookup(dec: &[u64], idx: __m256i) -> (__m256i, __m256i) {
+    // Gather A takes lanes 0,1,4,5 and B lanes 2,3,6,7, so that the
+    // in-lane `shufps` below leaves every field in lane order.
+    let (a, b) = if LOOKUP_GATHER {
+        let ip = _mm256_permutevar8x32_epi32(idx, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7));
+        // SAFETY: every index is `table << bits | slot` with `table` a
+        // table of the model and `slot < 2^bits`, so below `dec.len()`.
+        unsafe {
+            let p = dec.as_ptr() as *const i64;
+            (
+                _mm256_i32gather_epi64::<8>(p, _mm256_castsi256_si128(ip)),
+                _mm256_i32gather_epi64::<8>(p, _mm256_extracti128_si256::<1>(ip)),
+            )
+        }
+    } else {
+        let mut ix = [0u32; 8];
+        // SAFETY: `ix` is 32 bytes, the size of the store.
+        unsafe { _mm256_storeu_si256(ix.as_mut_ptr() as *mut __m256i, idx) };
+        // SAFETY: every index is below `dec.len()` (see the gather above).
+        let e = |k: usize| unsafe { *dec.get_unchecked(ix[k] as usize) as i64 };
+        (
+            _mm256_set_epi64x(e(5), e(4), e(1), e(0)),
+            _mm256_set_epi64x(e(7), e(6), e(3), e(2)),
+        )
+    };
+    let (fa, fb) = (_mm256_castsi256_ps(a), _mm256_castsi256_ps(b));
+    (
+        _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(fa, fb)),
+        _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(fa, fb)),
+    )
+}
+
+/// The model constants one vector step needs.
+#[derive(Clone, Copy)]
+struct Consts {
+    slot_mask: __m256i,
+    low16: __m256i,
+    l: __m256i,
+    bits: __m128i,
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn consts(t: &RansTables) -> Consts {
+    Consts {
+        slot_mask: _mm256_set1_epi32((1 << t.scale_bits()) - 1),
+        low16: _mm256_set1_epi32(0xFFFF),
+        l: _mm256_set1_epi32(RANS_L as i32),
+        bits: _mm_cvtsi32_si128(t.scale_bits() as i32),
+    }
+}
+
+/// One decode step of 8 states whose tables start at `base`; returns the
+/// new states (before renormalisation) and the symbols (one per `u32`).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn dec_step(k: &Consts, dec: &[u64], x: __m256i, base: __m256i) -> (__m256i, __m256i) {
+    let idx = _mm256_add_epi32(_mm256_and_si256(x, k.slot_mask), base);
+    let (f, hi) = lookup(dec, idx);
+    let xn = _mm256_add_epi32(
+        _mm256_mullo_epi32(f, _mm256_srl_epi32(x, k.bits)),
+        _mm256_and_si256(hi, k.low16),
+    );
+    (xn, _mm256_srli_epi32::<16>(hi))
+}
+
+/// Renormalises the lanes of `x` below `L` from the words at `r.pos`.
+///
+/// The caller guarantees 16 readable bytes at `r.pos`.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn renorm(k: &Consts, r: &mut Reader<'_>, x: __m256i) -> __m256i {
+    let m = _mm256_cmpgt_epi32(k.l, x);
+    let mb = _mm256_movemask_ps(_mm256_castsi256_ps(m)) as usize;
+    debug_assert!(r.pos + 16 <= r.data.len());
+    // SAFETY: the callers only run a vector round while at least 64 bytes
+    // (16 per vector, 4 vectors) are left after `r.pos`.
+    let w = unsafe { _mm_loadu_si128(r.data.as_ptr().add(r.pos) as *const __m128i) };
+    // SAFETY: `mb < 256`, the length of `EXPAND`; each row is 32 bytes.
+    let perm = unsafe { _mm256_loadu_si256(EXPAND.get_unchecked(mb).as_ptr() as *const __m256i) };
+    let w = _mm256_permutevar8x32_epi32(_mm256_cvtepu16_epi32(w), perm);
+    r.pos += 2 * mb.count_ones() as usize;
+    _mm256_blendv_epi8(x, _mm256_or_si256(_mm256_slli_epi32::<16>(x), w), m)
+}
+
+/// Packs four vectors of symbols (`u32` each, < 256) into 32 bytes in lane
+/// order.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn pack_syms(s: &[__m256i; 4]) -> __m256i {
+    let a = _mm256_packus_epi32(s[0], s[1]);
+    let b = _mm256_packus_epi32(s[2], s[3]);
+    let bytes = _mm256_packus_epi16(a, b);
+    _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn load_states(x: &[u32; STATES]) -> [__m256i; 4] {
+    // SAFETY: `x` holds 32 `u32`, four 32-byte vectors.
+    std::array::from_fn(|g| unsafe { _mm256_loadu_si256(x.as_ptr().add(8 * g) as *const __m256i) })
+}
+
+#[inline]
+#[target_feature(enable = "avx2")]
+fn store_states(xs: &[__m256i; 4], x: &mut [u32; STATES]) {
+    for (g, v) in xs.iter().enumerate() {
+        // SAFETY: as in `load_states`.
+        unsafe { _mm256_storeu_si256(x.as_mut_ptr().add(8 * g) as *mut __m256i, *v) };
+    }
+}
+
+/// Decodes whole rounds of a round-robin stream while a round of words is
+/// surely there; returns how many symbols were decoded.
+#[target_feature(enable = "avx2")]
+fn rr_rounds(
+    r: &mut Reader<'_>,
+    ctx: Option<&[u8]>,
+    t: &RansTables,
+    x: &mut [u32; STATES],
+    out: &mut [u8],
+) -> usize {
+    let rounds = out.len() / STATES;
+    if rounds == 0 || r.left() < 64 {
+        return 0;
+    }
+    let dec = t.dec_entries();
+    let bases = t.dec_bases();
+    let k = consts(t);
+    let base0 = _mm256_set1_epi32(bases[0] as i32);
+    let mut xs = load_states(x);
+    let mut done = 0;
+    while done < rounds && r.left() >= 64 {
+        let i0 = done * STATES;
+        let mut syms = [_mm256_setzero_si256(); 4];
+        for g in 0..4 {
+            let base = match ctx {
+                None => base0,
+                Some(c) => {
+                    // SAFETY: `c.len() == out.len()` (asserted by the caller)
+                    // and `i0 + 32 <= out.len()`; the gather indices are
+                    // bytes, below `bases.len() == 256`.
+                    unsafe {
+                        let cb = _mm_loadl_epi64(c.as_ptr().add(i0 + 8 * g) as *const __m128i);
+                        _mm256_i32gather_epi32::<4>(
+                            bases.as_ptr() as *const i32,
+                            _mm256_cvtepu8_epi32(cb),
+                        )
+                    }
+                }
+            };
+            let (xn, s) = dec_step(&k, dec, xs[g], base);
+            xs[g] = renorm(&k, r, xn);
+            syms[g] = s;
+        }
+        // SAFETY: `i0 + 32 <= rounds * 32 <= out.len()`.
+        unsafe {
+            _mm256_storeu_si256(out.as_mut_ptr().add(i0) as *mut __m256i, pack_syms(&syms));
+        }
+        done += 1;
+    }
+    store_states(&xs, x);
+    done * STATES
+}
+
+/// Decodes order-1 rounds while a round of words is surely there; returns
+/// how many rounds were decoded.
+#[target_feature(enable = "avx2")]
+fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mut [u8]) -> usize {
+    let n = out.len();
+    let q = order1_segment_len(n);
+    if q == 0 || r.left() < 64 {
+        return 0;
+    }
+    let dec = t.dec_entries();
+    let bases = t.dec_bases();
+    let k = consts(t);
+    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let mut xs = load_states(x);
+    let mut prev = [_mm256_setzero_si256(); 4];
+    let mut round = 0;
+    let mut tmp: packed::O1Block = [[0; STATES]; packed::O1_BLOCK];
+    let mut rows = 0;
+    while round < q && r.left() >= 64 {
+        let act = packed::o1_active(n, q, round);
+        let actv = _mm256_set1_epi32(act as i32);
+        for g in 0..4 {
+            // SAFETY: `prev` holds symbols (< 256), `bases` has 256 entries.
+            let base =
+                unsafe { _mm256_i32gather_epi32::<4>(bases.as_ptr() as *const i32, prev[g]) };
+            let (xn, s) = dec_step(&k, dec, xs[g], base);
+            let live = _mm256_cmpgt_epi32(
+                actv,
+                _mm256_add_epi32(lane, _mm256_set1_epi32(8 * g as i32)),
+            );
+            // Idle lanes keep their state, which is >= L, so `renorm` leaves
+            // them alone and takes no word for them.
+            xs[g] = renorm(&k, r, _mm256_blendv_epi8(xs[g], xn, live));
+            prev[g] = s;
+        }
+        // SAFETY: a row of `tmp` is 32 bytes.
+        unsafe { _mm256_storeu_si256(tmp[rows].as_mut_ptr() as *mut __m256i, pack_syms(&prev)) };
+        rows += 1;
+        round += 1;
+        if rows == packed::O1_BLOCK {
+            packed::o1_scatter(&tmp, q, round - rows, rows, out);
+            rows = 0;
+        }
+    }
+    packed::o1_scatter(&tmp, q, round - rows, rows, out);
+    store_states(&xs, x);
+    round
+}
+
+#[target_feature(enable = "avx2")]
+fn encode_avx2(
+    data: &[u8],
+    ctx: Ctx<'_>,
+    t: &RansTables,
+    out: &mut Vec<u8>,
+) -> Result<(), RansError> {
+    let n = data.len();
+    let mut x = [RANS_L; STATES];
+    let mut w = BackWords::new(n);
+    match ctx {
+        Ctx::Order0 | Ctx::Plane(_) => {
+            let c = match ctx {
+                Ctx::Plane(c) => {
+                    assert_eq!(c.len(), n, "context plane length differs from data");
+                    Some(c)
+                }
+                _ => None,
+            };
+            let full = n / STATES * STATES;
+            packed::encode_rr_tail(data, c, t, full, &mut x, &mut w)?;
+            rr_encode(data, c, t, full / STATES, &mut x, &mut w)?;
+        }
+        Ctx::Order1 => o1_encode(data, t, &mut x, &mut w)?,
+    }
+    w.finish(&x, out);
+    Ok(())
+}
+
+/// Encoder entries of 8 lanes, as (rcp, bias, xm1, cmpl | shift << 16).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn enc_load(enc: &[EncSym], idx: &[usize; 8]) -> [__m256i; 4] {
+    debug_assert!(idx.iter().all(|&i| i < enc.len()));
+    // SAFETY: every index is `table * 256 + symbol` with `table` a table of
+    // the model, so below `enc.len()`; an entry is 16 bytes.
+    let ld = |i: usize| unsafe { _mm_load_si128(enc.as_ptr().add(i) as *const __m128i) };
+    let row =
+        |k: usize| _mm256_inserti128_si256::<1>(_mm256_castsi128_si256(ld(idx[k])), ld(idx[k + 4]));
+    let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+    let t0 = _mm256_unpacklo_epi32(r0, r1);
+    let t1 = _mm256_unpackhi_epi32(r0, r1);
+    let t2 = _mm256_unpacklo_epi32(r2, r3);
+    let t3 = _mm256_unpackhi_epi32(r2, r3);
+    [
+        _mm256_unpacklo_epi64(t0, t2),
+        _mm256_unpackhi_epi64(t0, t2),
+        _mm256_unpacklo_epi64(t1, t3),
+        _mm256_unpackhi_epi64(t1, t3),
+    ]
+}
+
+/// One encoder step of 8 states: renormalise the lanes set in `live` (into
+/// `w`) and code their symbols; other lanes are unchanged. Returns the new
+/// states and, per lane, all-ones where a live symbol has no frequency.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn enc_step(x: __m256i, e: &[__m256i; 4], live: __m256i, w: &mut BackWords) -> (__m256i, __m256i) {
+    let [rcp, bias, xm1, cs] = *e;
+    let missing = _mm256_and_si256(_mm256_cmpeq_epi32(xm1, _mm256_set1_epi32(-1)), live);
+    let m = _mm256_and_si256(_mm256_cmpgt_epi32(x, xm1), live);
+    let mb = _mm256_movemask_ps(_mm256_castsi256_ps(m)) as usize;
+    // SAFETY: `mb < 256`, the length of `COMPRESS_TOP`; a row is 32 bytes.
+    let perm =
+        unsafe { _mm256_loadu_si256(COMPRESS_TOP.get_unchecked(mb).as_ptr() as *const __m256i) };
+    let v = _mm256_permutevar8x32_epi32(x, perm);
+    // Low 16 bits of each u32, packed into the low 128 bits.
+    let v = _mm256_shuffle_epi8(
+        v,
+        _mm256_setr_epi8(
+            0, 1, 4, 5, 8, 9, 12, 13, -1, -1, -1, -1, -1, -1, -1, -1, 0, 1, 4, 5, 8, 9, 12, 13, -1,
+            -1, -1, -1, -1, -1, -1, -1,
+        ),
+    );
+    let v = _mm256_permute4x64_epi64::<0b00_00_10_00>(v);
+    debug_assert!(w.pos >= 8 && w.pos <= w.buf.len());
+    // SAFETY: `w.pos >= PAD (16) >= 8`: the buffer holds one word per
+    // symbol plus the padding, and every step takes at most one word per
+    // symbol, so the 8 words below `w.pos` are inside the buffer.
+    unsafe {
+        _mm_storeu_si128(
+            w.buf.as_mut_ptr().add(w.pos - 8) as *mut __m128i,
+            _mm256_castsi256_si128(v),
+        )
+    };
+    w.pos -= mb.count_ones() as usize;
+    let xr = _mm256_blendv_epi8(x, _mm256_srli_epi32::<16>(x), m);
+    let pe = _mm256_mul_epu32(xr, rcp);
+    let po = _mm256_mul_epu32(_mm256_srli_epi64::<32>(xr), _mm256_srli_epi64::<32>(rcp));
+    let qv = _mm256_blend_epi32::<0b1010_1010>(_mm256_srli_epi64::<32>(pe), po);
+    let qv = _mm256_srlv_epi32(qv, _mm256_srli_epi32::<16>(cs));
+    let xn = _mm256_add_epi32(
+        _mm256_add_epi32(xr, bias),
+        _mm256_mullo_epi32(qv, _mm256_and_si256(cs, _mm256_set1_epi32(0xFFFF))),
+    );
+    (_mm256_blendv_epi8(x, xn, live), missing)
+}
+
+#[target_feature(enable = "avx2")]
+fn rr_encode(
+    data: &[u8],
+    ctx: Option<&[u8]>,
+    t: &RansTables,
+    rounds: usize,
+    x: &mut [u32; STATES],
+    w: &mut BackWords,
+) -> Result<(), RansError> {
+    if rounds == 0 {
+        return Ok(());
+    }
+    let enc = t.enc_entries();
+    let bases = t.enc_bases();
+    let all = _mm256_set1_epi32(-1);
+    let mut bad = _mm256_setzero_si256();
+    let mut xs = load_states(x);
+    for k in (0..rounds).rev() {
+        for g in (0..4).rev() {
+            let i = k * STATES + 8 * g;
+            let d = &data[i..i + 8];
+            let idx: [usize; 8] = match ctx {
+                None => std::array::from_fn(|l| bases[0] as usize + usize::from(d[l])),
+                Some(c) => {
+                    let c = &c[i..i + 8];
+                    std::array::from_fn(|l| bases[usize::from(c[l])] as usize + usize::from(d[l]))
+                }
+            };
+            let e = enc_load(enc, &idx);
+            let (xn, miss) = enc_step(xs[g], &e, all, w);
+            xs[g] = xn;
+            bad = _mm256_or_si256(bad, miss);
+        }
+    }
+    if _mm256_testz_si256(bad, bad) == 0 {
+        return Err(E::SymbolNotInTable);
+    }
+    store_states(&xs, x);
+    Ok(())
+}
+
+#[target_feature(enable = "avx2")]
+fn o1_encode(
+    data: &[u8],
+    t: &RansTables,
+    x: &mut [u32; STATES],
+    w: &mut BackWords,
+) -> Result<(), RansError> {
+    let n = data.len();
+    let q = order1_segment_len(n);
+    if q == 0 {
+        return Ok(());
+    }
+    let enc = t.enc_entries();
+    let bases = t.enc_bases();
+    let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let mut bad = _mm256_setzero_si256();
+    let mut xs = load_states(x);
+    let (mut sym, mut ctx) = (
+        [[0; STATES]; packed::O1_BLOCK],
+        [[0; STATES]; packed::O1_BLOCK],
+    );
+    let mut end = q;
+    while end > 0 {
+        let r0 = end.saturating_sub(packed::O1_BLOCK);
+        packed::o1_gather(data, q, r0, end - r0, &mut sym, &mut ctx);
+        for round in (r0..end).rev() {
+            let act = packed::o1_active(n, q, round);
+            let actv = _mm256_set1_epi32(act as i32);
+            let (s, c) = (&sym[round - r0], &ctx[round - r0]);
+            for g in (0..4).rev() {
+                // Idle lanes read entry `bases[0] + 0`, valid and masked off.
+                let idx: [usize; 8] = std::array::from_fn(|l| {
+                    bases[usize::from(c[8 * g + l])] as usize + usize::from(s[8 * g + l])
+                });
+                let e = enc_load(enc, &idx);
+                let live = _mm256_cmpgt_epi32(
+                    actv,
+                    _mm256_add_epi32(lane, _mm256_set1_epi32(8 * g as i32)),
+                );
+                let (xn, miss) = enc_step(xs[g], &e, live, w);
+                xs[g] = xn;
+                bad = _mm256_or_si256(bad, miss);
+            }
+        }
+        end = r0;
+    }
+    if _mm256_testz_si256(bad, bad) == 0 {
+        return Err(E::SymbolNotInTable);
+    }
+    store_states(&xs, x);
+    Ok(())
+}

@@ -1,0 +1,459 @@
+//! AVX-512 (F + BW + VL) rANS: the 32 states as two vectors of 16 lanes.
+//!
+//! The structure is the AVX2 kernel's ([`super::avx2`]); what AVX-512 adds:
+//! comparisons give lane masks directly, decoder renormalisation spreads
+//! the words with `vpexpandd` (no permutation table), and the encoder packs
+//! its words with `vpcompressd` + `vpmovdw` and a masked store of exactly
+//! the words written, so nothing below the write position is touched.
+
+// Loops over lanes and states index several arrays in step.
+#![allow(clippy::needless_range_loop)]
+
+use core::arch::x86_64::*;
+
+use super::packed::{self, BackWords, EncSym, Reader};
+use super::{order1_segment_len, scalar, Ctx, RansError, RansTables, HEADER_BYTES, RANS_L, STATES};
+
+/// Whether decode lookups use `vpgatherdq` (true) or scalar loads.
+const LOOKUP_GATHER: bool = true;
+
+/// See [`scalar::decode`].
+pub(crate) fn decode(
+    stream: &[u8],
+    ctx: Ctx<'_>,
+    t: &RansTables,
+    out: &mut [u8],
+) -> Result<(), RansError> {
+    // SAFETY: this function is only placed in the AVX-512 dispatch table,
+    // which `Kernels::for_isa` builds only after `dispatch::supported`
+    // confirmed AVX2 and AVX-512 F, BW and VL at run time.
+    unsafe { decode_avx512(stream, ctx, t, out) }
+}
+
+/// See [`scalar::encode`].
+pub(crate) fn encode(
+    data: &[u8],
+    ctx: Ctx<'_>,
+    t: &RansTables,
+    out: &mut Vec<u8>,
+) -> Result<(), RansError> {
+    // SAFETY: as in `decode`.
+    unsafe { encode_avx512(data, ctx, t, out) }
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn decode_avx512(
+    stream: &[u8],
+    ctx: Ctx<'_>,
+    t: &RansTables,
+    out: &mut [u8],
+) -> Result<(), RansError> {
+    let mut x = scalar::read_states(stream)?;
+    let mut r = Reader {
+        data: stream,
+        pos: HEADER_BYTES,
+    };
+    match ctx {
+        Ctx::Order0 => {
+            let done = rr_rounds(&mut r, None, t, &mut x, out);
+            packed::decode_rr_tail(&mut r, None, t, done, &mut x, out)?;
+        }
+        Ctx::Plane(c) => {
+            assert_eq!(
+                c.len(),
+                out.len(),
+                "context plane length differs from output"
+            );
+            let done = rr_rounds(&mut r, Some(c), t, &mut x, out);
+            packed::decode_rr_tail(&mut r, Some(c), t, done, &mut x, out)?;
+        }
+        Ctx::Order1 => {
+            let done = o1_rounds(&mut r, t, &mut x, out);
+            packed::decode_o1_tail(&mut r, t, done, &mut x, out)?;
+        }
+    }
+    scalar::finish(&x, r.pos, stream.len())
+}
+
+/// Loads the packed decode entries at `idx`: (`freq`, `bias | sym << 16`).
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn lookup(dec: &[u64], idx: __m512i) -> (__m512i, __m512i) {
+    let (a, b) = if LOOKUP_GATHER {
+        // SAFETY: every index is `table << bits | slot` with `table` a
+        // table of the model and `slot < 2^bits`, so below `dec.len()`.
+        unsafe {
+            let p = dec.as_ptr() as *const i64;
+            (
+                _mm512_i32gather_epi64::<8>(_mm512_castsi512_si256(idx), p),
+                _mm512_i32gather_epi64::<8>(_mm512_extracti64x4_epi64::<1>(idx), p),
+            )
+        }
+    } else {
+        let mut ix = [0u32; 16];
+        // SAFETY: `ix` is 64 bytes, the size of the store.
+        unsafe { _mm512_storeu_si512(ix.as_mut_ptr() as *mut __m512i, idx) };
+        // SAFETY: every index is below `dec.len()` (see the gather above).
+        let e = |k: usize| unsafe { *dec.get_unchecked(ix[k] as usize) as i64 };
+        (
+            _mm512_set_epi64(e(7), e(6), e(5), e(4), e(3), e(2), e(1), e(0)),
+            _mm512_set_epi64(e(15), e(14), e(13), e(12), e(11), e(10), e(9), e(8)),
+        )
+    };
+    let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    (
+        _mm512_permutex2var_epi32(a, even, b),
+        _mm512_permutex2var_epi32(a, odd, b),
+    )
+}
+
+#[derive(Clone, Copy)]
+struct Consts {
+    slot_mask: __m512i,
+    low16: __m512i,
+    l: __m512i,
+    bits: __m128i,
+}
+
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn consts(t: &RansTables) -> Consts {
+    Consts {
+        slot_mask: _mm512_set1_epi32((1 << t.scale_bits()) - 1),
+        low16: _mm512_set1_epi32(0xFFFF),
+        l: _mm512_set1_epi32(RANS_L as i32),
+        bits: _mm_cvtsi32_si128(t.scale_bits() as i32),
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn dec_step(k: &Consts, dec: &[u64], x: __m512i, base: __m512i) -> (__m512i, __m512i) {
+    let idx = _mm512_add_epi32(_mm512_and_si512(x, k.slot_mask), base);
+    let (f, hi) = lookup(dec, idx);
+    let xn = _mm512_add_epi32(
+        _mm512_mullo_epi32(f, _mm512_srl_epi32(x, k.bits)),
+        _mm512_and_si512(hi, k.low16),
+    );
+    (xn, _mm512_srli_epi32::<16>(hi))
+}
+
+/// Renormalises the lanes of `x` below `L`; the caller guarantees 32
+/// readable bytes at `r.pos`.
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn renorm(k: &Consts, r: &mut Reader<'_>, x: __m512i) -> __m512i {
+    let m = _mm512_cmplt_epi32_mask(x, k.l);
+    debug_assert!(r.pos + 32 <= r.data.len());
+    // SAFETY: the callers only run a vector round while at least 64 bytes
+    // (32 per vector, 2 vectors) are left after `r.pos`.
+    let w = unsafe { _mm256_loadu_si256(r.data.as_ptr().add(r.pos) as *const __m256i) };
+    let w = _mm512_maskz_expand_epi32(m, _mm512_cvtepu16_epi32(w));
+    r.pos += 2 * m.count_ones() as usize;
+    _mm512_mask_mov_epi32(x, m, _mm512_or_si512(_mm512_slli_epi32::<16>(x), w))
+}
+
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn load_states(x: &[u32; STATES]) -> [__m512i; 2] {
+    // SAFETY: `x` holds 32 `u32`, two 64-byte vectors.
+    std::array::from_fn(|g| unsafe { _mm512_loadu_si512(x.as_ptr().add(16 * g) as *const __m512i) })
+}
+
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn store_states(xs: &[__m512i; 2], x: &mut [u32; STATES]) {
+    for (g, v) in xs.iter().enumerate() {
+        // SAFETY: as in `load_states`.
+        unsafe { _mm512_storeu_si512(x.as_mut_ptr().add(16 * g) as *mut __m512i, *v) };
+    }
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn rr_rounds(
+    r: &mut Reader<'_>,
+    ctx: Option<&[u8]>,
+    t: &RansTables,
+    x: &mut [u32; STATES],
+    out: &mut [u8],
+) -> usize {
+    let rounds = out.len() / STATES;
+    if rounds == 0 || r.left() < 64 {
+        return 0;
+    }
+    let dec = t.dec_entries();
+    let bases = t.dec_bases();
+    let k = consts(t);
+    let base0 = _mm512_set1_epi32(bases[0] as i32);
+    let mut xs = load_states(x);
+    let mut done = 0;
+    while done < rounds && r.left() >= 64 {
+        let i0 = done * STATES;
+        for g in 0..2 {
+            let base = match ctx {
+                None => base0,
+                Some(c) => {
+                    // SAFETY: `c.len() == out.len()` (asserted by the caller)
+                    // and `i0 + 32 <= out.len()`; the gather indices are
+                    // bytes, below `bases.len() == 256`.
+                    unsafe {
+                        let cb = _mm_loadu_si128(c.as_ptr().add(i0 + 16 * g) as *const __m128i);
+                        _mm512_i32gather_epi32::<4>(
+                            _mm512_cvtepu8_epi32(cb),
+                            bases.as_ptr() as *const i32,
+                        )
+                    }
+                }
+            };
+            let (xn, s) = dec_step(&k, dec, xs[g], base);
+            xs[g] = renorm(&k, r, xn);
+            // SAFETY: `i0 + 32 <= rounds * 32 <= out.len()`.
+            unsafe {
+                _mm_storeu_si128(
+                    out.as_mut_ptr().add(i0 + 16 * g) as *mut __m128i,
+                    _mm512_cvtepi32_epi8(s),
+                )
+            };
+        }
+        done += 1;
+    }
+    store_states(&xs, x);
+    done * STATES
+}
+
+/// Lanes `0 .. act - 16 * g` of vector `g`.
+#[inline]
+fn live_mask(act: usize, g: usize) -> __mmask16 {
+    let k = act.saturating_sub(16 * g).min(16);
+    ((1u32 << k) - 1) as __mmask16
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mut [u8]) -> usize {
+    let n = out.len();
+    let q = order1_segment_len(n);
+    if q == 0 || r.left() < 64 {
+        return 0;
+    }
+    let dec = t.dec_entries();
+    let bases = t.dec_bases();
+    let k = consts(t);
+    let mut xs = load_states(x);
+    let mut prev = [_mm512_setzero_si512(); 2];
+    let mut round = 0;
+    let mut tmp: packed::O1Block = [[0; STATES]; packed::O1_BLOCK];
+    let mut rows = 0;
+    while round < q && r.left() >= 64 {
+        let act = packed::o1_active(n, q, round);
+        for g in 0..2 {
+            // SAFETY: `prev` holds symbols (< 256), `bases` has 256 entries.
+            let base =
+                unsafe { _mm512_i32gather_epi32::<4>(prev[g], bases.as_ptr() as *const i32) };
+            let (xn, s) = dec_step(&k, dec, xs[g], base);
+            // Idle lanes keep their state, which is >= L, so `renorm` takes
+            // no word for them.
+            xs[g] = renorm(&k, r, _mm512_mask_mov_epi32(xs[g], live_mask(act, g), xn));
+            prev[g] = s;
+            // SAFETY: a row of `tmp` is 32 bytes; this writes 16 of them.
+            unsafe {
+                _mm_storeu_si128(
+                    tmp[rows].as_mut_ptr().add(16 * g) as *mut __m128i,
+                    _mm512_cvtepi32_epi8(s),
+                )
+            };
+        }
+        rows += 1;
+        round += 1;
+        if rows == packed::O1_BLOCK {
+            packed::o1_scatter(&tmp, q, round - rows, rows, out);
+            rows = 0;
+        }
+    }
+    packed::o1_scatter(&tmp, q, round - rows, rows, out);
+    store_states(&xs, x);
+    round
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn encode_avx512(
+    data: &[u8],
+    ctx: Ctx<'_>,
+    t: &RansTables,
+    out: &mut Vec<u8>,
+) -> Result<(), RansError> {
+    let n = data.len();
+    let mut x = [RANS_L; STATES];
+    let mut w = BackWords::new(n);
+    match ctx {
+        Ctx::Order0 | Ctx::Plane(_) => {
+            let c = match ctx {
+                Ctx::Plane(c) => {
+                    assert_eq!(c.len(), n, "context plane length differs from data");
+                    Some(c)
+                }
+                _ => None,
+            };
+            let full = n / STATES * STATES;
+            packed::encode_rr_tail(data, c, t, full, &mut x, &mut w)?;
+            rr_encode(data, c, t, full / STATES, &mut x, &mut w)?;
+        }
+        Ctx::Order1 => o1_encode(data, t, &mut x, &mut w)?,
+    }
+    w.finish(&x, out);
+    Ok(())
+}
+
+/// Encoder entries of 16 lanes, as (rcp, bias, xm1, cmpl | shift << 16).
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn enc_load(enc: &[EncSym], idx: &[usize; 16]) -> [__m512i; 4] {
+    debug_assert!(idx.iter().all(|&i| i < enc.len()));
+    // SAFETY: every index is `table * 256 + symbol` with `table` a table of
+    // the model, so below `enc.len()`; an entry is 16 bytes, 16-aligned.
+    let ld = |i: usize| unsafe { _mm_load_si128(enc.as_ptr().add(i) as *const __m128i) };
+    // Row `k` holds entries k, k + 4, k + 8, k + 12, one per 128-bit lane.
+    let row = |k: usize| {
+        let v = _mm512_castsi128_si512(ld(idx[k]));
+        let v = _mm512_inserti32x4::<1>(v, ld(idx[k + 4]));
+        let v = _mm512_inserti32x4::<2>(v, ld(idx[k + 8]));
+        _mm512_inserti32x4::<3>(v, ld(idx[k + 12]))
+    };
+    let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
+    let t0 = _mm512_unpacklo_epi32(r0, r1);
+    let t1 = _mm512_unpackhi_epi32(r0, r1);
+    let t2 = _mm512_unpacklo_epi32(r2, r3);
+    let t3 = _mm512_unpackhi_epi32(r2, r3);
+    [
+        _mm512_unpacklo_epi64(t0, t2),
+        _mm512_unpackhi_epi64(t0, t2),
+        _mm512_unpacklo_epi64(t1, t3),
+        _mm512_unpackhi_epi64(t1, t3),
+    ]
+}
+
+/// One encoder step of 16 states (see the AVX2 kernel); returns the new
+/// states and the live lanes whose symbol has no frequency.
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn enc_step(
+    x: __m512i,
+    e: &[__m512i; 4],
+    live: __mmask16,
+    w: &mut BackWords,
+) -> (__m512i, __mmask16) {
+    let [rcp, bias, xm1, cs] = *e;
+    let missing = _mm512_mask_cmpeq_epi32_mask(live, xm1, _mm512_set1_epi32(-1));
+    let m = _mm512_mask_cmpgt_epi32_mask(live, x, xm1);
+    let cnt = m.count_ones() as usize;
+    let words = _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(m, x));
+    debug_assert!(w.pos >= cnt);
+    // SAFETY: the buffer holds one word per symbol (plus padding) and each
+    // step takes at most one word per symbol, so `w.pos >= cnt`; the masked
+    // store writes exactly the `cnt` words `w.pos - cnt .. w.pos`.
+    unsafe {
+        _mm256_mask_storeu_epi16(
+            w.buf.as_mut_ptr().add(w.pos - cnt) as *mut i16,
+            ((1u32 << cnt) - 1) as __mmask16,
+            words,
+        )
+    };
+    w.pos -= cnt;
+    let xr = _mm512_mask_mov_epi32(x, m, _mm512_srli_epi32::<16>(x));
+    let pe = _mm512_mul_epu32(xr, rcp);
+    let po = _mm512_mul_epu32(_mm512_srli_epi64::<32>(xr), _mm512_srli_epi64::<32>(rcp));
+    let qv = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64::<32>(pe), po);
+    let qv = _mm512_srlv_epi32(qv, _mm512_srli_epi32::<16>(cs));
+    let xn = _mm512_add_epi32(
+        _mm512_add_epi32(xr, bias),
+        _mm512_mullo_epi32(qv, _mm512_and_si512(cs, _mm512_set1_epi32(0xFFFF))),
+    );
+    (_mm512_mask_mov_epi32(x, live, xn), missing)
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn rr_encode(
+    data: &[u8],
+    ctx: Option<&[u8]>,
+    t: &RansTables,
+    rounds: usize,
+    x: &mut [u32; STATES],
+    w: &mut BackWords,
+) -> Result<(), RansError> {
+    if rounds == 0 {
+        return Ok(());
+    }
+    let enc = t.enc_entries();
+    let bases = t.enc_bases();
+    let mut bad: __mmask16 = 0;
+    let mut xs = load_states(x);
+    for k in (0..rounds).rev() {
+        for g in (0..2).rev() {
+            let i = k * STATES + 16 * g;
+            let d = &data[i..i + 16];
+            let idx: [usize; 16] = match ctx {
+                None => std::array::from_fn(|l| bases[0] as usize + usize::from(d[l])),
+                Some(c) => {
+                    let c = &c[i..i + 16];
+                    std::array::from_fn(|l| bases[usize::from(c[l])] as usize + usize::from(d[l]))
+                }
+            };
+            let e = enc_load(enc, &idx);
+            let (xn, miss) = enc_step(xs[g], &e, 0xFFFF, w);
+            xs[g] = xn;
+            bad |= miss;
+        }
+    }
+    if bad != 0 {
+        return Err(RansError::SymbolNotInTable);
+    }
+    store_states(&xs, x);
+    Ok(())
+}
+
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn o1_encode(
+    data: &[u8],
+    t: &RansTables,
+    x: &mut [u32; STATES],
+    w: &mut BackWords,
+) -> Result<(), RansError> {
+    let n = data.len();
+    let q = order1_segment_len(n);
+    if q == 0 {
+        return Ok(());
+    }
+    let enc = t.enc_entries();
+    let bases = t.enc_bases();
+    let mut bad: __mmask16 = 0;
+    let mut xs = load_states(x);
+    let (mut sym, mut ctx) = (
+        [[0; STATES]; packed::O1_BLOCK],
+        [[0; STATES]; packed::O1_BLOCK],
+    );
+    let mut end = q;
+    while end > 0 {
+        let r0 = end.saturating_sub(packed::O1_BLOCK);
+        packed::o1_gather(data, q, r0, end - r0, &mut sym, &mut ctx);
+        for round in (r0..end).rev() {
+            let act = packed::o1_active(n, q, round);
+            let (s, c) = (&sym[round - r0], &ctx[round - r0]);
+            for g in (0..2).rev() {
+                // Idle lanes read entry `bases[0] + 0`, valid and masked off.
+                let idx: [usize; 16] = std::array::from_fn(|l| {
+                    bases[usize::from(c[16 * g + l])] as usize + usize::from(s[16 * g + l])
+                });
+                let e = enc_load(enc, &idx);
+                let (xn, miss) = enc_step(xs[g], &e, live_mask(act, g), w);
+                xs[g] = xn;
+                bad |= miss;
+            }
+        }
+        end = r0;
+    }
+    if bad != 0 {
+        return Err(RansError::SymbolNotInTable);
+    }
+    store_states(&xs, x);
+    Ok(())
+}

@@ -1,0 +1,330 @@
+//! Kernel-side forms of a [`RansTables`] model and the scalar steps the SIMD
+//! kernels share for the parts of a stream they do not vectorise (the
+//! partial last round of round-robin streams, and the rounds near the end of
+//! a stream where a whole vector round of words might not be there).
+//!
+//! # Decode entries
+//!
+//! One `u64` per slot, indexed like [`RansTables::slot_symbols`]
+//! (`(table << scale_bits) + slot`):
+//!
+//! ```text
+//! bits  0..32  freq[s]            (1 ..= 2^15)
+//! bits 32..48  slot - cum[s]      (< freq[s])
+//! bits 48..56  s
+//! ```
+//!
+//! so one load (or one lane of a gather) gives everything a decode step
+//! needs: `x = freq * (x >> bits) + (slot - cum)`.
+//!
+//! # Encoder entries
+//!
+//! One [`EncSym`] per `(table, symbol)`, 16 bytes, so a vector of symbols is
+//! four 16-byte loads per 4 lanes and a 4x4 transpose. Division by the
+//! frequency uses an exact reciprocal: with `l = ceil(log2 f)` and
+//! `rcp = ceil(2^(31 + l) / f)`, `floor(x / f) = (x * rcp) >> (31 + l)` for
+//! every `x < 2^31` (the rounding error `x * (rcp * f - 2^(31+l))` stays
+//! below `2^(31+l)`, less than one unit of `1/f`). Written as
+//! `mulhi32(x, rcp) >> (l - 1)` for `f >= 2`; `f == 1` uses `rcp = 2^32 - 1`
+//! (`mulhi = x - 1` since `x >= 1`) with the difference folded into the bias.
+//! The encoder step is then `x' = x + bias + q * (M - f)`, which equals the
+//! reference's `((x / f) << bits) + x % f + cum`.
+
+// Loops over lanes and states index several arrays in step.
+#![allow(clippy::needless_range_loop)]
+
+use super::{order1_segment_len, RansError, RansTables, HEADER_BYTES, RANS_L, STATES};
+
+/// Encoder entry for one `(table, symbol)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C, align(16))]
+pub(crate) struct EncSym {
+    /// Reciprocal of the frequency (see the module docs).
+    pub rcp: u32,
+    /// `cum[s]`, plus `M - 1` when `f == 1`.
+    pub bias: u32,
+    /// `(f << (31 - bits)) - 1`: renormalise while the state is above it.
+    /// `u32::MAX` (-1 as `i32`) marks a zero frequency.
+    pub xm1: u32,
+    /// `(M - f) | shift << 16`.
+    pub cmpl_shift: u32,
+}
+
+impl EncSym {
+    /// Whether the symbol has frequency zero (cannot be encoded).
+    #[inline]
+    pub fn missing(&self) -> bool {
+        self.xm1 == u32::MAX
+    }
+}
+
+/// The packed decode entry of a slot (see the module docs).
+#[inline]
+pub(crate) fn dec_entry(freq: u32, bias: u32, sym: u8) -> u64 {
+    u64::from(freq) | u64::from(bias) << 32 | u64::from(sym) << 48
+}
+
+pub(super) fn build_dec(t: &RansTables) -> Vec<u64> {
+    let bits = t.scale_bits();
+    let syms = t.slot_symbols();
+    let mut v = Vec::with_capacity(syms.len());
+    for (i, &s) in syms.iter().enumerate() {
+        let table = i >> bits;
+        let slot = (i & ((1 << bits) - 1)) as u32;
+        let f = u32::from(t.freqs(table)[usize::from(s)]);
+        let start = u32::from(t.cums(table)[usize::from(s)]);
+        v.push(dec_entry(f, slot - start, s));
+    }
+    v
+}
+
+pub(super) fn build_enc(t: &RansTables) -> Vec<EncSym> {
+    let bits = t.scale_bits();
+    let m = 1u32 << bits;
+    let mut v = Vec::with_capacity(t.table_count() * 256);
+    for table in 0..t.table_count() {
+        for s in 0..256 {
+            let f = u32::from(t.freqs(table)[s]);
+            let start = u32::from(t.cums(table)[s]);
+            v.push(match f {
+                0 => EncSym {
+                    rcp: 0,
+                    bias: 0,
+                    xm1: u32::MAX,
+                    cmpl_shift: 0,
+                },
+                1 => EncSym {
+                    rcp: u32::MAX,
+                    bias: start + m - 1,
+                    xm1: (1u32 << (31 - bits)) - 1,
+                    cmpl_shift: m - 1,
+                },
+                _ => {
+                    let l = 32 - (f - 1).leading_zeros();
+                    let rcp = ((1u64 << (31 + l)).div_ceil(u64::from(f))) as u32;
+                    EncSym {
+                        rcp,
+                        bias: start,
+                        xm1: (f << (31 - bits)) - 1,
+                        cmpl_shift: (m - f) | (l - 1) << 16,
+                    }
+                }
+            });
+        }
+    }
+    v
+}
+
+/// One encoder step on the scalar side: renormalise into `words` (written
+/// backwards from `*p`) and code the symbol of entry `e`.
+#[inline]
+pub(crate) fn enc_step(
+    x: &mut u32,
+    e: &EncSym,
+    words: &mut [u16],
+    p: &mut usize,
+) -> Result<(), RansError> {
+    if e.missing() {
+        return Err(RansError::SymbolNotInTable);
+    }
+    if *x > e.xm1 {
+        *p -= 1;
+        words[*p] = *x as u16;
+        *x >>= 16;
+    }
+    let q = ((u64::from(*x) * u64::from(e.rcp)) >> 32) as u32 >> (e.cmpl_shift >> 16);
+    *x += e.bias + q * (e.cmpl_shift & 0xFFFF);
+    Ok(())
+}
+
+/// A backwards word buffer for the encoders: `n` symbols emit at most `n`
+/// words, and `PAD` spare words below let a vector store of up to `PAD`
+/// words end at the write position without leaving the buffer.
+pub(crate) struct BackWords {
+    pub buf: Vec<u16>,
+    pub pos: usize,
+}
+
+impl BackWords {
+    pub const PAD: usize = 16;
+
+    pub fn new(n: usize) -> BackWords {
+        let len = n + Self::PAD;
+        BackWords {
+            buf: vec![0; len],
+            pos: len,
+        }
+    }
+
+    /// Appends the final states and the words (in decode order) to `out`.
+    pub fn finish(&self, x: &[u32; STATES], out: &mut Vec<u8>) {
+        let words = &self.buf[self.pos..];
+        out.reserve(HEADER_BYTES + 2 * words.len());
+        for s in x {
+            out.extend_from_slice(&s.to_le_bytes());
+        }
+        for w in words {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+    }
+}
+
+/// Encodes the symbols `from..n` of a round-robin stream (`Order0` when
+/// `ctx` is `None`, `Plane` otherwise), last symbol first: the part of the
+/// stream the vector loop does not cover, coded before it.
+pub(crate) fn encode_rr_tail(
+    data: &[u8],
+    ctx: Option<&[u8]>,
+    t: &RansTables,
+    from: usize,
+    x: &mut [u32; STATES],
+    w: &mut BackWords,
+) -> Result<(), RansError> {
+    let enc = t.enc_entries();
+    for i in (from..data.len()).rev() {
+        let c = ctx.map_or(0, |c| c[i]);
+        let e = &enc[t.table_of(c) << 8 | usize::from(data[i])];
+        enc_step(&mut x[i % STATES], e, &mut w.buf, &mut w.pos)?;
+    }
+    Ok(())
+}
+
+/// The stream reader state shared by the decoders' scalar tails.
+pub(crate) struct Reader<'a> {
+    pub data: &'a [u8],
+    pub pos: usize,
+}
+
+impl Reader<'_> {
+    /// One reference decode step (the exact semantics of the scalar
+    /// decoder, including where `Truncated` is reported).
+    #[inline]
+    pub fn step(&mut self, x: &mut u32, t: &RansTables, c: u8) -> Result<u8, RansError> {
+        let bits = t.scale_bits();
+        let table = t.table_of(c);
+        let slot = *x & ((1 << bits) - 1);
+        let sym = t.slot_symbols()[(table << bits) + slot as usize];
+        let f = u32::from(t.freqs(table)[usize::from(sym)]);
+        let start = u32::from(t.cums(table)[usize::from(sym)]);
+        *x = f * (*x >> bits) + slot - start;
+        if *x < RANS_L {
+            let p = self.pos;
+            let w = self.data.get(p..p + 2).ok_or(RansError::Truncated)?;
+            *x = (*x << 16) | u32::from(u16::from_le_bytes([w[0], w[1]]));
+            self.pos = p + 2;
+        }
+        Ok(sym)
+    }
+
+    /// Bytes left in the stream.
+    #[inline]
+    pub fn left(&self) -> usize {
+        self.data.len() - self.pos
+    }
+}
+
+/// Decodes symbols `from..out.len()` of a round-robin stream.
+pub(crate) fn decode_rr_tail(
+    r: &mut Reader<'_>,
+    ctx: Option<&[u8]>,
+    t: &RansTables,
+    from: usize,
+    x: &mut [u32; STATES],
+    out: &mut [u8],
+) -> Result<(), RansError> {
+    for i in from..out.len() {
+        let c = ctx.map_or(0, |c| c[i]);
+        out[i] = r.step(&mut x[i % STATES], t, c)?;
+    }
+    Ok(())
+}
+
+/// Decodes rounds `from_round..q` of an order-1 stream.
+pub(crate) fn decode_o1_tail(
+    r: &mut Reader<'_>,
+    t: &RansTables,
+    from_round: usize,
+    x: &mut [u32; STATES],
+    out: &mut [u8],
+) -> Result<(), RansError> {
+    let n = out.len();
+    let q = order1_segment_len(n);
+    for round in from_round..q {
+        for (j, state) in x.iter_mut().enumerate() {
+            let i = j * q + round;
+            if i < n {
+                let c = if round == 0 { 0 } else { out[i - 1] };
+                out[i] = r.step(state, t, c)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Number of order-1 segments (states) active in round `r`: those `j` with
+/// `j * q + r < n`.
+#[inline]
+pub(crate) fn o1_active(n: usize, q: usize, r: usize) -> usize {
+    if r >= n {
+        0
+    } else {
+        (n - r).div_ceil(q).min(STATES)
+    }
+}
+
+/// Rounds of an order-1 stream the vector kernels keep in a block: symbols
+/// of 32 segments are `q` bytes apart (often a multiple of 4 KiB, so they
+/// would all fall into one L1 set); a block of rounds is moved between the
+/// segments and a small round-major buffer with one pass per segment.
+pub(crate) const O1_BLOCK: usize = 32;
+
+/// A block of order-1 rounds, round-major: `[round][state]`.
+pub(crate) type O1Block = [[u8; STATES]; O1_BLOCK];
+
+/// Fills `sym[rr][j]` with symbol `j * q + r0 + rr` and `ctx[rr][j]` with
+/// its context (0 for the first symbol of a segment and past the end), for
+/// `rr < rows`.
+pub(crate) fn o1_gather(
+    data: &[u8],
+    q: usize,
+    r0: usize,
+    rows: usize,
+    sym: &mut O1Block,
+    ctx: &mut O1Block,
+) {
+    let n = data.len();
+    for j in 0..STATES {
+        let start = j * q + r0;
+        let valid = rows.min(n.saturating_sub(start));
+        let seg = &data[start.min(n)..start.min(n) + valid];
+        // Context of symbol `start + rr` is `data[start + rr - 1]`, except
+        // for the first symbol of a segment (round 0).
+        let prev = if r0 > 0 && valid > 0 {
+            data[start - 1]
+        } else {
+            0
+        };
+        for rr in 0..rows {
+            let (s, c) = if rr < valid {
+                (seg[rr], if rr == 0 { prev } else { seg[rr - 1] })
+            } else {
+                (0, 0)
+            };
+            sym[rr][j] = s;
+            ctx[rr][j] = c;
+        }
+    }
+}
+
+/// Writes `tmp[rr][j]` to symbol `j * q + r0 + rr` for `rr < rows`, where
+/// that symbol exists.
+pub(crate) fn o1_scatter(tmp: &O1Block, q: usize, r0: usize, rows: usize, out: &mut [u8]) {
+    let n = out.len();
+    for j in 0..STATES {
+        let start = j * q + r0;
+        let len = rows.min(n.saturating_sub(start));
+        for (rr, o) in out[start.min(n)..start.min(n) + len].iter_mut().enumerate() {
+            *o = tmp[rr][j];
+        }
+    }
+}

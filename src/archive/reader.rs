@@ -1,0 +1,551 @@
+//! Reading archives: the footer and the index with two positioned reads,
+//! then one read per frame a caller asks for.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use rayon::prelude::*;
+use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+
+use super::format::{
+    self, malformed, ArchiveKind, FileEntry, FileFormat, Index, Piece, FOOTER_LEN, HEAD_LEN,
+    TRANSFORM_GGUF_SPLIT, TRANSFORM_NONE,
+};
+use super::source::{FileSource, RangeReader, ReadAt};
+use super::{gguf, safetensors, DEFAULT_BATCH_BYTES};
+use crate::error::{Error, Result};
+use crate::options::DecodeOptions;
+use crate::stream::Decoder;
+
+enum Store {
+    File(FileSource),
+    Mem(Vec<u8>),
+}
+
+impl Store {
+    fn src(&self) -> &dyn ReadAt {
+        match self {
+            Store::File(f) => f,
+            Store::Mem(v) => v,
+        }
+    }
+}
+
+/// One tensor of an archive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TensorInfo {
+    /// The file it belongs to (its path inside a directory archive).
+    pub file: String,
+    /// Tensor name.
+    pub name: String,
+    /// dtype as the model file names it (`BF16`, `F32`, `Q4_K`, ...).
+    pub dtype: String,
+    /// Shape as the model file gives it.
+    pub shape: Vec<u64>,
+    /// Offset of its bytes in the original file.
+    pub offset: u64,
+    /// Bytes of the tensor.
+    pub raw_size: u64,
+    /// Bytes of its frame(s) in the archive.
+    pub compressed_size: u64,
+    /// Whether its frame is shared with an earlier tensor (identical bytes).
+    pub deduplicated: bool,
+}
+
+impl TensorInfo {
+    /// Raw size / compressed size.
+    pub fn ratio(&self) -> f64 {
+        self.raw_size as f64 / self.compressed_size.max(1) as f64
+    }
+}
+
+/// One file of an archive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileSummary {
+    /// Path (the file name for a one-file archive).
+    pub path: String,
+    /// How it was parsed.
+    pub format: FileFormat,
+    /// Original size.
+    pub size: u64,
+    /// Tensors in it.
+    pub tensors: usize,
+    /// Bytes of the frames first used by this file.
+    pub compressed_size: u64,
+}
+
+/// An open archive.
+pub struct Archive {
+    store: Store,
+    index: Index,
+    names: HashMap<String, (usize, usize)>,
+    dopts: DecodeOptions,
+    pool: Option<rayon::ThreadPool>,
+    batch_bytes: u64,
+}
+
+impl Archive {
+    /// Opens an archive file: reads the footer and the index (two
+    /// positioned reads); tensors are read when asked for.
+    pub fn open(path: impl AsRef<Path>) -> Result<Archive> {
+        Archive::new(Store::File(FileSource::new(File::open(path)?)?))
+    }
+
+    /// An archive held in memory.
+    pub fn from_bytes(data: Vec<u8>) -> Result<Archive> {
+        Archive::new(Store::Mem(data))
+    }
+
+    fn new(store: Store) -> Result<Archive> {
+        let src = store.src();
+        let size = src.size();
+        if size < (HEAD_LEN + FOOTER_LEN) as u64 {
+            return Err(malformed(format!(
+                "{size} bytes is too short for an archive"
+            )));
+        }
+        let foot = src.read_vec(size - FOOTER_LEN as u64, FOOTER_LEN as u64)?;
+        let (off, len, hash) = format::parse_footer(&foot, size)?;
+        let bytes = src.read_vec(off, len)?;
+        if xxhash_rust::xxh3::xxh3_64(&bytes) != hash {
+            return Err(malformed("index checksum mismatch"));
+        }
+        let index = Index::parse(&bytes, off)?;
+        let mut names = HashMap::new();
+        for (fi, f) in index.files.iter().enumerate() {
+            for (pi, p) in f.pieces.iter().enumerate() {
+                if let Some(t) = &p.tensor {
+                    names.entry(t.name.clone()).or_insert((fi, pi));
+                }
+            }
+        }
+        Ok(Archive {
+            store,
+            index,
+            names,
+            dopts: DecodeOptions::default(),
+            pool: None,
+            batch_bytes: DEFAULT_BATCH_BYTES as u64,
+        })
+    }
+
+    /// Sets decode threads / kernel level (threads 0 = all cores).
+    pub fn with_decode_options(mut self, opts: DecodeOptions) -> Archive {
+        self.dopts = opts;
+        self.pool = if opts.threads == 0 {
+            None
+        } else {
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(opts.threads)
+                .build()
+                .ok()
+        };
+        self
+    }
+
+    /// Runs `f` on the archive's thread pool (the global one by default);
+    /// frames decoded inside use that pool's threads.
+    fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(p) => p.install(f),
+            None => f(),
+        }
+    }
+
+    fn inner_opts(&self) -> DecodeOptions {
+        DecodeOptions {
+            threads: 0,
+            isa: self.dopts.isa,
+        }
+    }
+
+    /// Sets the bytes decoded per batch when restoring files.
+    pub fn with_batch_bytes(mut self, bytes: usize) -> Archive {
+        self.batch_bytes = bytes.max(1) as u64;
+        self
+    }
+
+    /// One file or a directory.
+    pub fn kind(&self) -> ArchiveKind {
+        self.index.kind
+    }
+
+    /// Bytes read from the archive file so far (0 for an in-memory archive).
+    pub fn bytes_read(&self) -> u64 {
+        match &self.store {
+            Store::File(f) => f.bytes_read(),
+            Store::Mem(_) => 0,
+        }
+    }
+
+    /// Bytes of the archive.
+    pub fn archive_size(&self) -> u64 {
+        self.store.src().size()
+    }
+
+    /// The archived files.
+    pub fn files(&self) -> Vec<FileSummary> {
+        let mut seen = HashSet::new();
+        self.index
+            .files
+            .iter()
+            .map(|f| FileSummary {
+                path: f.path.clone(),
+                format: f.format,
+                size: f.size,
+                tensors: f.pieces.iter().filter(|p| p.tensor.is_some()).count(),
+                compressed_size: f
+                    .pieces
+                    .iter()
+                    .flat_map(|p| &p.frames)
+                    .filter(|&&id| seen.insert(id))
+                    .map(|&id| self.index.frames[id as usize].len)
+                    .sum(),
+            })
+            .collect()
+    }
+
+    /// Every tensor, in file order.
+    pub fn tensors(&self) -> Vec<TensorInfo> {
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        for f in &self.index.files {
+            for p in &f.pieces {
+                let fresh = p.frames.iter().fold(false, |a, &id| seen.insert(id) | a);
+                if let Some(t) = &p.tensor {
+                    out.push(TensorInfo {
+                        file: f.path.clone(),
+                        name: t.name.clone(),
+                        dtype: t.dtype.clone(),
+                        shape: t.shape.clone(),
+                        offset: p.offset,
+                        raw_size: p.len,
+                        compressed_size: self.frames_len(p),
+                        deduplicated: !fresh,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn frames_len(&self, p: &Piece) -> u64 {
+        p.frames
+            .iter()
+            .map(|&id| self.index.frames[id as usize].len)
+            .sum()
+    }
+
+    fn find(&self, name: &str) -> Result<(usize, usize)> {
+        self.names
+            .get(name)
+            .copied()
+            .ok_or_else(|| Error::InvalidOption(format!("no tensor named '{name}' in the archive")))
+    }
+
+    /// The description of one tensor.
+    pub fn tensor_info(&self, name: &str) -> Result<TensorInfo> {
+        let (fi, pi) = self.find(name)?;
+        let f = &self.index.files[fi];
+        let p = &f.pieces[pi];
+        let t = p.tensor.as_ref().expect("named pieces are tensors");
+        Ok(TensorInfo {
+            file: f.path.clone(),
+            name: t.name.clone(),
+            dtype: t.dtype.clone(),
+            shape: t.shape.clone(),
+            offset: p.offset,
+            raw_size: p.len,
+            compressed_size: self.frames_len(p),
+            deduplicated: self
+                .tensors()
+                .iter()
+                .any(|i| i.name == name && i.deduplicated),
+        })
+    }
+
+    /// Decodes one tensor.
+    pub fn tensor(&self, name: &str) -> Result<Vec<u8>> {
+        let (fi, pi) = self.find(name)?;
+        let len = self.index.files[fi].pieces[pi].len;
+        let n = usize::try_from(len).map_err(|_| malformed("tensor too large"))?;
+        let mut out = vec![0u8; n];
+        self.install(|| self.decode_piece(fi, pi, &mut out))?;
+        Ok(out)
+    }
+
+    /// Decodes one tensor into `out` (at least its size); returns its size.
+    pub fn tensor_into(&self, name: &str, out: &mut [u8]) -> Result<usize> {
+        let (fi, pi) = self.find(name)?;
+        let len = self.index.files[fi].pieces[pi].len;
+        if len > out.len() as u64 {
+            return Err(Error::BufferTooSmall {
+                needed: len,
+                got: out.len() as u64,
+            });
+        }
+        let n = len as usize;
+        self.install(|| self.decode_piece(fi, pi, &mut out[..n]))?;
+        Ok(n)
+    }
+
+    /// The compressed frame(s) of a tensor, as stored (for [`crate::frame_info`]).
+    pub fn tensor_frames(&self, name: &str) -> Result<Vec<Vec<u8>>> {
+        let (fi, pi) = self.find(name)?;
+        self.index.files[fi].pieces[pi]
+            .frames
+            .iter()
+            .map(|&id| {
+                let fr = self.index.frames[id as usize];
+                self.store.src().read_vec(fr.offset, fr.len)
+            })
+            .collect()
+    }
+
+    /// The `__metadata__` map of the safetensors file(s) (merged across the
+    /// files of a directory; the first file to set a key wins).
+    pub fn metadata(&self) -> Result<BTreeMap<String, String>> {
+        let mut out = BTreeMap::new();
+        for (fi, f) in self.index.files.iter().enumerate() {
+            if f.format != FileFormat::Safetensors {
+                continue;
+            }
+            let n = safetensors::header_len(&self.read_original(fi, 0, 8)?, f.size)?;
+            let json = self.read_original(fi, 8, n)?;
+            for (k, v) in safetensors::parse_header(&json, f.size)?.metadata {
+                out.entry(k).or_insert(v);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Bytes `[offset, offset + len)` of file `fi`, decoded from the pieces
+    /// that cover them.
+    fn read_original(&self, fi: usize, offset: u64, len: u64) -> Result<Vec<u8>> {
+        let f = &self.index.files[fi];
+        let end = offset
+            .checked_add(len)
+            .filter(|&e| e <= f.size)
+            .ok_or_else(|| malformed("range outside the file"))?;
+        let mut out = Vec::new();
+        for (pi, p) in f.pieces.iter().enumerate() {
+            let (ps, pe) = (p.offset, p.offset + p.len);
+            if pe <= offset || ps >= end {
+                continue;
+            }
+            let mut buf = vec![0u8; p.len as usize];
+            self.decode_piece(fi, pi, &mut buf)?;
+            let a = offset.max(ps) - ps;
+            let b = end.min(pe) - ps;
+            out.extend_from_slice(&buf[a as usize..b as usize]);
+        }
+        Ok(out)
+    }
+
+    fn label(&self, fi: usize, pi: usize) -> String {
+        let f = &self.index.files[fi];
+        let p = &f.pieces[pi];
+        match &p.tensor {
+            Some(t) => t.name.clone(),
+            None => format!("{} bytes {}..{}", f.path, p.offset, p.offset + p.len),
+        }
+    }
+
+    /// Decodes piece `pi` of file `fi` into `out` (exactly its size) and
+    /// checks its XXH3-128.
+    fn decode_piece(&self, fi: usize, pi: usize, out: &mut [u8]) -> Result<()> {
+        let p = &self.index.files[fi].pieces[pi];
+        let src = self.store.src();
+        let mut run = || -> Result<()> {
+            if out.len() as u64 != p.len {
+                return Err(Error::BufferTooSmall {
+                    needed: p.len,
+                    got: out.len() as u64,
+                });
+            }
+            match p.transform {
+                TRANSFORM_NONE => {
+                    let fr = self.index.frames[p.frames[0] as usize];
+                    let blob = src.read_vec(fr.offset, fr.len)?;
+                    let size = crate::decompressed_size(&blob)?;
+                    if size != p.len {
+                        return Err(Error::corrupt(format!(
+                            "frame decodes to {size} bytes, the index says {}",
+                            p.len
+                        )));
+                    }
+                    crate::decompress_into_with(&blob, out, &self.inner_opts())?;
+                }
+                TRANSFORM_GGUF_SPLIT => {
+                    let mut fields = Vec::with_capacity(p.frames.len());
+                    for (i, &id) in p.frames.iter().enumerate() {
+                        let fr = self.index.frames[id as usize];
+                        let want = gguf::field_len(p.param, p.len, i);
+                        let blob = src.read_vec(fr.offset, fr.len)?;
+                        if crate::decompressed_size(&blob)? != want {
+                            return Err(Error::corrupt(format!(
+                                "field {i} does not decode to {want} bytes"
+                            )));
+                        }
+                        fields.push(crate::decompress_with(&blob, &self.inner_opts())?);
+                    }
+                    gguf::join(p.param, &fields, out)?;
+                }
+                t => return Err(malformed(format!("unknown transform {t}"))),
+            }
+            if xxh3_128(out) != p.hash {
+                return Err(Error::ChecksumMismatch {
+                    what: "archive piece",
+                    chunk: None,
+                });
+            }
+            Ok(())
+        };
+        run().map_err(|e| Error::Tensor {
+            name: self.label(fi, pi),
+            source: Box::new(e),
+        })
+    }
+
+    /// Restores file `fi` byte for byte into `w`; returns its size. Pieces
+    /// are decoded in parallel in bounded batches; a piece larger than a
+    /// batch is streamed.
+    pub fn write_file<W: Write>(&self, fi: usize, mut w: W) -> Result<u64> {
+        let f: &FileEntry = self
+            .index
+            .files
+            .get(fi)
+            .ok_or_else(|| Error::InvalidOption(format!("no file {fi} in the archive")))?;
+        let mut batch: Vec<usize> = Vec::new();
+        let mut bytes = 0u64;
+        let mut written = 0u64;
+        for (pi, p) in f.pieces.iter().enumerate() {
+            if p.len > self.batch_bytes && p.transform == TRANSFORM_NONE {
+                written += self.flush(fi, &mut batch, &mut w)?;
+                bytes = 0;
+                written += self.stream_piece(fi, pi, &mut w)?;
+                continue;
+            }
+            if !batch.is_empty() && (bytes + p.len > self.batch_bytes || batch.len() >= 4096) {
+                written += self.flush(fi, &mut batch, &mut w)?;
+                bytes = 0;
+            }
+            bytes += p.len;
+            batch.push(pi);
+        }
+        written += self.flush(fi, &mut batch, &mut w)?;
+        w.flush()?;
+        Ok(written)
+    }
+
+    /// Restores the file named `path`.
+    pub fn write_file_by_path<W: Write>(&self, path: &str, w: W) -> Result<u64> {
+        let fi = self
+            .index
+            .files
+            .iter()
+            .position(|f| f.path == path)
+            .ok_or_else(|| Error::InvalidOption(format!("no file '{path}' in the archive")))?;
+        self.write_file(fi, w)
+    }
+
+    fn flush<W: Write>(&self, fi: usize, batch: &mut Vec<usize>, w: &mut W) -> Result<u64> {
+        let pieces = &self.index.files[fi].pieces;
+        let bufs = self.install(|| {
+            batch
+                .par_iter()
+                .map(|&pi| {
+                    let mut buf = vec![0u8; pieces[pi].len as usize];
+                    self.decode_piece(fi, pi, &mut buf)?;
+                    Ok(buf)
+                })
+                .collect::<Result<Vec<_>>>()
+        })?;
+        batch.clear();
+        let mut n = 0;
+        for b in bufs {
+            w.write_all(&b)?;
+            n += b.len() as u64;
+        }
+        Ok(n)
+    }
+
+    fn stream_piece<W: Write>(&self, fi: usize, pi: usize, w: &mut W) -> Result<u64> {
+        let p = &self.index.files[fi].pieces[pi];
+        let fr = self.index.frames[p.frames[0] as usize];
+        let mut run = || -> Result<u64> {
+            let rd = RangeReader {
+                src: self.store.src(),
+                pos: fr.offset,
+                end: fr.offset + fr.len,
+            };
+            let mut dec = Decoder::with_options(rd, &self.dopts)?;
+            let mut buf = vec![0u8; 16 << 20];
+            let mut h = Xxh3::new();
+            let mut n = 0u64;
+            loop {
+                let k = dec.read(&mut buf).map_err(io_to_error)?;
+                if k == 0 {
+                    break;
+                }
+                n += k as u64;
+                if n > p.len {
+                    return Err(Error::corrupt(
+                        "frame decodes to more bytes than the index says",
+                    ));
+                }
+                h.update(&buf[..k]);
+                w.write_all(&buf[..k])?;
+            }
+            if n != p.len {
+                return Err(Error::corrupt(format!(
+                    "frame decodes to {n} bytes, the index says {}",
+                    p.len
+                )));
+            }
+            if h.digest128() != p.hash {
+                return Err(Error::ChecksumMismatch {
+                    what: "archive piece",
+                    chunk: None,
+                });
+            }
+            Ok(n)
+        };
+        run().map_err(|e| Error::Tensor {
+            name: self.label(fi, pi),
+            source: Box::new(e),
+        })
+    }
+
+    /// Checks the head and decodes every file, checking every checksum;
+    /// returns the total restored size.
+    pub fn verify(&self) -> Result<u64> {
+        let head = self.store.src().read_vec(0, HEAD_LEN as u64)?;
+        format::check_head(&head)?;
+        let mut total = 0;
+        for fi in 0..self.index.files.len() {
+            total += self.write_file(fi, std::io::sink())?;
+        }
+        Ok(total)
+    }
+
+    /// The index, for tools.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+}
+
+/// Unwraps an error that the decoder passed through `io::Error`.
+fn io_to_error(e: std::io::Error) -> Error {
+    if e.get_ref().is_some_and(|i| i.is::<Error>()) {
+        match e.into_inner().map(|b| b.downcast::<Error>()) {
+            Some(Ok(inner)) => *inner,
+            Some(Err(other)) => Error::Io(std::io::Error::other(other)),
+            None => Error::corrupt("decoder failed"),
+        }
+    } else {
+        Error::Io(e)
+    }
+}

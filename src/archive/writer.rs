@@ -1,0 +1,518 @@
+//! Building an archive: plan every file's pieces, then code them in
+//! bounded batches (read, hash, dedup, compress in parallel, write in
+//! order). Memory stays at about two batches (input + frames) however large
+//! the model is; a piece larger than a batch goes through the streaming
+//! encoder straight into the output.
+
+use std::collections::HashMap;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+use rayon::prelude::*;
+use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+
+use super::format::{self, ArchiveKind, FileEntry, FileFormat, FrameRef, Index, Piece};
+use super::source::{FileSource, ReadAt};
+use super::{gguf, plan_spans, ArchiveOptions, ArchiveStats, Span};
+use crate::dtype::DType;
+use crate::error::{Error, Result};
+use crate::options::Options;
+use crate::stream::Encoder;
+
+/// Bytes read at a time when hashing, comparing or streaming a big piece.
+const STEP: usize = 16 << 20;
+
+/// One input file.
+struct Input<'a> {
+    path: String,
+    src: Box<dyn ReadAt + 'a>,
+    format: FileFormat,
+    spans: Vec<Span>,
+}
+
+/// Compresses a model file or a directory at `input` into an archive
+/// written to `out`. Files are read with positioned reads, never whole.
+pub fn compress_path<W: Write>(
+    input: &Path,
+    out: W,
+    opts: &ArchiveOptions,
+) -> Result<ArchiveStats> {
+    let meta = fs::metadata(input)?;
+    let mut inputs = Vec::new();
+    let kind = if meta.is_dir() {
+        let mut rel = Vec::new();
+        walk(input, "", &mut rel)?;
+        for r in rel {
+            let src = FileSource::new(File::open(input.join(&r))?)?;
+            inputs.push(plan_input(r, Box::new(src))?);
+        }
+        ArchiveKind::Dir
+    } else {
+        let name = input
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "model".into());
+        let src = FileSource::new(File::open(input)?)?;
+        inputs.push(plan_input(name, Box::new(src))?);
+        ArchiveKind::File
+    };
+    run(kind, inputs, out, opts)
+}
+
+/// Compresses a model file held in memory (`name` is recorded as its file
+/// name) into an archive in memory.
+pub fn compress_bytes(data: &[u8], name: &str, opts: &ArchiveOptions) -> Result<Vec<u8>> {
+    let input = plan_input(name.to_string(), Box::new(data))?;
+    let mut out = Vec::new();
+    run(ArchiveKind::File, vec![input], &mut out, opts)?;
+    Ok(out)
+}
+
+/// Lists the regular files under `dir` (recursively, sorted, `/`-joined).
+fn walk(dir: &Path, prefix: &str, out: &mut Vec<String>) -> Result<()> {
+    let mut names: Vec<_> = fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<std::io::Result<_>>()?;
+    names.sort();
+    for n in names {
+        let s = n.to_str().ok_or_else(|| {
+            Error::InvalidOption(format!(
+                "{}: file name is not UTF-8",
+                dir.join(&n).display()
+            ))
+        })?;
+        let rel = if prefix.is_empty() {
+            s.to_string()
+        } else {
+            format!("{prefix}/{s}")
+        };
+        let p = dir.join(&n);
+        let ft = fs::symlink_metadata(&p)?.file_type();
+        if ft.is_dir() {
+            walk(&p, &rel, out)?;
+        } else if ft.is_file() || (ft.is_symlink() && fs::metadata(&p)?.is_file()) {
+            if rel.len() > usize::from(u16::MAX) {
+                return Err(Error::InvalidOption(format!("{rel}: path too long")));
+            }
+            out.push(rel);
+        } else {
+            return Err(Error::InvalidOption(format!(
+                "{}: not a regular file or directory",
+                p.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn plan_input<'a>(path: String, src: Box<dyn ReadAt + 'a>) -> Result<Input<'a>> {
+    let lower = path.to_ascii_lowercase();
+    let hint = if lower.ends_with(".safetensors") {
+        Some(FileFormat::Safetensors)
+    } else if lower.ends_with(".gguf") {
+        Some(FileFormat::Gguf)
+    } else {
+        None
+    };
+    let (format, spans) = plan_spans(&*src, hint).map_err(|e| match e {
+        Error::Malformed { what, detail } => Error::Malformed {
+            what,
+            detail: format!("{path}: {detail}"),
+        },
+        e => e,
+    })?;
+    Ok(Input {
+        path,
+        src,
+        format,
+        spans,
+    })
+}
+
+/// Counts what has been written.
+struct Out<W: Write> {
+    w: W,
+    pos: u64,
+}
+
+impl<W: Write> Write for Out<W> {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        let n = self.w.write(b)?;
+        self.pos += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
+/// Where the first copy of some bytes lives.
+#[derive(Clone, Copy)]
+struct Seen {
+    frame: u32,
+    file: usize,
+    offset: u64,
+    len: u64,
+}
+
+/// Frame options for `dtype` (threads 0: the pool the caller runs in).
+fn frame_opts(opts: &ArchiveOptions, dtype: DType) -> Options {
+    Options {
+        dtype,
+        effort: opts.effort,
+        threads: 0,
+        chunk_size: opts.chunk_size,
+        ..Options::default()
+    }
+}
+
+struct State<'a, W: Write> {
+    pool: Option<rayon::ThreadPool>,
+    inputs: &'a [Input<'a>],
+    out: Out<W>,
+    frames: Vec<FrameRef>,
+    files: Vec<FileEntry>,
+    seen: HashMap<u128, Seen>,
+    opts: &'a ArchiveOptions,
+    stats: ArchiveStats,
+}
+
+fn run<W: Write>(
+    kind: ArchiveKind,
+    inputs: Vec<Input<'_>>,
+    out: W,
+    opts: &ArchiveOptions,
+) -> Result<ArchiveStats> {
+    let pool = if opts.threads == 0 {
+        None
+    } else {
+        Some(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(opts.threads)
+                .build()
+                .map_err(|e| Error::InvalidOption(format!("thread pool: {e}")))?,
+        )
+    };
+    {
+        let mut st = State {
+            pool,
+            inputs: &inputs,
+            out: Out { w: out, pos: 0 },
+            frames: Vec::new(),
+            files: Vec::new(),
+            seen: HashMap::new(),
+            opts,
+            stats: ArchiveStats::default(),
+        };
+        st.out.write_all(&format::head())?;
+        st.code_all()?;
+        let index = Index {
+            kind,
+            frames: std::mem::take(&mut st.frames),
+            files: std::mem::take(&mut st.files),
+        };
+        let bytes = index.to_bytes();
+        let at = st.out.pos;
+        st.out.write_all(&bytes)?;
+        st.out.write_all(&format::footer(at, &bytes))?;
+        st.out.flush()?;
+        st.stats.files = index.files.len();
+        st.stats.frames = index.frames.len();
+        st.stats.archive_bytes = st.out.pos;
+        Ok(st.stats)
+    }
+}
+
+/// Whether a piece repeats earlier bytes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Dup {
+    /// New bytes: coded and written.
+    No,
+    /// Same bytes as an already written frame.
+    Frame(u32),
+    /// Same bytes as an earlier job of this batch.
+    Job(usize),
+}
+
+/// A piece being coded in the current batch.
+struct Job {
+    file: usize,
+    span: Span,
+    data: Vec<u8>,
+    hash: u128,
+    /// Set when earlier bytes are the same.
+    dup: Dup,
+    /// Coded frames (dtype code, bytes).
+    coded: Vec<(u8, Vec<u8>)>,
+}
+
+impl<W: Write> State<'_, W> {
+    fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match &self.pool {
+            Some(p) => p.install(f),
+            None => f(),
+        }
+    }
+
+    fn code_all(&mut self) -> Result<()> {
+        let limit = self.opts.batch_bytes.max(1) as u64;
+        let inputs = self.inputs;
+        for (fi, input) in inputs.iter().enumerate() {
+            self.files.push(FileEntry {
+                path: input.path.clone(),
+                format: input.format,
+                size: input.src.size(),
+                pieces: Vec::with_capacity(input.spans.len()),
+            });
+            let mut batch: Vec<&Span> = Vec::new();
+            let mut bytes = 0u64;
+            for span in &input.spans {
+                if span.len > limit && span.gguf.is_none() {
+                    self.flush(fi, &mut batch)?;
+                    bytes = 0;
+                    self.big(fi, span)?;
+                    continue;
+                }
+                if !batch.is_empty() && (bytes + span.len > limit || batch.len() >= 4096) {
+                    self.flush(fi, &mut batch)?;
+                    bytes = 0;
+                }
+                bytes += span.len;
+                batch.push(span);
+            }
+            self.flush(fi, &mut batch)?;
+        }
+        Ok(())
+    }
+
+    /// Reads, hashes, deduplicates, codes and writes a batch of pieces.
+    fn flush(&mut self, fi: usize, batch: &mut Vec<&Span>) -> Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let src = &*self.inputs[fi].src;
+        let spans: &[&Span] = batch;
+        let mut jobs = self.install(|| {
+            spans
+                .par_iter()
+                .map(|s| {
+                    let data = src.read_vec(s.offset, s.len)?;
+                    Ok(Job {
+                        file: fi,
+                        span: (*s).clone(),
+                        hash: xxh3_128(&data),
+                        data,
+                        dup: Dup::No,
+                        coded: Vec::new(),
+                    })
+                })
+                .collect::<Result<Vec<Job>>>()
+        })?;
+        batch.clear();
+        // Dedup, in order, so the result is deterministic.
+        let mut batch_first: HashMap<u128, usize> = HashMap::new();
+        for k in 0..jobs.len() {
+            if jobs[k].span.gguf.is_some() {
+                continue;
+            }
+            let h = jobs[k].hash;
+            if let Some(&j) = batch_first.get(&h) {
+                if jobs[j].data == jobs[k].data {
+                    jobs[k].dup = Dup::Job(j);
+                    continue;
+                }
+            } else if let Some(seen) = self.seen.get(&h).copied() {
+                if self.same_as(seen, &jobs[k].data)? {
+                    jobs[k].dup = Dup::Frame(seen.frame);
+                    continue;
+                }
+            }
+            batch_first.entry(h).or_insert(k);
+        }
+        // Code the new pieces in parallel.
+        let opts = self.opts;
+        self.install(|| {
+            jobs.par_iter_mut()
+                .filter(|j| j.dup == Dup::No)
+                .try_for_each(|j| -> Result<()> {
+                    j.coded = match j.span.gguf {
+                        Some(t) => gguf::split(t, &j.data)
+                            .into_iter()
+                            .map(|(d, buf)| {
+                                Ok((d.code(), crate::compress(&buf, &frame_opts(opts, d))?))
+                            })
+                            .collect::<Result<_>>()?,
+                        None => vec![(
+                            j.span.dtype.code(),
+                            crate::compress(&j.data, &frame_opts(opts, j.span.dtype))?,
+                        )],
+                    };
+                    j.data = Vec::new();
+                    Ok(())
+                })
+        })?;
+        // Write in order; resolve in-batch duplicates to their frame.
+        let mut first_frame: Vec<Option<u32>> = vec![None; jobs.len()];
+        for k in 0..jobs.len() {
+            let job = &mut jobs[k];
+            let frames = match job.dup {
+                Dup::Job(j) => vec![first_frame[j].expect("earlier job written")],
+                Dup::Frame(f) => vec![f],
+                Dup::No => {
+                    let mut ids = Vec::new();
+                    for (dtype, blob) in std::mem::take(&mut job.coded) {
+                        let id = self.write_frame(&blob, dtype, job.span.len)?;
+                        ids.push(id);
+                    }
+                    if let Some(t) = job.span.gguf {
+                        for (i, id) in ids.iter().enumerate() {
+                            // Split frames decode to their own field sizes.
+                            self.frames[*id as usize].raw_len = gguf::field_len(t, job.span.len, i);
+                        }
+                    } else {
+                        self.seen.entry(job.hash).or_insert(Seen {
+                            frame: ids[0],
+                            file: job.file,
+                            offset: job.span.offset,
+                            len: job.span.len,
+                        });
+                    }
+                    ids
+                }
+            };
+            first_frame[k] = Some(frames[0]);
+            if job.dup != Dup::No {
+                self.stats.deduplicated += 1;
+            }
+            self.push_piece(fi, &job.span, job.hash, frames);
+        }
+        Ok(())
+    }
+
+    fn write_frame(&mut self, blob: &[u8], dtype: u8, raw_len: u64) -> Result<u32> {
+        let offset = self.out.pos;
+        self.out.write_all(blob)?;
+        let id = u32::try_from(self.frames.len())
+            .map_err(|_| Error::InvalidOption("more than 2^32 frames".into()))?;
+        self.frames.push(FrameRef {
+            offset,
+            len: blob.len() as u64,
+            raw_len,
+            dtype,
+        });
+        Ok(id)
+    }
+
+    fn push_piece(&mut self, fi: usize, span: &Span, hash: u128, frames: Vec<u32>) {
+        if span.tensor.is_some() {
+            self.stats.tensors += 1;
+        }
+        self.stats.raw_bytes += span.len;
+        self.files[fi].pieces.push(Piece {
+            offset: span.offset,
+            len: span.len,
+            hash,
+            transform: if span.gguf.is_some() {
+                format::TRANSFORM_GGUF_SPLIT
+            } else {
+                format::TRANSFORM_NONE
+            },
+            param: span.gguf.unwrap_or(0),
+            frames,
+            tensor: span.tensor.clone(),
+        });
+    }
+
+    /// Whether the bytes at `seen` equal `data` (read back in steps).
+    fn same_as(&self, seen: Seen, data: &[u8]) -> Result<bool> {
+        if seen.len != data.len() as u64 {
+            return Ok(false);
+        }
+        let src = &*self.inputs[seen.file].src;
+        let mut buf = vec![0u8; STEP.min(data.len())];
+        for (i, part) in data.chunks(STEP).enumerate() {
+            let b = &mut buf[..part.len()];
+            src.read_at(seen.offset + (i * STEP) as u64, b)?;
+            if b != part {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// Whether two ranges of the inputs hold the same bytes.
+    fn same_ranges(&self, a: Seen, fi: usize, offset: u64, len: u64) -> Result<bool> {
+        if a.len != len {
+            return Ok(false);
+        }
+        let (sa, sb) = (&*self.inputs[a.file].src, &*self.inputs[fi].src);
+        let step = STEP.min(len as usize);
+        let (mut ba, mut bb) = (vec![0u8; step], vec![0u8; step]);
+        let mut pos = 0u64;
+        while pos < len {
+            let n = (len - pos).min(step as u64) as usize;
+            sa.read_at(a.offset + pos, &mut ba[..n])?;
+            sb.read_at(offset + pos, &mut bb[..n])?;
+            if ba[..n] != bb[..n] {
+                return Ok(false);
+            }
+            pos += n as u64;
+        }
+        Ok(true)
+    }
+
+    /// A piece larger than a batch: hashed in steps, then streamed through
+    /// the encoder into the output.
+    fn big(&mut self, fi: usize, span: &Span) -> Result<()> {
+        let src = &*self.inputs[fi].src;
+        let mut h = Xxh3::new();
+        let mut buf = vec![0u8; STEP];
+        let mut pos = 0u64;
+        while pos < span.len {
+            let n = (span.len - pos).min(STEP as u64) as usize;
+            src.read_at(span.offset + pos, &mut buf[..n])?;
+            h.update(&buf[..n]);
+            pos += n as u64;
+        }
+        let hash = h.digest128();
+        if let Some(seen) = self.seen.get(&hash).copied() {
+            if self.same_ranges(seen, fi, span.offset, span.len)? {
+                self.stats.deduplicated += 1;
+                self.push_piece(fi, span, hash, vec![seen.frame]);
+                return Ok(());
+            }
+        }
+        let offset = self.out.pos;
+        let opts = Options {
+            threads: self.opts.threads,
+            ..frame_opts(self.opts, span.dtype)
+        };
+        let mut enc = Encoder::new(&mut self.out, &opts)?;
+        let mut pos = 0u64;
+        while pos < span.len {
+            let n = (span.len - pos).min(STEP as u64) as usize;
+            src.read_at(span.offset + pos, &mut buf[..n])?;
+            enc.write_all(&buf[..n])?;
+            pos += n as u64;
+        }
+        enc.finish()?;
+        let id = u32::try_from(self.frames.len())
+            .map_err(|_| Error::InvalidOption("more than 2^32 frames".into()))?;
+        self.frames.push(FrameRef {
+            offset,
+            len: self.out.pos - offset,
+            raw_len: span.len,
+            dtype: span.dtype.code(),
+        });
+        self.seen.entry(hash).or_insert(Seen {
+            frame: id,
+            file: fi,
+            offset: span.offset,
+            len: span.len,
+        });
+        self.push_piece(fi, span, hash, vec![id]);
+        Ok(())
+    }
+}
