@@ -8,11 +8,11 @@
 //!   moves of either sign are small numbers.
 //!
 //! The residual words are split into byte planes (most significant first)
-//! and each plane is coded with rANS under a *delta context*: the exponent
-//! byte of the reference element (values 0..=254), or 255 once any more
-//! significant residual byte of the element is non-zero. Small moves of a
-//! weight depend on its magnitude, which the reference's exponent tells;
-//! unchanged elements cost a fraction of a bit.
+//! and each plane is coded with rANS under a *delta context* (see
+//! [`contexts`]): the reference element's exponent while the more
+//! significant residual bytes are zero, else the leading non-zero byte just
+//! above. Small moves of a weight depend on its magnitude, which the
+//! reference's exponent tells; unchanged elements cost a fraction of a bit.
 
 use z4ai_simd::rans::Ctx;
 use z4ai_simd::Kernels;
@@ -100,14 +100,21 @@ fn residual_dtype(width: usize) -> DType {
     }
 }
 
-/// Delta contexts of plane `p`: the reference exponent byte (at most 254),
-/// or 255 where a more significant residual plane is non-zero.
+/// Delta contexts of plane `p` (residual planes are most significant first):
+/// * every more significant residual byte zero: the reference's exponent
+///   byte, capped at 127 (weights of magnitude >= 1 share one context);
+/// * the plane just above holds the leading non-zero byte `b`:
+///   `128 + min(b, 126)` (the size of the move shapes this byte);
+/// * a non-zero byte two or more planes up: 255 (this byte is noise).
 pub fn contexts(planes: &[u8], n: usize, p: usize, ref_exp: &[u8]) -> Vec<u8> {
-    let mut ctx: Vec<u8> = ref_exp.iter().map(|&e| e.min(254)).collect();
+    let mut ctx: Vec<u8> = ref_exp.iter().map(|&e| e.min(127)).collect();
     for q in 0..p {
-        for (c, &b) in ctx.iter_mut().zip(&planes[q * n..(q + 1) * n]) {
-            if b != 0 {
+        let plane = &planes[q * n..(q + 1) * n];
+        for (c, &b) in ctx.iter_mut().zip(plane) {
+            if *c >= 128 {
                 *c = 255;
+            } else if b != 0 {
+                *c = 128 + b.min(126);
             }
         }
     }
