@@ -120,3 +120,5 @@ pub fn compress_bound(len: usize, opts: &Options) -> usize {
         + chunks * (format::frame::ENTRY_LEN + 1)
         + blocks * (format::frame::BLOCK_FIXED_LEN + 4 + format::frame::MAX_MODEL_SECTION as usize)
 }
+
+pub use archive::{Archive, ArchiveOptions};

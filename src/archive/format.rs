@@ -289,7 +289,8 @@ impl Index {
                 return Err(malformed(format!("frame {i}: reserved bytes are not zero")));
             }
             let end = f.offset.checked_add(f.len);
-            if f.offset < HEAD_LEN as u64 || end.map_or(true, |e| e > data_end) || f.len == 0 {
+            if f.offset < HEAD_LEN as u64 || !matches!(end, Some(e) if e <= data_end) || f.len == 0
+            {
                 return Err(malformed(format!(
                     "frame {i} at {}+{} lies outside the frame area (8..{data_end})",
                     f.offset, f.len

@@ -207,10 +207,16 @@ fn plan_spans(src: &dyn ReadAt, hint: Option<FileFormat>) -> Result<(FileFormat,
             spans.extend(safetensors::parse_header(&json, size)?.spans);
             spans
         }
-        FileFormat::Gguf => gguf::plan(src)?,
-        // A zip we cannot follow is still restored byte for byte.
+        // Not parsed yet (see docs/ARCHIVE.md): stored as byte regions,
+        // restored byte for byte.
+        FileFormat::Gguf => gguf::plan(src).unwrap_or_default(),
         FileFormat::Zip => zip::plan(src).unwrap_or_default(),
         FileFormat::Raw => Vec::new(),
+    };
+    let format = if known.is_empty() && format != FileFormat::Safetensors {
+        FileFormat::Raw
+    } else {
+        format
     };
     Ok((format, fill_gaps(size, known)))
 }

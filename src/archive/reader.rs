@@ -271,8 +271,9 @@ impl Archive {
         let (fi, pi) = self.find(name)?;
         let len = self.index.files[fi].pieces[pi].len;
         let n = usize::try_from(len).map_err(|_| malformed("tensor too large"))?;
+        let blobs = self.fetch(fi, pi)?;
         let mut out = vec![0u8; n];
-        self.install(|| self.decode_piece(fi, pi, &mut out))?;
+        self.install(|| self.decode_fetched(fi, pi, &blobs, &mut out))?;
         Ok(out)
     }
 
@@ -353,11 +354,57 @@ impl Archive {
         }
     }
 
+    fn wrap(&self, fi: usize, pi: usize, e: Error) -> Error {
+        Error::Tensor {
+            name: self.label(fi, pi),
+            source: Box::new(e),
+        }
+    }
+
+    /// Reads the frames of piece `pi` of file `fi` and checks that each
+    /// decodes to the size the index gives (before anything that size is
+    /// allocated).
+    fn fetch(&self, fi: usize, pi: usize) -> Result<Vec<Vec<u8>>> {
+        let p = &self.index.files[fi].pieces[pi];
+        let src = self.store.src();
+        let run = || -> Result<Vec<Vec<u8>>> {
+            let mut blobs = Vec::with_capacity(p.frames.len());
+            for (i, &id) in p.frames.iter().enumerate() {
+                let fr = self.index.frames[id as usize];
+                let want = match p.transform {
+                    TRANSFORM_NONE => p.len,
+                    TRANSFORM_GGUF_SPLIT => gguf::field_len(p.param, p.len, i),
+                    t => return Err(malformed(format!("unknown transform {t}"))),
+                };
+                let blob = src.read_vec(fr.offset, fr.len)?;
+                let size = crate::decompressed_size(&blob)?;
+                if size != want {
+                    return Err(Error::corrupt(format!(
+                        "frame {i} decodes to {size} bytes, the index says {want}"
+                    )));
+                }
+                blobs.push(blob);
+            }
+            Ok(blobs)
+        };
+        run().map_err(|e| self.wrap(fi, pi, e))
+    }
+
     /// Decodes piece `pi` of file `fi` into `out` (exactly its size) and
     /// checks its XXH3-128.
     fn decode_piece(&self, fi: usize, pi: usize, out: &mut [u8]) -> Result<()> {
+        let blobs = self.fetch(fi, pi)?;
+        self.decode_fetched(fi, pi, &blobs, out)
+    }
+
+    fn decode_fetched(
+        &self,
+        fi: usize,
+        pi: usize,
+        blobs: &[Vec<u8>],
+        out: &mut [u8],
+    ) -> Result<()> {
         let p = &self.index.files[fi].pieces[pi];
-        let src = self.store.src();
         let mut run = || -> Result<()> {
             if out.len() as u64 != p.len {
                 return Err(Error::BufferTooSmall {
@@ -365,35 +412,14 @@ impl Archive {
                     got: out.len() as u64,
                 });
             }
-            match p.transform {
-                TRANSFORM_NONE => {
-                    let fr = self.index.frames[p.frames[0] as usize];
-                    let blob = src.read_vec(fr.offset, fr.len)?;
-                    let size = crate::decompressed_size(&blob)?;
-                    if size != p.len {
-                        return Err(Error::corrupt(format!(
-                            "frame decodes to {size} bytes, the index says {}",
-                            p.len
-                        )));
-                    }
-                    crate::decompress_into_with(&blob, out, &self.inner_opts())?;
-                }
-                TRANSFORM_GGUF_SPLIT => {
-                    let mut fields = Vec::with_capacity(p.frames.len());
-                    for (i, &id) in p.frames.iter().enumerate() {
-                        let fr = self.index.frames[id as usize];
-                        let want = gguf::field_len(p.param, p.len, i);
-                        let blob = src.read_vec(fr.offset, fr.len)?;
-                        if crate::decompressed_size(&blob)? != want {
-                            return Err(Error::corrupt(format!(
-                                "field {i} does not decode to {want} bytes"
-                            )));
-                        }
-                        fields.push(crate::decompress_with(&blob, &self.inner_opts())?);
-                    }
-                    gguf::join(p.param, &fields, out)?;
-                }
-                t => return Err(malformed(format!("unknown transform {t}"))),
+            if p.transform == TRANSFORM_GGUF_SPLIT {
+                let fields = blobs
+                    .iter()
+                    .map(|b| crate::decompress_with(b, &self.inner_opts()))
+                    .collect::<Result<Vec<_>>>()?;
+                gguf::join(p.param, &fields, out)?;
+            } else {
+                crate::decompress_into_with(&blobs[0], out, &self.inner_opts())?;
             }
             if xxh3_128(out) != p.hash {
                 return Err(Error::ChecksumMismatch {
@@ -403,10 +429,7 @@ impl Archive {
             }
             Ok(())
         };
-        run().map_err(|e| Error::Tensor {
-            name: self.label(fi, pi),
-            source: Box::new(e),
-        })
+        run().map_err(|e| self.wrap(fi, pi, e))
     }
 
     /// Restores file `fi` byte for byte into `w`; returns its size. Pieces
@@ -513,10 +536,7 @@ impl Archive {
             }
             Ok(n)
         };
-        run().map_err(|e| Error::Tensor {
-            name: self.label(fi, pi),
-            source: Box::new(e),
-        })
+        run().map_err(|e| self.wrap(fi, pi, e))
     }
 
     /// Checks the head and decodes every file, checking every checksum;

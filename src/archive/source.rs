@@ -18,7 +18,7 @@ pub trait ReadAt: Sync {
     /// range, so a lying length cannot allocate more than the source holds).
     fn read_vec(&self, offset: u64, len: u64) -> Result<Vec<u8>> {
         let end = offset.checked_add(len);
-        if end.map_or(true, |e| e > self.size()) {
+        if !matches!(end, Some(e) if e <= self.size()) {
             return Err(Error::Truncated {
                 what: "positioned read",
                 needed: len,
@@ -95,10 +95,7 @@ impl ReadAt for FileSource {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        if offset
-            .checked_add(buf.len() as u64)
-            .map_or(true, |e| e > self.len)
-        {
+        if !matches!(offset.checked_add(buf.len() as u64), Some(e) if e <= self.len) {
             return Err(Error::Truncated {
                 what: "positioned read",
                 needed: buf.len() as u64,

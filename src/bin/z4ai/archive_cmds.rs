@@ -294,7 +294,7 @@ pub fn extract(
                 serde_json::json!({"dtype": info.dtype, "shape": info.shape, "data_offsets": [0, data.len()]}),
             );
             let mut json = serde_json::Value::Object(header).to_string().into_bytes();
-            while json.len() % 8 != 0 {
+            while json.len() & 7 != 0 {
                 json.push(b' ');
             }
             write_file_atomic(&s, force, |w| {
