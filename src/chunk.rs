@@ -100,6 +100,7 @@ impl BlockModels {
 
 /// Which model a rANS plane uses.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // short-lived, one per plane
 pub enum ModelSel {
     /// A shared model of the block.
     Shared(usize),
@@ -109,6 +110,7 @@ pub enum ModelSel {
 
 /// How one plane is coded.
 #[derive(Clone, Debug)]
+#[allow(clippy::large_enum_variant)] // short-lived, one per plane
 pub enum PlaneCode {
     /// The plane's bytes verbatim.
     Raw,

@@ -361,6 +361,7 @@ fn build_models(split: &[&Vec<u8>], dtype: DType, k: &Kernels) -> BlockModels {
         .reduce(|| Hists::new(w), Hists::add);
     let mut tables = Vec::new();
     let mut planes = vec![PlaneModels::default(); w];
+    #[allow(clippy::needless_range_loop)] // p indexes hists, planes and CX_PLANES alike
     for p in 0..w {
         if h.o0[p].iter().filter(|&&c| c > 0).count() < 2 {
             continue;

@@ -129,7 +129,7 @@ pub fn try_transforms(
     k: &Kernels,
 ) -> Option<Body> {
     let w = dtype.width();
-    if w == 1 || literal.len() % w != 0 || literal.len() < 256 * w {
+    if w == 1 || !literal.len().is_multiple_of(w) || literal.len() < 256 * w {
         return None;
     }
     let lat = lattice::analyse(literal, dtype);
@@ -229,6 +229,7 @@ pub fn write_payload(
 /// copy targets are left for the caller, who applies the returned copies
 /// (targets shifted by `chunk_offset`, the chunk's offset in its block)
 /// once every chunk's literals are in place.
+#[allow(clippy::too_many_arguments)]
 pub fn decode_payload(
     payload: &[u8],
     dtype: DType,
@@ -315,7 +316,7 @@ fn decode_body(
         Some(LAYOUT_PALETTE) => {
             r.u8("chunk layout")?;
             let count = r.varint64("palette size")? as usize;
-            if !(1..=palette::MAX_VALUES).contains(&count) || out.len() % w != 0 {
+            if !(1..=palette::MAX_VALUES).contains(&count) || !out.len().is_multiple_of(w) {
                 return Err(Error::corrupt("bad palette size"));
             }
             let values = read_sub(&mut r, dtype, count * w, k, scratch)?;
@@ -325,7 +326,9 @@ fn decode_body(
         }
         Some(LAYOUT_LATTICE) => {
             r.u8("chunk layout")?;
-            if !matches!(dtype, DType::BF16 | DType::F16 | DType::F32) || out.len() % w != 0 {
+            if !matches!(dtype, DType::BF16 | DType::F16 | DType::F32)
+                || !out.len().is_multiple_of(w)
+            {
                 return Err(Error::corrupt("lattice layout for a dtype without one"));
             }
             let group = r.varint64("lattice group")? as usize;

@@ -119,13 +119,11 @@ impl<R: Read> Decoder<R> {
     pub fn with_options(mut inner: R, opts: &DecodeOptions) -> Result<Decoder<R>> {
         let mut head = [0u8; frame::HEADER_LEN];
         read_exact(&mut inner, &mut head, "frame header")?;
-        let header = FrameHeader::parse(&head).or_else(|e| match e {
-            Error::Truncated { .. } if head[6] & frame::FLAG_DELTA != 0 => {
-                Err(Error::InvalidOption(
-                    "delta frames need their reference: use decompress_delta".into(),
-                ))
-            }
-            e => Err(e),
+        let header = FrameHeader::parse(&head).map_err(|e| match e {
+            Error::Truncated { .. } if head[6] & frame::FLAG_DELTA != 0 => Error::InvalidOption(
+                "delta frames need their reference: use decompress_delta".into(),
+            ),
+            e => e,
         })?;
         if header.reference.is_some() {
             return Err(Error::InvalidOption(

@@ -16,7 +16,7 @@ fn moved(base: &[u8], percent: u64, seed: u64) -> Vec<u8> {
         if r.next() % 100 < percent {
             let v = u16::from_le_bytes([e[0], e[1]]);
             let step = 1 + (r.next() % 3) as u16;
-            let w = if r.next() % 2 == 0 {
+            let w = if r.next().is_multiple_of(2) {
                 v.wrapping_add(step)
             } else {
                 v.wrapping_sub(step)

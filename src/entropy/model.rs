@@ -36,10 +36,10 @@ pub fn build_context_model(counts: &[u32], bits: u32, order1: bool) -> RansTable
     let row = |c: usize| -> &[u32; 256] { counts[c * 256..c * 256 + 256].try_into().unwrap() };
     let mut all = [0u32; 256];
     let mut totals = [0u64; 256];
-    for c in 0..256 {
+    for (c, total) in totals.iter_mut().enumerate() {
         for (s, &n) in row(c).iter().enumerate() {
             all[s] = all[s].saturating_add(n);
-            totals[c] += u64::from(n);
+            *total += u64::from(n);
         }
     }
     let fallback_all = normalize(&all, bits);

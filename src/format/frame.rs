@@ -69,7 +69,7 @@ pub struct FrameHeader {
 
 impl FrameHeader {
     /// Bytes of the header, the delta extension included.
-    pub fn len(&self) -> usize {
+    pub fn encoded_len(&self) -> usize {
         HEADER_LEN
             + if self.reference.is_some() {
                 REF_EXT_LEN
@@ -349,7 +349,7 @@ impl FrameIndex {
     /// end block are ignored (frames can be concatenated with other data).
     pub fn scan(blob: &[u8]) -> Result<FrameIndex> {
         let header = FrameHeader::parse(blob)?;
-        let mut pos = header.len();
+        let mut pos = header.encoded_len();
         let mut blocks = Vec::new();
         let mut raw_offset = 0u64;
         let mut index = 0u64;

@@ -212,9 +212,9 @@ fn fit_group(dtype: DType, xs: &[u8], prev: Option<f32>, codes: &mut Vec<u8>) ->
         }
         let mid = ((lo + hi) / 2.0) as f32;
         let mut cand = mid;
-        for step in 0..9 {
+        for step in 0u32..9 {
             // mid, then alternating neighbours: +1, -1, +2, -2 ... ulps
-            let k = (step + 1) / 2;
+            let k = step.div_ceil(2);
             let up = step % 2 == 1;
             cand = f32::from_bits(if up {
                 mid.to_bits() + k
@@ -251,7 +251,7 @@ pub fn analyse(data: &[u8], dtype: DType) -> Option<Lattice> {
         return None;
     }
     let w = dtype.width();
-    if data.len() % w != 0 || data.len() < 64 * w {
+    if !data.len().is_multiple_of(w) || data.len() < 64 * w {
         return None;
     }
     let mut codes = Vec::new();

@@ -14,7 +14,7 @@ pub const MAX_VALUES: usize = 256;
 /// bytes) has at most 256 distinct values; `values` holds the distinct
 /// elements' bytes in table order.
 pub fn build(data: &[u8], width: usize) -> Option<(Vec<u8>, Vec<u8>)> {
-    if !matches!(width, 2 | 4 | 8) || data.is_empty() || data.len() % width != 0 {
+    if !matches!(width, 2 | 4 | 8) || data.is_empty() || !data.len().is_multiple_of(width) {
         return None;
     }
     let word = |e: &[u8]| {
