@@ -3,7 +3,8 @@
 //! look once dequantised into bf16 / fp16 / fp32.
 //!
 //! Reconstruction (exact, and the only thing the format promises):
-//! `x = container(f32(q) * s)` with `q` a signed 8-bit code, `s` an f32
+//! `x = container(f32(q) * s)` with `q` a code in -127..=127 (code -128
+//! stands for negative zero), `s` an f32
 //! scale, the product rounded to nearest-even in f32, then rounded to
 //! nearest-even into the container (bf16, fp16; identity for fp32).
 //!
@@ -42,9 +43,17 @@ fn to_f32(dtype: DType, e: &[u8]) -> f32 {
     }
 }
 
-/// `container(f32(q) * s)` as container bits (zero-extended).
+/// Code that stands for negative zero (dequantising a float code of -0.0
+/// gives -0.0, which no integer code reproduces).
+pub const NEG_ZERO: i8 = i8::MIN;
+
+/// `container(f32(q) * s)` as container bits (zero-extended); code
+/// [`NEG_ZERO`] gives the container's negative zero.
 #[inline]
 pub fn reconstruct(dtype: DType, q: i8, s: f32) -> u32 {
+    if q == NEG_ZERO {
+        return 1 << (8 * dtype.width() as u32 - 1);
+    }
     let p = f32::from(q) * s;
     match dtype {
         DType::BF16 => u32::from(f32_to_bf16_rne(p)),
@@ -129,10 +138,15 @@ fn verify(dtype: DType, xs: &[u8], s: f32, codes: &mut Vec<u8>) -> bool {
     }
     let w = dtype.width();
     codes.clear();
+    let neg_zero = 1u32 << (8 * w as u32 - 1);
     for e in xs.chunks_exact(w) {
+        if bits_of(dtype, e) == neg_zero {
+            codes.push(NEG_ZERO as u8);
+            continue;
+        }
         let x = to_f32(dtype, e);
         let q = if s == 0.0 { 0.0 } else { (x / s).round() };
-        if !(-128.0..=127.0).contains(&q) {
+        if !(-127.0..=127.0).contains(&q) {
             return false;
         }
         let q = q as i8;
@@ -341,6 +355,29 @@ mod tests {
                 }
                 assert_eq!(back, data);
             }
+        }
+    }
+
+    #[test]
+    fn negative_zeros_are_coded() {
+        // Float codes dequantised as -0.0 * s keep the sign of zero.
+        for dtype in [DType::BF16, DType::F16, DType::F32] {
+            let mut data = quantized(dtype, 4, 256, 7);
+            let w = dtype.width();
+            for i in (0..data.len() / w).step_by(5) {
+                let nz = (1u32 << (8 * w as u32 - 1)).to_le_bytes();
+                data[i * w..(i + 1) * w].copy_from_slice(&nz[..w]);
+            }
+            let l = analyse(&data, dtype).unwrap_or_else(|| panic!("{dtype}"));
+            assert!(l.raw.is_empty(), "{dtype}");
+            let mut back = Vec::new();
+            for (gi, codes) in l.codes.chunks(l.group).enumerate() {
+                let s = f32::from_le_bytes(l.scales[gi * 4..gi * 4 + 4].try_into().unwrap());
+                let mut o = vec![0u8; codes.len() * w];
+                write_group(dtype, codes, s, &mut o);
+                back.extend_from_slice(&o);
+            }
+            assert_eq!(back, data, "{dtype}");
         }
     }
 
