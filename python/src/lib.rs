@@ -289,6 +289,51 @@ fn compress<'py>(
     })
 }
 
+/// compress_delta(data, reference, dtype=None, effort="default", threads=0, chunk_size=None) -> bytes
+#[pyfunction]
+#[pyo3(signature = (data, reference, dtype=None, effort="default", threads=0, chunk_size=None))]
+#[allow(clippy::too_many_arguments)]
+fn compress_delta<'py>(
+    py: Python<'py>,
+    data: &Bound<'py, PyAny>,
+    reference: &Bound<'py, PyAny>,
+    dtype: Option<&str>,
+    effort: &str,
+    threads: usize,
+    chunk_size: Option<usize>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let opts = options(py, dtype, effort, threads, chunk_size)?;
+    let input = Buffer::get(data, false, "data")?;
+    let base = Buffer::get(reference, false, "reference")?;
+    let frame = py
+        .detach(|| z4ai::compress_delta(input.as_slice(), base.as_slice(), &opts))
+        .py(py)?;
+    drop(input);
+    drop(base);
+    new_bytes(py, frame.len(), |out| {
+        parallel_copy(out, &frame, threads);
+        Ok(())
+    })
+}
+
+/// decompress_delta(blob, reference) -> bytes
+#[pyfunction]
+fn decompress_delta<'py>(
+    py: Python<'py>,
+    blob: &Bound<'py, PyAny>,
+    reference: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let input = Buffer::get(blob, false, "blob")?;
+    let base = Buffer::get(reference, false, "reference")?;
+    let out = py
+        .detach(|| z4ai::decompress_delta(input.as_slice(), base.as_slice()))
+        .py(py)?;
+    new_bytes(py, out.len(), |dst| {
+        dst.copy_from_slice(&out);
+        Ok(())
+    })
+}
+
 /// `dst.copy_from_slice(src)` on up to `threads` threads (0 = all cores)
 /// for large buffers, where page faults and memory bandwidth make a single
 /// thread the bottleneck.
@@ -725,6 +770,8 @@ fn _z4ai(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MAX_CHUNK_SIZE", z4ai::MAX_CHUNK_SIZE)?;
     m.add_function(wrap_pyfunction!(compress, m)?)?;
     m.add_function(wrap_pyfunction!(decompress, m)?)?;
+    m.add_function(wrap_pyfunction!(compress_delta, m)?)?;
+    m.add_function(wrap_pyfunction!(decompress_delta, m)?)?;
     m.add_function(wrap_pyfunction!(decompress_into, m)?)?;
     m.add_function(wrap_pyfunction!(decompressed_size, m)?)?;
     m.add_function(wrap_pyfunction!(decompress_range, m)?)?;

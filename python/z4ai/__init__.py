@@ -79,6 +79,8 @@ __all__ = [
     "compress",
     "decompress",
     "decompress_into",
+    "compress_delta",
+    "decompress_delta",
     "compress_array",
     "decompress_array",
     "compress_file",
@@ -383,6 +385,38 @@ def decompress(blob: Any, threads: int = 0) -> bytes:
     """
     _, frame = _split(blob)
     return _native.decompress(frame, _check_threads(threads))
+
+
+def compress_delta(
+    data: Any,
+    reference: Any,
+    dtype: Optional[str] = None,
+    effort: str = "default",
+    threads: int = 0,
+    chunk_size: Optional[int] = None,
+) -> bytes:
+    """Compress ``data`` as a bit-exact delta against ``reference`` (the
+    previous checkpoint, or the base model of a fine-tune), e.g.
+    ``compress_delta(step_2000, reference=step_1000, dtype="bf16")``.
+
+    Both are read zero-copy like :func:`compress`; the dtype is inferred from
+    a numpy ``data`` when not given. Bytes past the reference's end are coded
+    standalone. Decode with :func:`decompress_delta` and the same reference.
+    """
+    buf, inferred = _input(data)
+    ref, _ = _input(reference)
+    codec = _resolve_dtype(dtype) or inferred
+    return _native.compress_delta(buf, ref, codec, effort, _check_threads(threads), chunk_size)
+
+
+def decompress_delta(blob: Any, reference: Any) -> bytes:
+    """Decode a frame made by :func:`compress_delta` with its reference.
+
+    Raises :class:`ReferenceMismatchError` when ``reference`` is not the one
+    the delta was made against (never returns wrong data).
+    """
+    ref, _ = _input(reference)
+    return _native.decompress_delta(blob, ref)
 
 
 def decompress_into(blob: Any, out: Any, threads: int = 0) -> int:

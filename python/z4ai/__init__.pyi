@@ -133,3 +133,13 @@ def save_file(
     threads: int = 0,
     overwrite: bool = True,
 ) -> str: ...
+
+def compress_delta(
+    data: Any,
+    reference: Any,
+    dtype: Optional[str] = ...,
+    effort: str = ...,
+    threads: int = ...,
+    chunk_size: Optional[int] = ...,
+) -> bytes: ...
+def decompress_delta(blob: Any, reference: Any) -> bytes: ...
