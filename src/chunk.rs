@@ -264,22 +264,14 @@ fn choose_plane(
     }
     cands.sort_by(|a, b| a.bits.total_cmp(&b.bits));
     let best_bits = cands.first().map_or(f64::INFINITY, |c| c.bits);
-    let mut code = PlaneCode::Raw;
-    let mut size = 1 + n;
-    if best_bits < raw_bits {
-        // The estimate can be off only by table rounding; trust it but keep
-        // a fallback when a shared model misses a symbol of this chunk.
-        for c in cands {
-            if let Some(stream) = try_encode(plane, ctx_plane, c.kind, &c.model, models, k) {
-                let pc = PlaneCode::Rans(c.kind, c.model, stream);
-                if pc.size(n) < size {
-                    size = pc.size(n);
-                    code = pc;
-                }
-                break;
-            }
-        }
-    }
+    // The estimates are exact up to table rounding: take the first candidate
+    // that encodes (a shared model may miss a symbol of this chunk).
+    let mut code = if best_bits < raw_bits {
+        encode_best(plane, ctx_plane, cands, models, k, true)
+    } else {
+        PlaneCode::Raw
+    };
+    let size = code.size(n);
     if effort == Effort::Default {
         if let Some(z) = zstd_if_better(plane, size, 3) {
             code = PlaneCode::Zstd(z);
@@ -318,20 +310,37 @@ fn best_by_trial(
     models: &BlockModels,
     k: &Kernels,
 ) -> PlaneCode {
+    let best = encode_best(plane, ctx_plane, cands, models, k, false);
+    match zstd_if_better(plane, best.size(plane.len()), 19) {
+        Some(z) => PlaneCode::Zstd(z),
+        None => best,
+    }
+}
+
+/// Encodes candidates in order and keeps the smallest code (raw if none is
+/// smaller); with `first`, stops at the first candidate that encodes.
+fn encode_best(
+    plane: &[u8],
+    ctx_plane: Option<&[u8]>,
+    cands: Vec<Candidate>,
+    models: &BlockModels,
+    k: &Kernels,
+    first: bool,
+) -> PlaneCode {
     let n = plane.len();
     let mut best = PlaneCode::Raw;
     let mut size = best.size(n);
     for c in cands {
-        if let Some(s) = try_encode(plane, ctx_plane, c.kind, &c.model, models, k) {
-            let pc = PlaneCode::Rans(c.kind, c.model, s);
+        if let Some(stream) = try_encode(plane, ctx_plane, c.kind, &c.model, models, k) {
+            let pc = PlaneCode::Rans(c.kind, c.model, stream);
             if pc.size(n) < size {
                 size = pc.size(n);
                 best = pc;
             }
+            if first {
+                break;
+            }
         }
-    }
-    if let Some(z) = zstd_if_better(plane, size, 19) {
-        best = PlaneCode::Zstd(z);
     }
     best
 }

@@ -13,7 +13,7 @@ use crate::delta;
 use crate::dtype::DType;
 use crate::entropy;
 use crate::error::{Error, Result};
-use crate::format::Reader;
+use crate::format::{put_varint, Reader};
 use crate::options::Effort;
 use crate::transform::dedup::Copy;
 use crate::transform::{lattice, palette};
@@ -420,12 +420,4 @@ pub fn describe(
         _ => return Ok((layers, chunk::describe_chunk(rest, dtype, literal_len)?)),
     }
     Ok((layers, Vec::new()))
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }

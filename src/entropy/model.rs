@@ -16,7 +16,7 @@ use z4ai_simd::RansTables;
 
 use super::normalize;
 use crate::error::{Error, Result};
-use crate::format::Reader;
+use crate::format::{put_varint, Reader};
 
 /// An order-0 model from a histogram.
 pub fn build_order0_model(counts: &[u32; 256], bits: u32) -> RansTables {
@@ -150,10 +150,10 @@ pub fn parse_model(r: &mut Reader<'_>) -> Result<RansTables> {
 fn write_table(f: &[u16; 256], out: &mut Vec<u8>) {
     let mut s = 0;
     while s < 256 {
-        put_varint(out, u32::from(f[s]));
+        put_varint(out, u64::from(f[s]));
         if f[s] == 0 {
             let run = f[s + 1..].iter().take_while(|&&x| x == 0).count();
-            put_varint(out, run as u32);
+            put_varint(out, run as u64);
             s += run;
         }
         s += 1;
@@ -184,14 +184,6 @@ fn read_table(r: &mut Reader<'_>, bits: u32) -> Result<[u16; 256]> {
         return Err(Error::corrupt("model frequencies do not sum to the scale"));
     }
     Ok(f)
-}
-
-fn put_varint(out: &mut Vec<u8>, mut v: u32) {
-    while v >= 0x80 {
-        out.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
 }
 
 fn costs(f: &[u16; 256], bits: u32) -> [f32; 256] {
