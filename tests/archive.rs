@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use z4ai::archive::{compress_bytes, compress_path, Archive, ArchiveKind, ArchiveOptions};
 use z4ai::{DType, Error};
@@ -318,23 +317,6 @@ fn corrupted_archives_give_typed_errors() {
     ));
 }
 
-fn bin(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_z4ai"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 #[test]
 fn cli_round_trips_a_safetensors_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -343,23 +325,28 @@ fn cli_round_trips_a_safetensors_file() {
     let file = safetensors(&ts, Some(&[("format", "pt")]), 2, 3, 4);
     // Detected by content, not by name.
     std::fs::write(d.join("model.weights"), &file).unwrap();
-    ok(&bin(&["compress", "model.weights"], d));
+    common::ok(&common::run_cli(&["compress", "model.weights"], d));
     let z4 = d.join("model.weights.z4");
     assert_eq!(&std::fs::read(&z4).unwrap()[..4], b"Z4AR");
-    assert!(!bin(&["compress", "model.weights"], d).status.success());
-    ok(&bin(&["compress", "-f", "-e", "fast", "model.weights"], d));
+    assert!(!common::run_cli(&["compress", "model.weights"], d)
+        .status
+        .success());
+    common::ok(&common::run_cli(
+        &["compress", "-f", "-e", "fast", "model.weights"],
+        d,
+    ));
 
-    let ls = ok(&bin(&["ls", "model.weights.z4"], d));
+    let ls = common::ok(&common::run_cli(&["ls", "model.weights.z4"], d));
     assert!(ls.contains("bf16\tBF16\t[64, 50]"), "{ls}");
-    let info = ok(&bin(&["info", "--json", "model.weights.z4"], d));
+    let info = common::ok(&common::run_cli(&["info", "--json", "model.weights.z4"], d));
     let v: serde_json::Value = serde_json::from_str(&info).unwrap();
     assert_eq!(v["tensors"].as_array().unwrap().len(), ts.len());
     assert_eq!(v["metadata"]["format"], "pt");
     assert!(v["tensors"][0]["frames"][0]["planes"].is_array());
-    ok(&bin(&["info", "model.weights.z4"], d));
-    assert!(ok(&bin(&["verify", "model.weights.z4"], d)).contains("OK"));
+    common::ok(&common::run_cli(&["info", "model.weights.z4"], d));
+    assert!(common::ok(&common::run_cli(&["verify", "model.weights.z4"], d)).contains("OK"));
 
-    ok(&bin(
+    common::ok(&common::run_cli(
         &[
             "extract",
             "model.weights.z4",
@@ -371,7 +358,7 @@ fn cli_round_trips_a_safetensors_file() {
         d,
     ));
     assert_eq!(std::fs::read(d.join("f32.bin")).unwrap(), ts[2].data);
-    ok(&bin(
+    common::ok(&common::run_cli(
         &[
             "extract",
             "model.weights.z4",
@@ -387,7 +374,7 @@ fn cli_round_trips_a_safetensors_file() {
         Archive::from_bytes(compress_bytes(&one, "one.safetensors", &opts()).unwrap()).unwrap();
     assert_eq!(a1.tensor("bf16").unwrap(), ts[0].data);
     assert_eq!(a1.tensors()[0].shape, vec![64, 50]);
-    assert!(!bin(
+    assert!(!common::run_cli(
         &["extract", "model.weights.z4", "--tensor", "nope", "-o", "x"],
         d
     )
@@ -396,9 +383,11 @@ fn cli_round_trips_a_safetensors_file() {
     assert!(!d.join("x").exists());
 
     std::fs::rename(d.join("model.weights"), d.join("orig")).unwrap();
-    ok(&bin(&["decompress", "model.weights.z4"], d));
+    common::ok(&common::run_cli(&["decompress", "model.weights.z4"], d));
     assert_eq!(std::fs::read(d.join("model.weights")).unwrap(), file);
-    assert!(!bin(&["decompress", "model.weights.z4"], d).status.success());
+    assert!(!common::run_cli(&["decompress", "model.weights.z4"], d)
+        .status
+        .success());
 }
 
 #[test]
@@ -413,7 +402,7 @@ fn cli_refuses_malformed_input_and_writes_nothing() {
         ),
     )
     .unwrap();
-    let o = bin(&["compress", "bad.safetensors"], d);
+    let o = common::run_cli(&["compress", "bad.safetensors"], d);
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
@@ -507,26 +496,31 @@ fn model_folder_round_trips_with_cross_shard_dedup() {
 
     // CLI: folder -> model.z4 -> folder, byte for byte.
     let d = dir.path();
-    ok(&bin(&["compress", "model"], d));
+    common::ok(&common::run_cli(&["compress", "model"], d));
     assert!(d.join("model.z4").exists());
-    ok(&bin(&["verify", "model.z4"], d));
-    let ls = ok(&bin(&["ls", "model.z4"], d));
+    common::ok(&common::run_cli(&["verify", "model.z4"], d));
+    let ls = common::ok(&common::run_cli(&["ls", "model.z4"], d));
     assert!(
         ls.contains("model-00002-of-00002.safetensors:lm_head"),
         "{ls}"
     );
-    ok(&bin(&["decompress", "model.z4", "-o", "restored"], d));
+    common::ok(&common::run_cli(
+        &["decompress", "model.z4", "-o", "restored"],
+        d,
+    ));
     for (p, b) in &files {
         assert_eq!(&std::fs::read(d.join("restored").join(p)).unwrap(), b);
     }
-    assert!(!bin(&["decompress", "model.z4", "-o", "restored"], d)
-        .status
-        .success());
-    ok(&bin(
+    assert!(
+        !common::run_cli(&["decompress", "model.z4", "-o", "restored"], d)
+            .status
+            .success()
+    );
+    common::ok(&common::run_cli(
         &["decompress", "model.z4", "-o", "restored", "--force"],
         d,
     ));
-    ok(&bin(
+    common::ok(&common::run_cli(
         &[
             "extract",
             "model.z4",

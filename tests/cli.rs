@@ -3,27 +3,9 @@
 mod common;
 
 use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use z4ai::DType;
-
-fn z4ai(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_z4ai"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap()
-}
-
-fn ok(o: &Output) -> String {
-    assert!(
-        o.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
 
 #[test]
 fn compress_decompress_info_verify_bench() {
@@ -32,7 +14,10 @@ fn compress_decompress_info_verify_bench() {
     let data = common::weights(DType::BF16, 200_000, 3);
     std::fs::write(d.join("w.bin"), &data).unwrap();
 
-    ok(&z4ai(&["compress", "--dtype", "bf16", "w.bin"], d));
+    common::ok(&common::run_cli(
+        &["compress", "--dtype", "bf16", "w.bin"],
+        d,
+    ));
     assert!(d.join("w.bin.z4").exists());
     assert_eq!(
         std::fs::read(d.join("w.bin")).unwrap(),
@@ -41,31 +26,33 @@ fn compress_decompress_info_verify_bench() {
     );
 
     // Never clobbers without -f; one clear message and non-zero exit.
-    let o = z4ai(&["compress", "--dtype", "bf16", "w.bin"], d);
+    let o = common::run_cli(&["compress", "--dtype", "bf16", "w.bin"], d);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("already exists"));
-    ok(&z4ai(
+    common::ok(&common::run_cli(
         &["compress", "--dtype", "bf16", "-e", "fast", "-f", "w.bin"],
         d,
     ));
 
     std::fs::rename(d.join("w.bin"), d.join("orig.bin")).unwrap();
-    ok(&z4ai(&["decompress", "w.bin.z4"], d));
+    common::ok(&common::run_cli(&["decompress", "w.bin.z4"], d));
     assert_eq!(std::fs::read(d.join("w.bin")).unwrap(), data);
     assert!(
-        !z4ai(&["decompress", "w.bin.z4"], d).status.success(),
+        !common::run_cli(&["decompress", "w.bin.z4"], d)
+            .status
+            .success(),
         "refuses to overwrite"
     );
 
-    let info = ok(&z4ai(&["info", "w.bin.z4", "--json"], d));
+    let info = common::ok(&common::run_cli(&["info", "w.bin.z4", "--json"], d));
     let v: serde_json::Value = serde_json::from_str(&info).unwrap();
     assert_eq!(v["dtype"], "bf16");
     assert_eq!(v["content_size"], data.len() as u64);
     assert!(v["planes"].as_array().unwrap().len() == 2);
-    assert!(ok(&z4ai(&["info", "w.bin.z4"], d)).contains("ratio"));
-    assert!(ok(&z4ai(&["verify", "w.bin.z4"], d)).contains("OK"));
+    assert!(common::ok(&common::run_cli(&["info", "w.bin.z4"], d)).contains("ratio"));
+    assert!(common::ok(&common::run_cli(&["verify", "w.bin.z4"], d)).contains("OK"));
 
-    let bench = ok(&z4ai(
+    let bench = common::ok(&common::run_cli(
         &[
             "bench", "orig.bin", "--dtype", "bf16", "--repeat", "1", "-T", "1", "--json",
         ],
@@ -106,22 +93,22 @@ fn stdin_stdout_and_errors() {
     writer.join().unwrap();
     assert!(out.status.success());
     std::fs::write(d.join("x.z4"), &out.stdout).unwrap();
-    let back = z4ai(&["decompress", "x.z4", "-o", "-"], d);
+    let back = common::run_cli(&["decompress", "x.z4", "-o", "-"], d);
     assert!(back.status.success());
     assert_eq!(back.stdout, data);
 
     // Errors: one clear message, non-zero exit, nothing written.
     std::fs::write(d.join("junk.z4"), b"definitely not a frame").unwrap();
-    let o = z4ai(&["decompress", "junk.z4"], d);
+    let o = common::run_cli(&["decompress", "junk.z4"], d);
     assert!(!o.status.success());
     let msg = String::from_utf8_lossy(&o.stderr);
     assert!(msg.contains("z4ai:") && msg.contains("magic"), "{msg}");
     assert!(!d.join("junk").exists());
-    let o = z4ai(&["decompress", "missing.z4"], d);
+    let o = common::run_cli(&["decompress", "missing.z4"], d);
     assert!(!o.status.success());
-    let o = z4ai(&["compress", "--dtype", "fp7", "x.z4"], d);
+    let o = common::run_cli(&["compress", "--dtype", "fp7", "x.z4"], d);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown dtype"));
-    let o = z4ai(&["decompress", "noext"], d);
+    let o = common::run_cli(&["decompress", "noext"], d);
     assert!(!o.status.success());
 }

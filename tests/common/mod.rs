@@ -1,6 +1,9 @@
 //! Deterministic test inputs shared by the integration tests.
 #![allow(dead_code)]
 
+use std::path::Path;
+use std::process::{Command, Output};
+
 use z4ai::DType;
 
 /// xorshift64* generator: deterministic, no dependencies.
@@ -131,4 +134,23 @@ pub fn f32_to_f16_rne(x: f32) -> u16 {
     let m = m.round_ties_even() as u32;
     let (e, m) = if m == 1024 { (e + 1, 0) } else { (e, m) };
     sign | (((e + 15) as u16) << 10) | m as u16
+}
+
+/// Runs the `z4ai` binary with `args` in `dir`.
+pub fn run_cli(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_z4ai"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap()
+}
+
+/// The stdout of a successful run; panics with its stderr otherwise.
+pub fn ok(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
