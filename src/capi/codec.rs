@@ -229,17 +229,9 @@ pub unsafe extern "C" fn z4ai_compress_delta(
     params: *const z4ai_params,
 ) -> i64 {
     guard(|| {
-        disjoint(dst, dst_capacity, src, src_size)?;
-        disjoint(dst, dst_capacity, reference, reference_size)?;
-        // SAFETY: forwarded from this function's contract; `dst` was just
-        // checked to be disjoint from both inputs (which are only read).
-        let (src, reference, dst) = unsafe {
-            (
-                in_buf(src, src_size)?,
-                in_buf(reference, reference_size)?,
-                out_buf(dst, dst_capacity)?,
-            )
-        };
+        // SAFETY: forwarded from this function's contract.
+        let (src, reference, dst) =
+            unsafe { delta_bufs(dst, dst_capacity, src, src_size, reference, reference_size)? };
         // SAFETY: forwarded from this function's contract.
         let (opts, _) = unsafe { params_or_default(params) };
         let frame = crate::compress_delta(src, reference, &opts).map_err(code_of)?;
@@ -247,6 +239,37 @@ pub unsafe extern "C" fn z4ai_compress_delta(
         out.copy_from_slice(&frame);
         size_ret(frame.len() as u64)
     })
+}
+
+/// Input, reference and output of a delta call.
+type DeltaBufs<'a> = (&'a [u8], &'a [u8], &'a mut [u8]);
+
+/// The input, reference and output buffers of the delta functions, after
+/// checking that `dst` overlaps neither input.
+///
+/// # Safety
+///
+/// `src` and `reference` must be NULL or point to their sizes in readable
+/// bytes, `dst` NULL or `dst_capacity` writable bytes, all valid for `'a`.
+unsafe fn delta_bufs<'a>(
+    dst: *mut c_void,
+    dst_capacity: i64,
+    src: *const c_void,
+    src_size: i64,
+    reference: *const c_void,
+    reference_size: i64,
+) -> Result<DeltaBufs<'a>, i64> {
+    disjoint(dst, dst_capacity, src, src_size)?;
+    disjoint(dst, dst_capacity, reference, reference_size)?;
+    // SAFETY: forwarded from this function's contract; `dst` was just
+    // checked to be disjoint from both inputs (which are only read).
+    unsafe {
+        Ok((
+            in_buf(src, src_size)?,
+            in_buf(reference, reference_size)?,
+            out_buf(dst, dst_capacity)?,
+        ))
+    }
 }
 
 /// Decompresses a frame made by `z4ai_compress_delta` straight into `dst`,
@@ -274,18 +297,10 @@ pub unsafe extern "C" fn z4ai_decompress_delta(
     params: *const z4ai_params,
 ) -> i64 {
     guard(|| {
-        disjoint(dst, dst_capacity, src, src_size)?;
-        disjoint(dst, dst_capacity, reference, reference_size)?;
-        // SAFETY: forwarded from this function's contract; `dst` was just
-        // checked to be disjoint from both inputs (which are only read).
-        // The decoder only writes `dst` before reading it (see `out_buf`).
-        let (src, reference, dst) = unsafe {
-            (
-                in_buf(src, src_size)?,
-                in_buf(reference, reference_size)?,
-                out_buf(dst, dst_capacity)?,
-            )
-        };
+        // SAFETY: forwarded from this function's contract. The decoder only
+        // writes `dst` before reading it (see `out_buf`).
+        let (src, reference, dst) =
+            unsafe { delta_bufs(dst, dst_capacity, src, src_size, reference, reference_size)? };
         // SAFETY: forwarded from this function's contract.
         let (_, dopts) = unsafe { params_or_default(params) };
         let n = crate::engine::decompress_into(src, dst, dopts.threads, dopts.isa, Some(reference))
