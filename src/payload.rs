@@ -25,31 +25,30 @@ pub const LAYOUT_LATTICE: u8 = 3;
 /// Payload layout: dedup wrapper.
 pub const LAYOUT_DEDUP: u8 = 4;
 
-/// A plane-coded buffer inside a palette or lattice body.
+/// A plane-coded buffer inside a palette or lattice body, serialised once
+/// (length prefix included).
 pub struct Sub {
-    data: Vec<u8>,
-    dtype: DType,
-    enc: EncodedChunk,
+    bytes: Vec<u8>,
 }
 
 impl Sub {
     fn new(data: Vec<u8>, dtype: DType, effort: Effort, k: &Kernels) -> Sub {
         let planes = chunk::split(&data, dtype, k);
         let enc = chunk::encode_planes(planes, dtype, effort, &BlockModels::none(dtype.width()), k);
-        Sub { data, dtype, enc }
+        let mut payload = Vec::new();
+        chunk::write_chunk(&data, &enc, dtype, &[], &mut payload);
+        let mut bytes = Vec::with_capacity(payload.len() + 5);
+        put_varint(&mut bytes, payload.len() as u64);
+        bytes.extend_from_slice(&payload);
+        Sub { bytes }
     }
 
     fn write(&self, out: &mut Vec<u8>) {
-        let mut tmp = Vec::new();
-        chunk::write_chunk(&self.data, &self.enc, self.dtype, &[], &mut tmp);
-        put_varint(out, tmp.len() as u64);
-        out.extend_from_slice(&tmp);
+        out.extend_from_slice(&self.bytes);
     }
 
     fn size(&self) -> usize {
-        let mut tmp = Vec::new();
-        self.write(&mut tmp);
-        tmp.len()
+        self.bytes.len()
     }
 }
 
