@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the C consumer test (tests/c/roundtrip.c) against the release
-# static library and runs it under valgrind: zero errors and zero leaks
+# Builds the C consumer tests (tests/c/roundtrip.c, and tests/c/archive.c
+# on an archive the CLI makes of the model it writes) against the release
+# static library and runs them under valgrind: zero errors and zero leaks
 # (definite or possible) are required.
 #
 # Usage: .ci/c_api_valgrind.sh            (from anywhere in the repository)
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 
 command -v valgrind >/dev/null || { echo "c_api_valgrind: valgrind is not installed" >&2; exit 1; }
 
-cargo build --release --lib --quiet
+cargo build --release --lib --bin z4ai --quiet
 target="${CARGO_TARGET_DIR:-target}"
 lib="$target/release/libz4ai.a"
 [ -f "$lib" ] || { echo "c_api_valgrind: $lib not found" >&2; exit 1; }
@@ -21,6 +22,10 @@ out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 "${CC:-cc}" -std=c99 -O1 -g -Wall -Wextra -Werror -pedantic -Iinclude \
     tests/c/roundtrip.c "$lib" -lpthread -ldl -lm -o "$out/roundtrip"
+"${CC:-cc}" -std=c99 -O1 -g -Wall -Wextra -Werror -pedantic -Iinclude \
+    tests/c/archive.c "$lib" -lpthread -ldl -lm -o "$out/archive"
+"$out/archive" write "$out/model.safetensors"
+"$target/release/z4ai" compress --chunk-size 4096 -o "$out/model.safetensors.z4" "$out/model.safetensors"
 
 # Three narrow suppressions, all for objects that live until the process
 # exits by design and are created once, not per call:
@@ -65,8 +70,12 @@ SUPP
 
 export Z4AI_SIMD="${Z4AI_SIMD:-avx2}"
 echo "c_api_valgrind: running tests/c/roundtrip.c under valgrind (Z4AI_SIMD=$Z4AI_SIMD)"
-valgrind --quiet --leak-check=full --show-leak-kinds=definite,possible \
-    --errors-for-leak-kinds=definite,possible --error-exitcode=1 \
-    --suppressions="$out/z4ai.supp" \
-    "$out/roundtrip"
+memcheck() {
+    valgrind --quiet --leak-check=full --show-leak-kinds=definite,possible \
+        --errors-for-leak-kinds=definite,possible --error-exitcode=1 \
+        --suppressions="$out/z4ai.supp" "$@"
+}
+memcheck "$out/roundtrip"
+echo "c_api_valgrind: running tests/c/archive.c under valgrind"
+memcheck "$out/archive" check "$out/model.safetensors.z4"
 echo "c_api_valgrind: ok"

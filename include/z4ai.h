@@ -20,7 +20,8 @@
 /**
  * Error codes returned (as negative `int64_t` values) by the functions of
  * this API. They are ABI: never renumbered, never reused; new errors get
- * new, more negative codes. -2..=-11 are [`crate::Error::code`].
+ * new, more negative codes. -2..=-11, -14 and -15 are
+ * [`crate::Error::code`].
  */
 typedef enum {
     /**
@@ -77,6 +78,19 @@ typedef enum {
      * that the caller can observe, except the contents of the destination.
      */
     Z4AI_ERROR_PANIC = -13,
+    /**
+     * One tensor (or region) of an archive failed to decode or did not
+     * match its checksum.
+     */
+    Z4AI_ERROR_TENSOR = -14,
+    /**
+     * A model file's header or an archive's structure is malformed.
+     */
+    Z4AI_ERROR_MALFORMED = -15,
+    /**
+     * No tensor with the requested name or number is in the archive.
+     */
+    Z4AI_ERROR_NOT_FOUND = -16,
 } z4ai_error;
 
 /**
@@ -153,6 +167,14 @@ typedef enum {
 } z4ai_effort;
 
 /**
+ * An open model archive (opaque to C).
+ *
+ * Created by `z4ai_archive_open` or `z4ai_archive_open_memory`, released
+ * by `z4ai_archive_close`.
+ */
+typedef struct z4ai_archive z4ai_archive;
+
+/**
  * Compression and decompression parameters (opaque to C).
  *
  * Created with `z4ai_params_new`, released with `z4ai_params_free`.
@@ -161,9 +183,179 @@ typedef enum {
  */
 typedef struct z4ai_params z4ai_params;
 
+/**
+ * The description of one tensor, filled by `z4ai_archive_tensor_info`.
+ *
+ * Every pointer stays valid until the archive is closed; none may be
+ * freed by the caller.
+ */
+typedef struct {
+    /**
+     * Tensor name, NUL-terminated UTF-8 (a NUL inside the stored name is
+     * shown as U+FFFD).
+     */
+    const char *name;
+    /**
+     * The dtype as the model file names it ("BF16", "F32", "Q4_K", ...).
+     */
+    const char *dtype;
+    /**
+     * The file it belongs to (its path inside a folder archive).
+     */
+    const char *file;
+    /**
+     * `ndim` dimensions as the model file lists them.
+     */
+    const int64_t *shape;
+    /**
+     * Number of dimensions (0 for a scalar).
+     */
+    int64_t ndim;
+    /**
+     * Bytes the tensor decodes to: the capacity `z4ai_archive_tensor_into`
+     * needs.
+     */
+    int64_t raw_size;
+    /**
+     * Bytes of its compressed frame(s) in the archive.
+     */
+    int64_t compressed_size;
+    /**
+     * Offset of its bytes in the original model file.
+     */
+    int64_t offset;
+} z4ai_tensor_info;
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Opens the archive file at `path` (NUL-terminated; UTF-8 on Windows, any
+ * bytes on Unix) and sets `*out` to the handle. Reads only the footer and
+ * the index; tensors are read with positioned reads when asked for.
+ * `params` (NULL: defaults) sets the decode threads and kernel level.
+ *
+ * Returns 0, or a negative code (and `*out` = NULL):
+ * `Z4AI_ERROR_NULL_POINTER`, `Z4AI_ERROR_IO` (cannot open or read),
+ * `Z4AI_ERROR_MALFORMED` (not an archive, or a damaged index),
+ * `Z4AI_ERROR_UNSUPPORTED_VERSION`, `Z4AI_ERROR_TRUNCATED`.
+ *
+ * # Safety
+ *
+ * `path` must be NULL or a NUL-terminated string; `params` NULL or a live
+ * params object; `out` NULL or a writable pointer.
+ *
+ * Thread safety: safe from any thread; the returned handle may be used by
+ * many threads at once (see `z4ai_archive_tensor_into`).
+ */
+int64_t z4ai_archive_open(const char *path,
+                          const z4ai_params *params,
+                          z4ai_archive **out);
+
+/**
+ * Opens an archive held in memory (`size` bytes at `data`, e.g. a memory
+ * map) **without copying it**: the caller must keep the buffer alive and
+ * unmodified until `z4ai_archive_close`. Sets `*out` to the handle.
+ *
+ * Returns 0 or a negative code as `z4ai_archive_open` does (no I/O
+ * errors; `Z4AI_ERROR_INVALID_ARGUMENT` for a negative size).
+ *
+ * # Safety
+ *
+ * `data` must point to `size` readable bytes that stay valid and
+ * unmodified until the handle is closed; `params` NULL or a live params
+ * object; `out` NULL or a writable pointer.
+ *
+ * Thread safety: as `z4ai_archive_open`.
+ */
+int64_t z4ai_archive_open_memory(const void *data,
+                                 int64_t size,
+                                 const z4ai_params *params,
+                                 z4ai_archive **out);
+
+/**
+ * Closes an archive and frees everything it holds (the pointers of every
+ * `z4ai_tensor_info` it filled become invalid). NULL is accepted and does
+ * nothing.
+ *
+ * # Safety
+ *
+ * `archive` must be NULL or a handle from `z4ai_archive_open*` not yet
+ * closed, with no call on it running or following.
+ *
+ * Thread safety: must not race with any other use of the same handle.
+ */
+void z4ai_archive_close(z4ai_archive *archive);
+
+/**
+ * The number of tensors in the archive (all files of a folder archive),
+ * or `Z4AI_ERROR_NULL_POINTER`. Tensors are numbered 0..count in file
+ * order.
+ *
+ * # Safety
+ *
+ * `archive` must be NULL or a live handle.
+ *
+ * Thread safety: safe to call concurrently on one handle.
+ */
+int64_t z4ai_archive_tensor_count(const z4ai_archive *archive);
+
+/**
+ * Fills `*info` with the description of tensor number `index`.
+ *
+ * Returns 0, `Z4AI_ERROR_NOT_FOUND` for an index outside 0..count, or
+ * `Z4AI_ERROR_NULL_POINTER`.
+ *
+ * # Safety
+ *
+ * `archive` NULL or a live handle; `info` NULL or a writable
+ * `z4ai_tensor_info`.
+ *
+ * Thread safety: safe to call concurrently on one handle.
+ */
+int64_t z4ai_archive_tensor_info(const z4ai_archive *archive,
+                                 int64_t index,
+                                 z4ai_tensor_info *info);
+
+/**
+ * The number of the tensor named `name` (NUL-terminated; the first one in
+ * file order if several files of a folder archive use the name), or
+ * `Z4AI_ERROR_NOT_FOUND` / `Z4AI_ERROR_NULL_POINTER`.
+ *
+ * # Safety
+ *
+ * `archive` NULL or a live handle; `name` NULL or a NUL-terminated string.
+ *
+ * Thread safety: safe to call concurrently on one handle.
+ */
+int64_t z4ai_archive_find_tensor(const z4ai_archive *archive,
+                                 const char *name);
+
+/**
+ * Decodes tensor number `index` straight into `dst` (capacity
+ * `dst_capacity`, at least the tensor's `raw_size`), reading only that
+ * tensor's frame(s) from the archive and checking their checksums.
+ *
+ * Returns the tensor's size in bytes, or a negative code:
+ * `Z4AI_ERROR_NOT_FOUND`, `Z4AI_ERROR_DST_TOO_SMALL`,
+ * `Z4AI_ERROR_NULL_POINTER`, `Z4AI_ERROR_INVALID_ARGUMENT` (negative
+ * capacity), `Z4AI_ERROR_TENSOR` (its bytes are damaged: the code of the
+ * underlying frame error is not reported separately), `Z4AI_ERROR_IO`.
+ *
+ * # Safety
+ *
+ * `archive` NULL or a live handle; `dst` NULL or `dst_capacity` writable
+ * bytes (may be uninitialised) that nothing else accesses during the call
+ * and that do not overlap the buffer given to `z4ai_archive_open_memory`.
+ *
+ * Thread safety: many threads may decode tensors of one handle at the same
+ * time, into distinct buffers.
+ */
+int64_t z4ai_archive_tensor_into(const z4ai_archive *archive,
+                                 int64_t index,
+                                 void *dst,
+                                 int64_t dst_capacity);
 
 /**
  * A destination capacity that always suffices for compressing `src_size`

@@ -705,3 +705,35 @@ fn real_extract_one_tensor() {
         let _ = std::fs::remove_file(&archive);
     }
 }
+
+/// Tensors by number reach every file of a folder archive, also a name two
+/// shards share (`tensor_into` by name finds only the first); an archive
+/// read through a `ReadAt` source gives the same bytes.
+#[test]
+fn tensors_by_number_and_from_a_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("model");
+    std::fs::create_dir_all(&src).unwrap();
+    let a_bytes = common::weights(DType::F32, 300, 5);
+    let b_bytes = common::weights(DType::F32, 300, 6);
+    for (file, data) in [("a.safetensors", &a_bytes), ("b.safetensors", &b_bytes)] {
+        let st = safetensors(&[t("w", "F32", &[300], data.clone())], None, 0, 0, 0);
+        std::fs::write(src.join(file), st).unwrap();
+    }
+    let mut z4 = Vec::new();
+    compress_path(&src, &mut z4, &opts()).unwrap();
+    let a = Archive::from_source(Box::new(z4.clone())).unwrap();
+    let list = a.tensors();
+    assert_eq!(list.len(), 2);
+    let mut buf = vec![0u8; 1200];
+    for (i, want) in [&a_bytes, &b_bytes].into_iter().enumerate() {
+        assert_eq!(a.tensor_into_at(i, &mut buf).unwrap(), 1200);
+        assert_eq!(&buf, want, "tensor {i} of {}", list[i].file);
+    }
+    assert_eq!(a.tensor("w").unwrap(), a_bytes);
+    assert!(a.tensor_into_at(2, &mut buf).is_err());
+    assert!(matches!(
+        a.tensor_into_at(0, &mut buf[..1199]),
+        Err(z4ai::Error::BufferTooSmall { .. })
+    ));
+}

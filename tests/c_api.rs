@@ -206,6 +206,38 @@ fn c_roundtrip_shared() {
     run_consumer(&exe, None);
 }
 
+/// The loader path: `tests/c/archive.c` writes a small safetensors model,
+/// the library archives it, and the C program lists and decodes its
+/// tensors through the archive API (static and shared library).
+#[test]
+fn c_archive_access() {
+    for (name, link) in [
+        ("archive-static", static_link()),
+        ("archive-shared", shared_link()),
+    ] {
+        let dir = scratch(name);
+        let exe = dir.join("archive");
+        build_c(&root().join("tests/c/archive.c"), &exe, &link);
+        let model = dir.join("model.safetensors");
+        run_ok(
+            consumer(&exe).arg("write").arg(&model),
+            "tests/c/archive.c write",
+        );
+        let z4 = dir.join("model.safetensors.z4");
+        let out = std::fs::File::create(&z4).unwrap();
+        let opts = z4ai::ArchiveOptions {
+            chunk_size: 4096,
+            ..Default::default()
+        };
+        z4ai::archive::compress_path(&model, out, &opts).unwrap();
+        let text = run_ok(
+            consumer(&exe).arg("check").arg(&z4),
+            "tests/c/archive.c check",
+        );
+        eprintln!("{name}: {}", text.trim());
+    }
+}
+
 #[test]
 fn c_example_builds_and_runs() {
     let dir = scratch("example");

@@ -22,6 +22,7 @@ use crate::stream::Decoder;
 enum Store {
     File(FileSource),
     Mem(Vec<u8>),
+    Source(Box<dyn ReadAt + Send>),
 }
 
 impl Store {
@@ -29,6 +30,7 @@ impl Store {
         match self {
             Store::File(f) => f,
             Store::Mem(v) => v,
+            Store::Source(s) => s.as_ref(),
         }
     }
 }
@@ -96,6 +98,12 @@ impl Archive {
     /// An archive held in memory.
     pub fn from_bytes(data: Vec<u8>) -> Result<Archive> {
         Archive::new(Store::Mem(data))
+    }
+
+    /// An archive read through any positioned-read source (a memory map,
+    /// a borrowed buffer, a network object).
+    pub fn from_source(src: Box<dyn ReadAt + Send>) -> Result<Archive> {
+        Archive::new(Store::Source(src))
     }
 
     fn new(store: Store) -> Result<Archive> {
@@ -176,7 +184,7 @@ impl Archive {
     pub fn bytes_read(&self) -> u64 {
         match &self.store {
             Store::File(f) => f.bytes_read(),
-            Store::Mem(_) => 0,
+            Store::Mem(_) | Store::Source(_) => 0,
         }
     }
 
@@ -280,6 +288,34 @@ impl Archive {
     /// Decodes one tensor into `out` (at least its size); returns its size.
     pub fn tensor_into(&self, name: &str, out: &mut [u8]) -> Result<usize> {
         let (fi, pi) = self.find(name)?;
+        self.piece_into(fi, pi, out)
+    }
+
+    /// Decodes tensor number `index` of [`Archive::tensors`] (file order)
+    /// into `out`; returns its size. Unlike [`Archive::tensor_into`] this
+    /// reaches every tensor of a folder archive, even one whose name
+    /// another file also uses.
+    pub fn tensor_into_at(&self, index: usize, out: &mut [u8]) -> Result<usize> {
+        let (fi, pi) = self
+            .index
+            .files
+            .iter()
+            .enumerate()
+            .flat_map(|(fi, f)| {
+                f.pieces
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, p)| p.tensor.is_some())
+                    .map(move |(pi, _)| (fi, pi))
+            })
+            .nth(index)
+            .ok_or_else(|| {
+                Error::InvalidOption(format!("no tensor number {index} in the archive"))
+            })?;
+        self.piece_into(fi, pi, out)
+    }
+
+    fn piece_into(&self, fi: usize, pi: usize, out: &mut [u8]) -> Result<usize> {
         let len = self.index.files[fi].pieces[pi].len;
         if len > out.len() as u64 {
             return Err(Error::BufferTooSmall {

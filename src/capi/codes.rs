@@ -1,8 +1,8 @@
 //! Pinned numbers of the C ABI: error codes, dtype codes, effort codes,
 //! and the static strings that name them.
 //!
-//! Error codes -2..=-11 are [`crate::Error::code`]; -1, -12 and -13 exist
-//! only at the C boundary. None of these numbers is ever renumbered or
+//! Error codes -2..=-11, -14 and -15 are [`crate::Error::code`]; -1, -12,
+//! -13 and -16 exist only at the C boundary. None of these numbers is ever renumbered or
 //! reused; new errors get new, more negative codes.
 
 use std::ffi::{c_char, c_int, CStr};
@@ -19,7 +19,8 @@ fn guard_ptr(body: impl FnOnce() -> *const c_char + std::panic::UnwindSafe) -> *
 
 /// Error codes returned (as negative `int64_t` values) by the functions of
 /// this API. They are ABI: never renumbered, never reused; new errors get
-/// new, more negative codes. -2..=-11 are [`crate::Error::code`].
+/// new, more negative codes. -2..=-11, -14 and -15 are
+/// [`crate::Error::code`].
 #[repr(C)]
 #[allow(non_camel_case_types)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +53,13 @@ pub enum z4ai_error {
     /// The library panicked (a bug: please report it). No state was changed
     /// that the caller can observe, except the contents of the destination.
     Z4AI_ERROR_PANIC = -13,
+    /// One tensor (or region) of an archive failed to decode or did not
+    /// match its checksum.
+    Z4AI_ERROR_TENSOR = -14,
+    /// A model file's header or an archive's structure is malformed.
+    Z4AI_ERROR_MALFORMED = -15,
+    /// No tensor with the requested name or number is in the archive.
+    Z4AI_ERROR_NOT_FOUND = -16,
 }
 
 /// Element types, for `z4ai_params_set_dtype`. The values are the dtype
@@ -117,6 +125,9 @@ pub(crate) const Z4AI_ERROR_OUT_OF_RANGE: i64 = z4ai_error::Z4AI_ERROR_OUT_OF_RA
 pub(crate) const Z4AI_ERROR_IO: i64 = z4ai_error::Z4AI_ERROR_IO as i64;
 pub(crate) const Z4AI_ERROR_NULL_POINTER: i64 = z4ai_error::Z4AI_ERROR_NULL_POINTER as i64;
 pub(crate) const Z4AI_ERROR_PANIC: i64 = z4ai_error::Z4AI_ERROR_PANIC as i64;
+pub(crate) const Z4AI_ERROR_TENSOR: i64 = z4ai_error::Z4AI_ERROR_TENSOR as i64;
+pub(crate) const Z4AI_ERROR_MALFORMED: i64 = z4ai_error::Z4AI_ERROR_MALFORMED as i64;
+pub(crate) const Z4AI_ERROR_NOT_FOUND: i64 = z4ai_error::Z4AI_ERROR_NOT_FOUND as i64;
 
 pub(crate) const Z4AI_EFFORT_FAST: c_int = z4ai_effort::Z4AI_EFFORT_FAST as c_int;
 pub(crate) const Z4AI_EFFORT_DEFAULT: c_int = z4ai_effort::Z4AI_EFFORT_DEFAULT as c_int;
@@ -139,6 +150,9 @@ fn error_text(code: i64) -> &'static CStr {
         Z4AI_ERROR_IO => c"I/O error",
         Z4AI_ERROR_NULL_POINTER => c"NULL pointer argument",
         Z4AI_ERROR_PANIC => c"internal panic (a z4ai bug)",
+        Z4AI_ERROR_TENSOR => c"archive tensor failed to decode",
+        Z4AI_ERROR_MALFORMED => c"malformed model file or archive",
+        Z4AI_ERROR_NOT_FOUND => c"no such tensor in the archive",
         _ => c"unknown error code",
     }
 }

@@ -24,10 +24,12 @@
 #![allow(unsafe_code)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod archive;
 mod codec;
 mod codes;
 mod params;
 
+pub use archive::*;
 pub use codec::*;
 pub use codes::*;
 pub use params::*;

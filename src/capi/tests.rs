@@ -9,7 +9,7 @@ use crate::{DType, Error};
 
 #[test]
 fn pinned_codes_match_error_code() {
-    let cases: [(Error, i64); 10] = [
+    let cases: [(Error, i64); 12] = [
         (Error::BadMagic, Z4AI_ERROR_BAD_MAGIC),
         (Error::UnsupportedVersion(9), Z4AI_ERROR_UNSUPPORTED_VERSION),
         (
@@ -46,6 +46,20 @@ fn pinned_codes_match_error_code() {
             Z4AI_ERROR_OUT_OF_RANGE,
         ),
         (Error::Io(std::io::Error::other("x")), Z4AI_ERROR_IO),
+        (
+            Error::Tensor {
+                name: "w".into(),
+                source: Box::new(Error::ReferenceMismatch),
+            },
+            Z4AI_ERROR_TENSOR,
+        ),
+        (
+            Error::Malformed {
+                what: "archive",
+                detail: "x".into(),
+            },
+            Z4AI_ERROR_MALFORMED,
+        ),
     ];
     for (e, c) in cases {
         assert_eq!(e.code(), c, "{e}");
@@ -65,10 +79,13 @@ fn pinned_codes_match_error_code() {
         Z4AI_ERROR_IO,
         Z4AI_ERROR_NULL_POINTER,
         Z4AI_ERROR_PANIC,
+        Z4AI_ERROR_TENSOR,
+        Z4AI_ERROR_MALFORMED,
+        Z4AI_ERROR_NOT_FOUND,
     ];
     assert_eq!(
         all,
-        [-1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13]
+        [-1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14, -15, -16]
     );
 }
 
@@ -108,7 +125,7 @@ fn text(p: *const std::ffi::c_char) -> String {
 #[test]
 fn error_names_are_static_distinct_and_total() {
     let mut seen = std::collections::HashSet::new();
-    for code in -13..=-1 {
+    for code in -16..=-1 {
         assert!(
             seen.insert(text(z4ai_error_name(code))),
             "duplicate for {code}"
@@ -116,7 +133,7 @@ fn error_names_are_static_distinct_and_total() {
     }
     assert_eq!(text(z4ai_error_name(0)), "no error");
     assert_eq!(text(z4ai_error_name(12345)), "no error");
-    for code in [-14, -1000, i64::MIN] {
+    for code in [-17, -1000, i64::MIN] {
         assert_eq!(text(z4ai_error_name(code)), "unknown error code");
     }
     assert!(!seen.contains("unknown error code"));
