@@ -207,10 +207,10 @@ fn plan_spans(src: &dyn ReadAt, hint: Option<FileFormat>) -> Result<(FileFormat,
             spans.extend(safetensors::parse_header(&json, size)?.spans);
             spans
         }
-        // Not parsed yet (see docs/ARCHIVE.md): stored as byte regions,
-        // restored byte for byte.
-        FileFormat::Gguf => gguf::plan(src).unwrap_or_default(),
-        FileFormat::Zip => zip::plan(src).unwrap_or_default(),
+        // A malformed GGUF header is an error (like safetensors); a zip
+        // whose directory cannot be read is kept as byte regions.
+        FileFormat::Gguf => gguf::plan(src)?,
+        FileFormat::Zip => zip::plan(src)?,
         FileFormat::Raw => Vec::new(),
     };
     let format = if known.is_empty() && format != FileFormat::Safetensors {
