@@ -8,12 +8,22 @@ on the old value's exponent. Every z4ai round trip is verified.
 
     .venv-bench/bin/python benches/compare/delta.py --pairs A.safetensors:B.safetensors ...
     .venv-bench/bin/python benches/compare/delta.py --synthetic 32   # MiB, p = 1, 5, 20 %
+    .venv-bench/bin/python benches/compare/delta.py --archive-pairs OLD.safetensors:NEW.safetensors ...
 
-Pairs must hold the same tensors in the same order (consecutive checkpoints,
-base and fine-tune); the tensor data sections are compared as one buffer
-with the file's dtype (BF16 or F32).
+--pairs: the files must hold the same tensors in the same order; the tensor
+data sections are compared as one buffer with the file's dtype (BF16 or
+F32), through `z4ai compress --dtype D --reference` on raw buffers.
+
+--archive-pairs: whole safetensors files, tensors matched by name (same
+dtype and shape), through the model archive path (`z4ai compress
+--reference OLD.safetensors NEW.safetensors`, version-2 archive, restored
+and compared byte for byte). BitX gets the same matching: per matched
+tensor XOR + exponent / sign+mantissa streams, zstd-3; unmatched tensors
+and the header zstd-3 standalone. Sizes are whole files; bounds are summed
+per matched tensor (unmatched tensors at BitX's size). Times are the CLI's
+wall clock at -T 1 (MB/s of the new file).
 """
-import argparse, json, math, os, subprocess, sys, tempfile
+import argparse, json, math, os, subprocess, sys, tempfile, time
 
 import numpy as np
 import zstandard
@@ -53,7 +63,9 @@ def bounds(new, old, dt):
     exp_old = (w_old >> (7 if dt == "bf16" else 23)) & 0xFF
     h0 = H(d)
     joint = H(d * 256 + exp_old) - H(exp_old)
-    return len(new) * 8 / h0, len(new) * 8 / joint
+    # An unchanged tensor has zero entropy: report an infinite ratio.
+    ratio = lambda h: len(new) * 8 / h if h > 0 else float("inf")
+    return ratio(h0), ratio(joint)
 
 
 def bitx(new, old, dt):
@@ -102,12 +114,94 @@ def synthetic(mib, seed=7):
     return out
 
 
+def st_tensors(path):
+    with open(path, "rb") as f:
+        raw = f.read()
+    n = int.from_bytes(raw[:8], "little")
+    hdr = json.loads(raw[8:8 + n])
+    base = 8 + n
+    out = {}
+    for k, v in hdr.items():
+        if k == "__metadata__":
+            continue
+        b, e = v["data_offsets"]
+        out[k] = (v["dtype"], tuple(v["shape"]), raw[base + b:base + e])
+    return raw, raw[:base], out
+
+
+def bitx_bytes(new, old, dt):
+    """Bytes BitX needs for one tensor (dt: bf16, fp32 or None = bytes)."""
+    c = zstandard.ZstdCompressor(level=3)
+    if dt is None:
+        x = np.frombuffer(new, np.uint8) ^ np.frombuffer(old, np.uint8)
+        return len(c.compress(x.tobytes()))
+    return round(len(new) / bitx(new, old, dt))
+
+
+def archive_pair(old_p, new_p):
+    raw_new, head, new = st_tensors(new_p)
+    _, _, old = st_tensors(old_p)
+    c = zstandard.ZstdCompressor(level=3)
+    bx = len(c.compress(head))
+    bits0 = bitsc = 0.0
+    dts = set()
+    for name, (dt, shape, data) in new.items():
+        o = old.get(name)
+        fdt = {"BF16": "bf16", "F32": "fp32"}.get(dt)
+        if o is None or o[0] != dt or o[1] != shape or len(data) == 0:
+            k = len(c.compress(data)) if data else 0
+            bx += k
+            bits0 += 8 * k
+            bitsc += 8 * k
+            continue
+        dts.add(dt)
+        k = bitx_bytes(data, o[2], fdt)
+        bx += k
+        if fdt:
+            h0, hc = bounds(data, o[2], fdt)
+            bits0 += len(data) * 8 / h0
+            bitsc += len(data) * 8 / hc
+        else:
+            bits0 += 8 * k
+            bitsc += 8 * k
+    with tempfile.TemporaryDirectory() as d:
+        z, out = os.path.join(d, "new.z4"), os.path.join(d, "out")
+        t = time.perf_counter()
+        subprocess.run([Z4AI, "compress", "-T", "1", "--reference", old_p, "-f", "-o", z, new_p], check=True)
+        tc = time.perf_counter() - t
+        t = time.perf_counter()
+        subprocess.run([Z4AI, "decompress", "-T", "1", "--reference", old_p, "-f", "-o", out, z], check=True)
+        td = time.perf_counter() - t
+        if open(out, "rb").read() != raw_new:
+            print("!!! z4ai archive delta round trip NOT EXACT !!!", file=sys.stderr)
+            return None
+        zs = os.path.getsize(z)
+    mb = len(raw_new) / 1e6
+    n = len(raw_new)
+    return dict(zs=zs, bx=bx, r=n / zs, rb=n / bx, h0=n * 8 / bits0, hc=n * 8 / bitsc,
+                dts="+".join(sorted(dts)) or "-", cs=mb / tc, ds=mb / td)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pairs", nargs="*", default=[], help="OLD:NEW safetensors pairs")
     ap.add_argument("--synthetic", type=int, default=0, help="MiB of synthetic bf16 (0: none)")
+    ap.add_argument("--archive-pairs", nargs="*", default=[], help="OLD:NEW safetensors pairs, archive path")
     ap.add_argument("--effort", default="default")
     a = ap.parse_args()
+    if a.archive_pairs:
+        print("| pair | dtypes | new bytes | z4ai archive | BitX (zstd-3) | z4ai / BitX | bound: o0 int diff | bound: diff given old exponent | compress MB/s | decompress MB/s |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
+        for pair in a.archive_pairs:
+            old_p, new_p = pair.split(":")
+            r = archive_pair(old_p, new_p)
+            if r is None:
+                continue
+            name = f"{os.path.basename(old_p)} -> {os.path.basename(new_p)}"
+            print(f"| {name} | {r['dts']} | {os.path.getsize(new_p)} | {r['zs']} ({r['r']:.3f}) | {r['bx']} ({r['rb']:.3f}) "
+                  f"| {r['bx'] / r['zs']:.3f}x | {r['h0']:.3f} | {r['hc']:.3f} | {r['cs']:.0f} | {r['ds']:.0f} |", flush=True)
+        if not (a.pairs or a.synthetic):
+            return
     rows = []
     for pair in a.pairs:
         old_p, new_p = pair.split(":")

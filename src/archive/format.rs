@@ -9,8 +9,12 @@ use crate::error::{Error, Result};
 
 /// Archive magic, at the start and at the very end of the file.
 pub const MAGIC: [u8; 4] = *b"Z4AR";
-/// Container version this build writes and reads.
+/// Container version of archives that need no reference (the only
+/// version older readers know).
 pub const VERSION: u8 = 1;
+/// Container version of archives made against a reference (model deltas):
+/// the index records the reference and pieces may be coded against it.
+pub const VERSION_DELTA: u8 = 2;
 /// Bytes of the head.
 pub const HEAD_LEN: usize = 8;
 /// Bytes of the footer.
@@ -19,6 +23,8 @@ pub const FOOTER_LEN: usize = 32;
 pub const FRAME_ENTRY_LEN: usize = 32;
 /// Most frames one piece may reference.
 pub const MAX_PIECE_FRAMES: usize = 16;
+/// Bytes of a piece's reference slice (version 2).
+pub const REF_SLICE_LEN: usize = 32;
 
 /// What was archived: one file, or a directory tree.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +112,30 @@ pub struct Piece {
     pub frames: Vec<u32>,
     /// Present when the piece is a tensor.
     pub tensor: Option<TensorMeta>,
+    /// The bytes of the reference the piece is coded against (transforms
+    /// [`TRANSFORM_DELTA`] and [`TRANSFORM_REF_COPY`]).
+    pub reference: Option<RefSlice>,
+}
+
+/// Which reference file an archive was made against: its size and the
+/// XXH3-128 of its bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReferenceId {
+    /// Size of the reference file.
+    pub size: u64,
+    /// `xxh3_128` of the whole reference file.
+    pub hash: u128,
+}
+
+/// A byte range of the reference file that one piece is coded against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RefSlice {
+    /// Offset in the reference file.
+    pub offset: u64,
+    /// Bytes.
+    pub len: u64,
+    /// `xxh3_128` of those bytes.
+    pub hash: u128,
 }
 
 /// One archived file.
@@ -130,19 +160,49 @@ pub struct Index {
     pub frames: Vec<FrameRef>,
     /// Every file, in archive order.
     pub files: Vec<FileEntry>,
+    /// The reference file the archive was made against (version 2 only).
+    pub reference: Option<ReferenceId>,
+}
+
+impl Index {
+    /// The container version this index needs: 2 when it records a
+    /// reference, else 1.
+    pub fn version(&self) -> u8 {
+        if self.reference.is_some() {
+            VERSION_DELTA
+        } else {
+            VERSION
+        }
+    }
 }
 
 /// Transform code: no transform.
 pub const TRANSFORM_NONE: u8 = 0;
 /// Transform code: GGUF quantized-block field split.
 pub const TRANSFORM_GGUF_SPLIT: u8 = 1;
+/// Transform code (version 2): one delta frame, decoded against the
+/// piece's reference slice.
+pub const TRANSFORM_DELTA: u8 = 2;
+/// Transform code (version 2): no frame; the piece's bytes are its
+/// reference slice (an unchanged tensor).
+pub const TRANSFORM_REF_COPY: u8 = 3;
 
-/// The 8-byte head.
-pub fn head() -> [u8; HEAD_LEN] {
+/// The 8-byte head of an archive of `version` (1 or 2).
+pub fn head(version: u8) -> [u8; HEAD_LEN] {
     let mut h = [0u8; HEAD_LEN];
     h[..4].copy_from_slice(&MAGIC);
-    h[4] = VERSION;
+    h[4] = version;
     h
+}
+
+fn check_version(v: u8) -> Result<()> {
+    if v == VERSION || v == VERSION_DELTA {
+        Ok(())
+    } else {
+        Err(malformed(format!(
+            "unsupported archive version {v} (this build reads versions 1 and 2)"
+        )))
+    }
 }
 
 /// Whether `bytes` starts like an archive.
@@ -150,13 +210,17 @@ pub fn is_archive(bytes: &[u8]) -> bool {
     bytes.len() >= 5 && bytes[..4] == MAGIC
 }
 
-/// Checks the head.
-pub fn check_head(h: &[u8]) -> Result<()> {
+/// Checks the head against the footer's `version`.
+pub fn check_head(h: &[u8], version: u8) -> Result<()> {
     if h.len() < HEAD_LEN || h[..4] != MAGIC {
         return Err(malformed("not a z4ai archive (bad magic)"));
     }
-    if h[4] != VERSION {
-        return Err(malformed(format!("unsupported archive version {}", h[4])));
+    check_version(h[4])?;
+    if h[4] != version {
+        return Err(malformed(format!(
+            "head says version {}, footer says {version}",
+            h[4]
+        )));
     }
     if h[5..8] != [0, 0, 0] {
         return Err(malformed("reserved head bytes are not zero"));
@@ -164,26 +228,36 @@ pub fn check_head(h: &[u8]) -> Result<()> {
     Ok(())
 }
 
-/// The 32-byte footer for an index at `offset` of `len` bytes.
-pub fn footer(offset: u64, index: &[u8]) -> [u8; FOOTER_LEN] {
+/// The 32-byte footer of an archive of `version` for `index` at `offset`.
+pub fn footer(offset: u64, index: &[u8], version: u8) -> [u8; FOOTER_LEN] {
     let mut f = [0u8; FOOTER_LEN];
     f[0..8].copy_from_slice(&offset.to_le_bytes());
     f[8..16].copy_from_slice(&(index.len() as u64).to_le_bytes());
     f[16..24].copy_from_slice(&xxhash_rust::xxh3::xxh3_64(index).to_le_bytes());
-    f[24] = VERSION;
+    f[24] = version;
     f[28..32].copy_from_slice(&MAGIC);
     f
 }
 
-/// Parses the footer of an archive of `file_len` bytes; returns the index's
-/// (offset, len, hash).
-pub fn parse_footer(f: &[u8], file_len: u64) -> Result<(u64, u64, u64)> {
+/// Where the index is, as the footer says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Footer {
+    /// Offset of the index.
+    pub offset: u64,
+    /// Bytes of the index.
+    pub len: u64,
+    /// `xxh3_64` of the index.
+    pub hash: u64,
+    /// Container version (1 or 2).
+    pub version: u8,
+}
+
+/// Parses the footer of an archive of `file_len` bytes.
+pub fn parse_footer(f: &[u8], file_len: u64) -> Result<Footer> {
     if f.len() != FOOTER_LEN || f[28..32] != MAGIC {
         return Err(malformed("not a z4ai archive (bad footer magic)"));
     }
-    if f[24] != VERSION {
-        return Err(malformed(format!("unsupported archive version {}", f[24])));
-    }
+    check_version(f[24])?;
     if f[25..28] != [0, 0, 0] {
         return Err(malformed("reserved footer bytes are not zero"));
     }
@@ -199,7 +273,12 @@ pub fn parse_footer(f: &[u8], file_len: u64) -> Result<(u64, u64, u64)> {
             "index at {off}+{len} does not end at the footer of a {file_len}-byte archive"
         )));
     }
-    Ok((off, len, hash))
+    Ok(Footer {
+        offset: off,
+        len,
+        hash,
+        version: f[24],
+    })
 }
 
 fn le64(b: &[u8]) -> u64 {
@@ -223,6 +302,10 @@ impl Index {
         o.extend_from_slice(&[0, 0, 0]);
         o.extend_from_slice(&(self.frames.len() as u32).to_le_bytes());
         o.extend_from_slice(&(self.files.len() as u32).to_le_bytes());
+        if let Some(r) = &self.reference {
+            o.extend_from_slice(&r.size.to_le_bytes());
+            o.extend_from_slice(&r.hash.to_le_bytes());
+        }
         for f in &self.frames {
             o.extend_from_slice(&f.offset.to_le_bytes());
             o.extend_from_slice(&f.len.to_le_bytes());
@@ -248,6 +331,11 @@ impl Index {
                 for f in &p.frames {
                     o.extend_from_slice(&f.to_le_bytes());
                 }
+                if let Some(r) = &p.reference {
+                    o.extend_from_slice(&r.offset.to_le_bytes());
+                    o.extend_from_slice(&r.len.to_le_bytes());
+                    o.extend_from_slice(&r.hash.to_le_bytes());
+                }
                 if let Some(t) = &p.tensor {
                     put_str16(&mut o, &t.name);
                     o.push(t.dtype.len() as u8);
@@ -262,9 +350,10 @@ impl Index {
         o
     }
 
-    /// Parses and validates an index read from an archive whose frame area
-    /// ends at `data_end` (the index offset).
-    pub fn parse(b: &[u8], data_end: u64) -> Result<Index> {
+    /// Parses and validates an index of container `version` read from an
+    /// archive whose frame area ends at `data_end` (the index offset).
+    pub fn parse(b: &[u8], data_end: u64, version: u8) -> Result<Index> {
+        check_version(version)?;
         let mut r = Rd { b, pos: 0 };
         let kind = match r.u8()? {
             0 => ArchiveKind::File,
@@ -276,6 +365,13 @@ impl Index {
         }
         let n_frames = r.u32()? as usize;
         let n_files = r.u32()? as usize;
+        let reference = if version == VERSION_DELTA {
+            let size = r.u64()?;
+            let hash = r.u128()?;
+            Some(ReferenceId { size, hash })
+        } else {
+            None
+        };
         r.need(n_frames.checked_mul(FRAME_ENTRY_LEN), "frame table")?;
         let mut frames = Vec::with_capacity(n_frames);
         for i in 0..n_frames {
@@ -302,7 +398,7 @@ impl Index {
         r.need(n_files.checked_mul(16), "file table")?;
         let mut files = Vec::with_capacity(n_files);
         for _ in 0..n_files {
-            files.push(parse_file(&mut r, &frames)?);
+            files.push(parse_file(&mut r, &frames, reference)?);
         }
         if r.pos != b.len() {
             return Err(malformed("trailing bytes after the index"));
@@ -320,11 +416,16 @@ impl Index {
             kind,
             frames,
             files,
+            reference,
         })
     }
 }
 
-fn parse_file(r: &mut Rd<'_>, frames: &[FrameRef]) -> Result<FileEntry> {
+fn parse_file(
+    r: &mut Rd<'_>,
+    frames: &[FrameRef],
+    reference: Option<ReferenceId>,
+) -> Result<FileEntry> {
     let path = r.str16("file path")?;
     if kind_of_path_is_bad(&path) {
         return Err(malformed(format!("unsafe file path '{path}'")));
@@ -353,7 +454,7 @@ fn parse_file(r: &mut Rd<'_>, frames: &[FrameRef]) -> Result<FileEntry> {
         let param = r.u32()?;
         let offset = r.u64()?;
         let len = r.u64()?;
-        let hash = u128::from_le_bytes(r.bytes(16)?.try_into().expect("16 bytes"));
+        let hash = r.u128()?;
         if offset != pos {
             return Err(bad(format!("starts at {offset}, expected {pos}")));
         }
@@ -361,9 +462,16 @@ fn parse_file(r: &mut Rd<'_>, frames: &[FrameRef]) -> Result<FileEntry> {
             .checked_add(len)
             .filter(|&e| e <= size)
             .ok_or_else(|| bad(format!("{offset}+{len} runs past the file size {size}")))?;
+        let delta = matches!(transform, TRANSFORM_DELTA | TRANSFORM_REF_COPY);
+        if delta && reference.is_none() {
+            return Err(bad(format!(
+                "transform {transform} needs a version 2 archive with a reference"
+            )));
+        }
         let ok_count = match transform {
-            TRANSFORM_NONE => nf == 1 && param == 0,
+            TRANSFORM_NONE | TRANSFORM_DELTA => nf == 1 && param == 0,
             TRANSFORM_GGUF_SPLIT => (1..=MAX_PIECE_FRAMES).contains(&nf),
+            TRANSFORM_REF_COPY => nf == 0 && param == 0,
             t => return Err(bad(format!("unknown transform {t}"))),
         };
         if !ok_count {
@@ -377,7 +485,7 @@ fn parse_file(r: &mut Rd<'_>, frames: &[FrameRef]) -> Result<FileEntry> {
             let fr = frames
                 .get(f as usize)
                 .ok_or_else(|| bad(format!("frame {f} does not exist")))?;
-            if transform == TRANSFORM_NONE && fr.raw_len != len {
+            if transform != TRANSFORM_GGUF_SPLIT && fr.raw_len != len {
                 return Err(bad(format!(
                     "frame {f} decodes to {} bytes, piece has {len}",
                     fr.raw_len
@@ -385,6 +493,28 @@ fn parse_file(r: &mut Rd<'_>, frames: &[FrameRef]) -> Result<FileEntry> {
             }
             fl.push(f);
         }
+        let ref_slice = match reference {
+            Some(rid) if delta => {
+                let s = RefSlice {
+                    offset: r.u64()?,
+                    len: r.u64()?,
+                    hash: r.u128()?,
+                };
+                if !matches!(s.offset.checked_add(s.len), Some(e) if e <= rid.size) {
+                    return Err(bad(format!(
+                        "reference bytes {}+{} lie outside the {}-byte reference",
+                        s.offset, s.len, rid.size
+                    )));
+                }
+                if transform == TRANSFORM_REF_COPY && (s.len != len || s.hash != hash) {
+                    return Err(bad(
+                        "a reference copy must have the reference's length and hash".into(),
+                    ));
+                }
+                Some(s)
+            }
+            _ => None,
+        };
         let tensor = if flags & 1 != 0 {
             let name = r.str16("tensor name")?;
             let dl = r.u8()? as usize;
@@ -405,6 +535,7 @@ fn parse_file(r: &mut Rd<'_>, frames: &[FrameRef]) -> Result<FileEntry> {
             param,
             frames: fl,
             tensor,
+            reference: ref_slice,
         });
     }
     if pos != size {
@@ -468,6 +599,10 @@ impl<'a> Rd<'a> {
         Ok(le64(self.bytes(8)?))
     }
 
+    fn u128(&mut self) -> Result<u128> {
+        Ok(u128::from_le_bytes(self.bytes(16)?.try_into().expect("16")))
+    }
+
     fn str16(&mut self, what: &str) -> Result<String> {
         let n = u16::from_le_bytes(self.bytes(2)?.try_into().expect("2")) as usize;
         String::from_utf8(self.bytes(n)?.to_vec())
@@ -501,6 +636,7 @@ mod tests {
                         param: 0,
                         frames: vec![0],
                         tensor: None,
+                        reference: None,
                     },
                     Piece {
                         offset: 12,
@@ -514,9 +650,11 @@ mod tests {
                             dtype: "BF16".into(),
                             shape: vec![2, 3],
                         }),
+                        reference: None,
                     },
                 ],
             }],
+            reference: None,
         }
     }
 
@@ -524,11 +662,61 @@ mod tests {
     fn index_round_trips_and_rejects_every_truncation() {
         let idx = sample();
         let b = idx.to_bytes();
-        assert_eq!(Index::parse(&b, 100).unwrap(), idx);
+        assert_eq!(Index::parse(&b, 100, 1).unwrap(), idx);
         for n in 0..b.len() {
-            assert!(Index::parse(&b[..n], 100).is_err(), "prefix {n}");
+            assert!(Index::parse(&b[..n], 100, 1).is_err(), "prefix {n}");
         }
-        assert!(Index::parse(&b, 20).is_err(), "frame outside the data area");
+        assert!(
+            Index::parse(&b, 20, 1).is_err(),
+            "frame outside the data area"
+        );
+        assert!(Index::parse(&b, 100, 2).is_err(), "v1 index read as v2");
+        assert!(Index::parse(&b, 100, 3).is_err(), "unknown version");
+    }
+
+    #[test]
+    fn delta_index_round_trips_and_rejects_every_truncation() {
+        let mut idx = sample();
+        idx.reference = Some(ReferenceId {
+            size: 1000,
+            hash: 99,
+        });
+        let p = &mut idx.files[0].pieces[1];
+        p.transform = TRANSFORM_DELTA;
+        p.reference = Some(RefSlice {
+            offset: 500,
+            len: 12,
+            hash: 5,
+        });
+        let mut copy = idx.files[0].pieces[0].clone();
+        copy.transform = TRANSFORM_REF_COPY;
+        copy.frames.clear();
+        copy.reference = Some(RefSlice {
+            offset: 0,
+            len: 12,
+            hash: 7,
+        });
+        idx.files[0].pieces[0] = copy;
+        assert_eq!(idx.version(), 2);
+        let b = idx.to_bytes();
+        assert_eq!(Index::parse(&b, 100, 2).unwrap(), idx);
+        for n in 0..b.len() {
+            assert!(Index::parse(&b[..n], 100, 2).is_err(), "prefix {n}");
+        }
+        assert!(Index::parse(&b, 100, 1).is_err(), "v2 index read as v1");
+        // A reference slice past the reference's end.
+        idx.reference = Some(ReferenceId {
+            size: 510,
+            hash: 99,
+        });
+        assert!(Index::parse(&idx.to_bytes(), 100, 2).is_err());
+        // A copy whose hash is not the reference's.
+        idx.reference = Some(ReferenceId {
+            size: 1000,
+            hash: 99,
+        });
+        idx.files[0].pieces[0].reference.as_mut().unwrap().hash = 8;
+        assert!(Index::parse(&idx.to_bytes(), 100, 2).is_err());
     }
 
     #[test]
@@ -549,8 +737,13 @@ mod tests {
 
     #[test]
     fn footer_round_trips() {
-        let f = footer(8, b"abc");
-        assert_eq!(parse_footer(&f, 8 + 3 + 32).unwrap().0, 8);
+        let f = footer(8, b"abc", 1);
+        assert_eq!(parse_footer(&f, 8 + 3 + 32).unwrap().offset, 8);
         assert!(parse_footer(&f, 100).is_err());
+        let f2 = footer(8, b"abc", 2);
+        assert_eq!(parse_footer(&f2, 8 + 3 + 32).unwrap().version, 2);
+        let f3 = footer(8, b"abc", 3);
+        let e = parse_footer(&f3, 8 + 3 + 32).unwrap_err().to_string();
+        assert!(e.contains("unsupported archive version 3"), "{e}");
     }
 }

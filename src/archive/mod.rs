@@ -34,9 +34,11 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod chain;
 pub mod format;
 mod gguf;
 mod reader;
+mod reference;
 mod safetensors;
 mod source;
 mod writer;
@@ -46,10 +48,14 @@ use std::fs::File;
 use std::io::Read;
 use std::path::Path;
 
-pub use format::{ArchiveKind, FileFormat, TensorMeta};
-pub use reader::{Archive, FileSummary, TensorInfo};
+pub use chain::{
+    Chain, Step, StepKind, DEFAULT_KEYFRAME_INTERVAL, MANIFEST, MAX_KEYFRAME_INTERVAL,
+};
+pub use format::{ArchiveKind, FileFormat, RefSlice, ReferenceId, TensorMeta};
+pub use reader::{Archive, Coding, FileSummary, TensorInfo};
+pub use reference::Reference;
 pub use source::{FileSource, ReadAt};
-pub use writer::{compress_bytes, compress_path};
+pub use writer::{compress_bytes, compress_bytes_delta, compress_path, compress_path_delta};
 
 use crate::dtype::DType;
 use crate::error::Result;
@@ -102,6 +108,10 @@ pub struct ArchiveStats {
     pub raw_bytes: u64,
     /// Bytes of the archive.
     pub archive_bytes: u64,
+    /// Pieces coded as a delta against the reference.
+    pub delta: usize,
+    /// Pieces identical to their reference tensor (stored without a frame).
+    pub unchanged: usize,
 }
 
 /// A byte range of an input file and how to code it.

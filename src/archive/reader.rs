@@ -10,9 +10,10 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 
 use super::format::{
-    self, malformed, ArchiveKind, FileEntry, FileFormat, Index, Piece, FOOTER_LEN, HEAD_LEN,
-    TRANSFORM_GGUF_SPLIT, TRANSFORM_NONE,
+    self, malformed, ArchiveKind, FileEntry, FileFormat, Index, Piece, ReferenceId, FOOTER_LEN,
+    HEAD_LEN, TRANSFORM_DELTA, TRANSFORM_GGUF_SPLIT, TRANSFORM_NONE, TRANSFORM_REF_COPY,
 };
+use super::reference::Reference;
 use super::source::{FileSource, RangeReader, ReadAt};
 use super::{gguf, safetensors, DEFAULT_BATCH_BYTES};
 use crate::error::{Error, Result};
@@ -54,6 +55,38 @@ pub struct TensorInfo {
     pub compressed_size: u64,
     /// Whether its frame is shared with an earlier tensor (identical bytes).
     pub deduplicated: bool,
+    /// How it is coded: standalone, or against the archive's reference.
+    pub coding: Coding,
+}
+
+/// How a piece is coded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Coding {
+    /// Its own frame(s); needs nothing else.
+    Standalone,
+    /// A delta frame against a tensor of the reference.
+    Delta,
+    /// No frame: the same bytes as a tensor of the reference.
+    SameAsReference,
+}
+
+impl Coding {
+    fn of(p: &Piece) -> Coding {
+        match p.transform {
+            TRANSFORM_DELTA => Coding::Delta,
+            TRANSFORM_REF_COPY => Coding::SameAsReference,
+            _ => Coding::Standalone,
+        }
+    }
+
+    /// Lower-case name (`standalone`, `delta`, `same`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Coding::Standalone => "standalone",
+            Coding::Delta => "delta",
+            Coding::SameAsReference => "same",
+        }
+    }
 }
 
 impl TensorInfo {
@@ -86,6 +119,8 @@ pub struct Archive {
     dopts: DecodeOptions,
     pool: Option<rayon::ThreadPool>,
     batch_bytes: u64,
+    version: u8,
+    reference: Option<Box<Reference>>,
 }
 
 impl Archive {
@@ -115,12 +150,13 @@ impl Archive {
             )));
         }
         let foot = src.read_vec(size - FOOTER_LEN as u64, FOOTER_LEN as u64)?;
-        let (off, len, hash) = format::parse_footer(&foot, size)?;
+        let foot = format::parse_footer(&foot, size)?;
+        let (off, len) = (foot.offset, foot.len);
         let bytes = src.read_vec(off, len)?;
-        if xxhash_rust::xxh3::xxh3_64(&bytes) != hash {
+        if xxhash_rust::xxh3::xxh3_64(&bytes) != foot.hash {
             return Err(malformed("index checksum mismatch"));
         }
-        let index = Index::parse(&bytes, off)?;
+        let index = Index::parse(&bytes, off, foot.version)?;
         let mut names = HashMap::new();
         for (fi, f) in index.files.iter().enumerate() {
             for (pi, p) in f.pieces.iter().enumerate() {
@@ -136,7 +172,86 @@ impl Archive {
             dopts: DecodeOptions::default(),
             pool: None,
             batch_bytes: DEFAULT_BATCH_BYTES as u64,
+            version: foot.version,
+            reference: None,
         })
+    }
+
+    /// The reference file this archive was made against (a model delta,
+    /// container version 2), or `None` for a standalone archive.
+    pub fn needs_reference(&self) -> Option<ReferenceId> {
+        self.index.reference
+    }
+
+    /// Container version (1: standalone, 2: made against a reference).
+    pub fn version(&self) -> u8 {
+        self.version
+    }
+
+    /// Attaches the reference a delta archive was made against (the
+    /// original file, or its own archive). Its size, and its hash when
+    /// known, must be the ones the archive records, else
+    /// [`Error::ReferenceMismatch`]; every piece coded against it is
+    /// checked again (XXH3-128 of the reference bytes it uses) when
+    /// decoded. A standalone archive ignores the reference.
+    pub fn with_reference(mut self, reference: Reference) -> Result<Archive> {
+        if let Some(want) = self.index.reference {
+            reference.check(want)?;
+            self.reference = Some(Box::new(reference));
+        }
+        Ok(self)
+    }
+
+    /// The error for decoding a piece that needs the reference without it.
+    fn missing_reference(&self) -> Error {
+        let r = self
+            .index
+            .reference
+            .unwrap_or(ReferenceId { size: 0, hash: 0 });
+        Error::InvalidOption(format!(
+            "this archive is a delta: it needs its reference file ({} bytes, xxh3-128 {:032x}); \
+             attach it with Archive::with_reference (CLI: --reference)",
+            r.size, r.hash
+        ))
+    }
+
+    /// Whether any piece of file `fi` needs the reference.
+    fn file_needs_reference(&self, fi: usize) -> bool {
+        self.index.files[fi]
+            .pieces
+            .iter()
+            .any(|p| p.reference.is_some())
+    }
+
+    /// The piece of file 0 at `offset` with `len` bytes (several pieces
+    /// start at one offset when some are empty).
+    fn piece_at(&self, offset: u64, len: u64) -> Option<usize> {
+        let f = self.index.files.first()?;
+        let start = f.pieces.partition_point(|p| p.offset < offset);
+        (start..f.pieces.len())
+            .take_while(|&i| f.pieces[i].offset == offset)
+            .find(|&i| f.pieces[i].len == len)
+    }
+
+    /// The XXH3-128 of the piece of file 0 at `offset` with `len` bytes.
+    pub(crate) fn piece_hash_at(&self, offset: u64, len: u64) -> Option<u128> {
+        let pi = self.piece_at(offset, len)?;
+        Some(self.index.files[0].pieces[pi].hash)
+    }
+
+    /// Decodes the piece of file 0 that starts at `offset` and has `len`
+    /// bytes and `hash` (an archive used as another archive's reference).
+    pub(crate) fn reference_bytes(&self, offset: u64, len: u64, hash: u128) -> Result<Vec<u8>> {
+        let pi = self.piece_at(offset, len).ok_or(Error::ReferenceMismatch)?;
+        if self.index.files[0].pieces[pi].hash != hash {
+            return Err(Error::ReferenceMismatch);
+        }
+        // Frames first: their decoded size is checked before allocating.
+        let blobs = self.fetch(0, pi)?;
+        let n = usize::try_from(len).map_err(|_| malformed("tensor too large"))?;
+        let mut out = vec![0u8; n];
+        self.decode_fetched(0, pi, &blobs, &mut out)?;
+        Ok(out)
     }
 
     /// Sets decode threads / kernel level (threads 0 = all cores).
@@ -231,7 +346,8 @@ impl Archive {
                         offset: p.offset,
                         raw_size: p.len,
                         compressed_size: self.frames_len(p),
-                        deduplicated: !fresh,
+                        deduplicated: !fresh && !p.frames.is_empty(),
+                        coding: Coding::of(p),
                     });
                 }
             }
@@ -271,6 +387,7 @@ impl Archive {
                 .tensors()
                 .iter()
                 .any(|i| i.name == name && i.deduplicated),
+            coding: Coding::of(p),
         })
     }
 
@@ -408,7 +525,7 @@ impl Archive {
             for (i, &id) in p.frames.iter().enumerate() {
                 let fr = self.index.frames[id as usize];
                 let want = match p.transform {
-                    TRANSFORM_NONE => p.len,
+                    TRANSFORM_NONE | TRANSFORM_DELTA => p.len,
                     TRANSFORM_GGUF_SPLIT => gguf::field_len(p.param, p.len, i),
                     t => return Err(malformed(format!("unknown transform {t}"))),
                 };
@@ -454,6 +571,17 @@ impl Archive {
                     .map(|b| crate::decompress_with(b, &self.inner_opts()))
                     .collect::<Result<Vec<_>>>()?;
                 gguf::join(p.param, &fields, out)?;
+            } else if let Some(s) = &p.reference {
+                let r = self
+                    .reference
+                    .as_ref()
+                    .ok_or_else(|| self.missing_reference())?;
+                let old = r.read_slice(s)?;
+                if p.transform == TRANSFORM_REF_COPY {
+                    out.copy_from_slice(&old);
+                } else {
+                    crate::engine::decompress_into(&blobs[0], out, 0, self.dopts.isa, Some(&old))?;
+                }
             } else {
                 crate::decompress_into_with(&blobs[0], out, &self.inner_opts())?;
             }
@@ -477,6 +605,9 @@ impl Archive {
             .files
             .get(fi)
             .ok_or_else(|| Error::InvalidOption(format!("no file {fi} in the archive")))?;
+        if self.reference.is_none() && self.file_needs_reference(fi) {
+            return Err(self.missing_reference());
+        }
         let mut batch: Vec<usize> = Vec::new();
         let mut bytes = 0u64;
         let mut written = 0u64;
@@ -579,7 +710,7 @@ impl Archive {
     /// returns the total restored size.
     pub fn verify(&self) -> Result<u64> {
         let head = self.store.src().read_vec(0, HEAD_LEN as u64)?;
-        format::check_head(&head)?;
+        format::check_head(&head, self.version)?;
         let mut total = 0;
         for fi in 0..self.index.files.len() {
             total += self.write_file(fi, std::io::sink())?;

@@ -12,7 +12,8 @@ use std::path::Path;
 use rayon::prelude::*;
 use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 
-use super::format::{self, ArchiveKind, FileEntry, FileFormat, FrameRef, Index, Piece};
+use super::format::{self, ArchiveKind, FileEntry, FileFormat, FrameRef, Index, Piece, RefSlice};
+use super::reference::{RefTensor, Reference};
 use super::source::{FileSource, ReadAt};
 use super::{gguf, plan_spans, ArchiveOptions, ArchiveStats, Span};
 use crate::dtype::DType;
@@ -57,7 +58,33 @@ pub fn compress_path<W: Write>(
         inputs.push(plan_input(name, Box::new(src))?);
         ArchiveKind::File
     };
-    run(kind, inputs, out, opts)
+    run(kind, inputs, out, opts, None)
+}
+
+/// Compresses the model file at `input` as a delta against `reference` (a
+/// previous checkpoint or the base model; its original file or its
+/// archive) into an archive of version 2. Each tensor whose name, dtype
+/// and shape match a reference tensor is stored as a delta frame against
+/// it, or without a frame when its bytes are identical; every other piece
+/// is coded standalone. Folders are not supported.
+pub fn compress_path_delta<W: Write>(
+    input: &Path,
+    reference: &Reference,
+    out: W,
+    opts: &ArchiveOptions,
+) -> Result<ArchiveStats> {
+    if fs::metadata(input)?.is_dir() {
+        return Err(Error::InvalidOption(
+            "model deltas are made between single files, not folders".into(),
+        ));
+    }
+    let name = input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "model".into());
+    let src = FileSource::new(File::open(input)?)?;
+    let inputs = vec![plan_input(name, Box::new(src))?];
+    run(ArchiveKind::File, inputs, out, opts, Some(reference))
 }
 
 /// Compresses a model file held in memory (`name` is recorded as its file
@@ -65,7 +92,27 @@ pub fn compress_path<W: Write>(
 pub fn compress_bytes(data: &[u8], name: &str, opts: &ArchiveOptions) -> Result<Vec<u8>> {
     let input = plan_input(name.to_string(), Box::new(data))?;
     let mut out = Vec::new();
-    run(ArchiveKind::File, vec![input], &mut out, opts)?;
+    run(ArchiveKind::File, vec![input], &mut out, opts, None)?;
+    Ok(out)
+}
+
+/// [`compress_bytes`] as a delta against `reference` (see
+/// [`compress_path_delta`]).
+pub fn compress_bytes_delta(
+    data: &[u8],
+    name: &str,
+    reference: &Reference,
+    opts: &ArchiveOptions,
+) -> Result<Vec<u8>> {
+    let input = plan_input(name.to_string(), Box::new(data))?;
+    let mut out = Vec::new();
+    run(
+        ArchiveKind::File,
+        vec![input],
+        &mut out,
+        opts,
+        Some(reference),
+    )?;
     Ok(out)
 }
 
@@ -155,6 +202,21 @@ struct Seen {
     file: usize,
     offset: u64,
     len: u64,
+    /// The reference bytes the frame is a delta against, if any.
+    reference: Option<RefSlice>,
+}
+
+/// The reference tensor a span is coded against: same name, dtype and
+/// shape, not empty, and not a GGUF block split.
+fn ref_tensor<'r>(reference: Option<&'r Reference>, span: &Span) -> Option<&'r RefTensor> {
+    let t = span.tensor.as_ref()?;
+    let r = reference?.tensor(&t.name)?;
+    let fits = span.gguf.is_none()
+        && span.len > 0
+        && r.len == span.len
+        && r.dtype == t.dtype
+        && r.shape == t.shape;
+    fits.then_some(r)
 }
 
 /// Frame options for `dtype` (threads 0: the pool the caller runs in).
@@ -177,6 +239,7 @@ struct State<'a, W: Write> {
     seen: HashMap<u128, Seen>,
     opts: &'a ArchiveOptions,
     stats: ArchiveStats,
+    reference: Option<&'a Reference>,
 }
 
 fn run<W: Write>(
@@ -184,7 +247,9 @@ fn run<W: Write>(
     inputs: Vec<Input<'_>>,
     out: W,
     opts: &ArchiveOptions,
+    reference: Option<&Reference>,
 ) -> Result<ArchiveStats> {
+    let ref_id = reference.map(Reference::id).transpose()?;
     let pool = if opts.threads == 0 {
         None
     } else {
@@ -205,18 +270,25 @@ fn run<W: Write>(
             seen: HashMap::new(),
             opts,
             stats: ArchiveStats::default(),
+            reference,
         };
-        st.out.write_all(&format::head())?;
+        let version = if ref_id.is_some() {
+            format::VERSION_DELTA
+        } else {
+            format::VERSION
+        };
+        st.out.write_all(&format::head(version))?;
         st.code_all()?;
         let index = Index {
             kind,
             frames: std::mem::take(&mut st.frames),
             files: std::mem::take(&mut st.files),
+            reference: ref_id,
         };
         let bytes = index.to_bytes();
         let at = st.out.pos;
         st.out.write_all(&bytes)?;
-        st.out.write_all(&format::footer(at, &bytes))?;
+        st.out.write_all(&format::footer(at, &bytes, version))?;
         st.out.flush()?;
         st.stats.files = index.files.len();
         st.stats.frames = index.frames.len();
@@ -246,6 +318,11 @@ struct Job {
     dup: Dup,
     /// Coded frames (dtype code, bytes).
     coded: Vec<(u8, Vec<u8>)>,
+    /// The reference tensor of the same name, dtype and shape: where it
+    /// is, and its bytes (dropped once coded).
+    reference: Option<(RefSlice, Vec<u8>)>,
+    /// The bytes equal the reference's: no frame.
+    same: bool,
 }
 
 impl<W: Write> State<'_, W> {
@@ -269,7 +346,12 @@ impl<W: Write> State<'_, W> {
             let mut batch: Vec<&Span> = Vec::new();
             let mut bytes = 0u64;
             for span in &input.spans {
-                if span.len > limit && span.gguf.is_none() {
+                // Delta pieces are coded in memory (a batch of their own
+                // when large): the delta coder needs both tensors whole.
+                if span.len > limit
+                    && span.gguf.is_none()
+                    && ref_tensor(self.reference, span).is_none()
+                {
                     self.flush(fi, &mut batch)?;
                     bytes = 0;
                     self.big(fi, span)?;
@@ -294,18 +376,37 @@ impl<W: Write> State<'_, W> {
         }
         let src = &*self.inputs[fi].src;
         let spans: &[&Span] = batch;
+        let reference = self.reference;
         let mut jobs = self.install(|| {
             spans
                 .par_iter()
                 .map(|s| {
                     let data = src.read_vec(s.offset, s.len)?;
+                    let hash = xxh3_128(&data);
+                    let reference = match (reference, ref_tensor(reference, s)) {
+                        (Some(r), Some(t)) => {
+                            let (bytes, h) = r.read(t)?;
+                            let slice = RefSlice {
+                                offset: t.offset,
+                                len: t.len,
+                                hash: h,
+                            };
+                            Some((slice, bytes))
+                        }
+                        _ => None,
+                    };
+                    let same = reference
+                        .as_ref()
+                        .is_some_and(|(r, b)| r.hash == hash && *b == data);
                     Ok(Job {
                         file: fi,
                         span: (*s).clone(),
-                        hash: xxh3_128(&data),
+                        hash,
                         data,
                         dup: Dup::No,
                         coded: Vec::new(),
+                        reference,
+                        same,
                     })
                 })
                 .collect::<Result<Vec<Job>>>()
@@ -314,7 +415,7 @@ impl<W: Write> State<'_, W> {
         // Dedup, in order, so the result is deterministic.
         let mut batch_first: HashMap<u128, usize> = HashMap::new();
         for k in 0..jobs.len() {
-            if jobs[k].span.gguf.is_some() {
+            if jobs[k].span.gguf.is_some() || jobs[k].same {
                 continue;
             }
             let h = jobs[k].hash;
@@ -335,8 +436,17 @@ impl<W: Write> State<'_, W> {
         let opts = self.opts;
         self.install(|| {
             jobs.par_iter_mut()
-                .filter(|j| j.dup == Dup::No)
+                .filter(|j| j.dup == Dup::No && !j.same)
                 .try_for_each(|j| -> Result<()> {
+                    if let Some((_, old)) = &j.reference {
+                        let o = frame_opts(opts, j.span.dtype);
+                        j.coded = vec![(
+                            j.span.dtype.code(),
+                            crate::compress_delta(&j.data, old, &o)?,
+                        )];
+                        j.data = Vec::new();
+                        return Ok(());
+                    }
                     j.coded = match j.span.gguf {
                         Some(t) => gguf::split(t, &j.data)
                             .into_iter()
@@ -354,12 +464,22 @@ impl<W: Write> State<'_, W> {
                 })
         })?;
         // Write in order; resolve in-batch duplicates to their frame.
-        let mut first_frame: Vec<Option<u32>> = vec![None; jobs.len()];
+        let mut first_frame: Vec<Option<(u32, Option<RefSlice>)>> = vec![None; jobs.len()];
         for k in 0..jobs.len() {
             let job = &mut jobs[k];
-            let frames = match job.dup {
-                Dup::Job(j) => vec![first_frame[j].expect("earlier job written")],
-                Dup::Frame(f) => vec![f],
+            if job.same {
+                let slice = job.reference.take().map(|(s, _)| s);
+                self.stats.unchanged += 1;
+                self.push_piece(fi, &job.span, job.hash, Vec::new(), slice);
+                continue;
+            }
+            let slice = job.reference.take().map(|(s, _)| s);
+            let (frames, slice) = match job.dup {
+                Dup::Job(j) => {
+                    let (f, s) = first_frame[j].expect("earlier job written");
+                    (vec![f], s)
+                }
+                Dup::Frame(f) => (vec![f], self.seen_ref(f, job.hash)),
                 Dup::No => {
                     let mut ids = Vec::new();
                     for (dtype, blob) in std::mem::take(&mut job.coded) {
@@ -377,18 +497,30 @@ impl<W: Write> State<'_, W> {
                             file: job.file,
                             offset: job.span.offset,
                             len: job.span.len,
+                            reference: slice,
                         });
                     }
-                    ids
+                    if slice.is_some() {
+                        self.stats.delta += 1;
+                    }
+                    (ids, slice)
                 }
             };
-            first_frame[k] = Some(frames[0]);
+            first_frame[k] = Some((frames[0], slice));
             if job.dup != Dup::No {
                 self.stats.deduplicated += 1;
             }
-            self.push_piece(fi, &job.span, job.hash, frames);
+            self.push_piece(fi, &job.span, job.hash, frames, slice);
         }
         Ok(())
+    }
+
+    /// The reference slice of the frame first written for `hash`.
+    fn seen_ref(&self, frame: u32, hash: u128) -> Option<RefSlice> {
+        self.seen
+            .get(&hash)
+            .filter(|s| s.frame == frame)
+            .and_then(|s| s.reference)
     }
 
     fn write_frame(&mut self, blob: &[u8], dtype: u8, raw_len: u64) -> Result<u32> {
@@ -405,23 +537,33 @@ impl<W: Write> State<'_, W> {
         Ok(id)
     }
 
-    fn push_piece(&mut self, fi: usize, span: &Span, hash: u128, frames: Vec<u32>) {
+    fn push_piece(
+        &mut self,
+        fi: usize,
+        span: &Span,
+        hash: u128,
+        frames: Vec<u32>,
+        reference: Option<RefSlice>,
+    ) {
         if span.tensor.is_some() {
             self.stats.tensors += 1;
         }
         self.stats.raw_bytes += span.len;
+        let transform = match (&reference, frames.is_empty()) {
+            (Some(_), true) => format::TRANSFORM_REF_COPY,
+            (Some(_), false) => format::TRANSFORM_DELTA,
+            _ if span.gguf.is_some() => format::TRANSFORM_GGUF_SPLIT,
+            _ => format::TRANSFORM_NONE,
+        };
         self.files[fi].pieces.push(Piece {
             offset: span.offset,
             len: span.len,
             hash,
-            transform: if span.gguf.is_some() {
-                format::TRANSFORM_GGUF_SPLIT
-            } else {
-                format::TRANSFORM_NONE
-            },
+            transform,
             param: span.gguf.unwrap_or(0),
             frames,
             tensor: span.tensor.clone(),
+            reference,
         });
     }
 
@@ -480,7 +622,7 @@ impl<W: Write> State<'_, W> {
         if let Some(seen) = self.seen.get(&hash).copied() {
             if self.same_ranges(seen, fi, span.offset, span.len)? {
                 self.stats.deduplicated += 1;
-                self.push_piece(fi, span, hash, vec![seen.frame]);
+                self.push_piece(fi, span, hash, vec![seen.frame], seen.reference);
                 return Ok(());
             }
         }
@@ -511,8 +653,9 @@ impl<W: Write> State<'_, W> {
             file: fi,
             offset: span.offset,
             len: span.len,
+            reference: None,
         });
-        self.push_piece(fi, span, hash, vec![id]);
+        self.push_piece(fi, span, hash, vec![id], None);
         Ok(())
     }
 }

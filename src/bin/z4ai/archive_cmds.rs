@@ -10,7 +10,9 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use z4ai::archive::{self, Archive, ArchiveKind, ArchiveOptions, Detected};
+use z4ai::archive::{
+    self, Archive, ArchiveKind, ArchiveOptions, Chain, Coding, Detected, Reference,
+};
 use z4ai::DecodeOptions;
 
 use super::{status, CliResult};
@@ -124,6 +126,7 @@ pub fn compress(
     effort: &str,
     threads: usize,
     chunk_size: usize,
+    reference: Option<&Path>,
     force: bool,
 ) -> CliResult {
     let opts = ArchiveOptions {
@@ -138,14 +141,23 @@ pub fn compress(
     };
     let t = Instant::now();
     let mut stats = None;
+    let reference = reference.map(open_reference).transpose()?;
     write_file_atomic(&output, force, |w| {
-        stats = Some(archive::compress_path(input, w, &opts)?);
+        stats = Some(match &reference {
+            Some(r) => archive::compress_path_delta(input, r, w, &opts)?,
+            None => archive::compress_path(input, w, &opts)?,
+        });
         Ok(())
     })?;
     let s = stats.unwrap_or_default();
     let secs = t.elapsed().as_secs_f64();
+    let delta = if reference.is_some() {
+        format!(", {} delta, {} unchanged", s.delta, s.unchanged)
+    } else {
+        String::new()
+    };
     status(&format!(
-        "{} -> {}: {} file(s), {} tensors ({} deduplicated), {} -> {} bytes, ratio {:.4}, {:.0} MB/s",
+        "{} -> {}: {} file(s), {} tensors ({} deduplicated{delta}), {} -> {} bytes, ratio {:.4}, {:.0} MB/s",
         input.display(),
         output.display(),
         s.files,
@@ -159,14 +171,34 @@ pub fn compress(
     Ok(())
 }
 
-fn open(path: &Path, threads: usize) -> CliResult<Archive> {
-    let a = Archive::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+fn open_reference(path: &Path) -> CliResult<Reference> {
+    Ok(Reference::open(path).map_err(|e| format!("reference {}: {e}", path.display()))?)
+}
+
+/// Opens an archive, with its reference attached when one is given.
+fn open_with(path: &Path, threads: usize, reference: Option<&Path>) -> CliResult<Archive> {
+    let mut a = Archive::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if let Some(r) = reference {
+        a = a
+            .with_reference(open_reference(r)?)
+            .map_err(|e| format!("{}: reference {}: {e}", path.display(), r.display()))?;
+    }
     Ok(a.with_decode_options(DecodeOptions { threads, isa: None }))
 }
 
-/// `z4ai decompress ARCHIVE`.
-pub fn decompress(input: &Path, output: Option<PathBuf>, threads: usize, force: bool) -> CliResult {
-    let a = open(input, threads)?;
+fn open(path: &Path, threads: usize) -> CliResult<Archive> {
+    open_with(path, threads, None)
+}
+
+/// `z4ai decompress ARCHIVE [--reference OLD]`.
+pub fn decompress(
+    input: &Path,
+    output: Option<PathBuf>,
+    threads: usize,
+    reference: Option<&Path>,
+    force: bool,
+) -> CliResult {
+    let a = open_with(input, threads, reference)?;
     let output = match output {
         Some(o) => o,
         None => match input.extension() {
@@ -207,9 +239,9 @@ pub fn decompress(input: &Path, output: Option<PathBuf>, threads: usize, force: 
     Ok(())
 }
 
-/// `z4ai verify ARCHIVE`.
-pub fn verify(file: &Path) -> CliResult {
-    let a = open(file, 0)?;
+/// `z4ai verify ARCHIVE [--reference OLD]`.
+pub fn verify(file: &Path, reference: Option<&Path>) -> CliResult {
+    let a = open_with(file, 0, reference)?;
     let n = a.verify().map_err(|e| format!("{}: {e}", file.display()))?;
     println!(
         "{}: OK ({} file(s), {} tensors, {n} bytes, all checksums match)",
@@ -218,6 +250,14 @@ pub fn verify(file: &Path) -> CliResult {
         a.tensors().len()
     );
     Ok(())
+}
+
+fn coding_note(c: Coding) -> &'static str {
+    match c {
+        Coding::Standalone => "",
+        Coding::Delta => "\t(delta)",
+        Coding::SameAsReference => "\t(same as reference)",
+    }
 }
 
 fn shape_str(shape: &[u64]) -> String {
@@ -236,7 +276,7 @@ pub fn ls(file: &Path, json: bool) -> CliResult {
                 serde_json::json!({
                     "file": t.file, "name": t.name, "dtype": t.dtype, "shape": t.shape,
                     "raw_size": t.raw_size, "compressed_size": t.compressed_size,
-                    "deduplicated": t.deduplicated,
+                    "deduplicated": t.deduplicated, "coding": t.coding.name(),
                 })
             })
             .collect();
@@ -253,12 +293,13 @@ pub fn ls(file: &Path, json: bool) -> CliResult {
         };
         writeln!(
             out,
-            "{name}\t{}\t{}\t{}\t{}{}",
+            "{name}\t{}\t{}\t{}\t{}{}{}",
             t.dtype,
             shape_str(&t.shape),
             t.raw_size,
             t.compressed_size,
-            if t.deduplicated { "\t(dedup)" } else { "" }
+            if t.deduplicated { "\t(dedup)" } else { "" },
+            coding_note(t.coding)
         )?;
     }
     Ok(())
@@ -272,9 +313,10 @@ pub fn extract(
     path_in_archive: Option<String>,
     output: Option<PathBuf>,
     safetensors: Option<PathBuf>,
+    reference: Option<&Path>,
     force: bool,
 ) -> CliResult {
-    let a = open(file, 0)?;
+    let a = open_with(file, 0, reference)?;
     if let Some(p) = path_in_archive {
         let out = output.ok_or("name the output with -o")?;
         return write_file_atomic(&out, force, |w| {
@@ -305,6 +347,13 @@ pub fn extract(
             })
         }
         _ => Err("name the output with either -o FILE or --safetensors FILE".into()),
+    }
+}
+
+fn reference_json(a: &Archive) -> serde_json::Value {
+    match a.needs_reference() {
+        Some(r) => serde_json::json!({"size": r.size, "xxh3_128": format!("{:032x}", r.hash)}),
+        None => serde_json::Value::Null,
     }
 }
 
@@ -344,7 +393,8 @@ pub fn info(file: &Path, json: bool) -> CliResult {
         tensors.push(serde_json::json!({
             "file": t.file, "name": t.name, "dtype": t.dtype, "shape": t.shape,
             "raw_size": t.raw_size, "compressed_size": t.compressed_size,
-            "ratio": t.ratio(), "deduplicated": t.deduplicated, "frames": frames,
+            "ratio": t.ratio(), "deduplicated": t.deduplicated, "coding": t.coding.name(),
+            "frames": frames,
         }));
     }
     if json {
@@ -362,6 +412,8 @@ pub fn info(file: &Path, json: bool) -> CliResult {
                 "kind": if a.kind() == ArchiveKind::Dir { "dir" } else { "file" },
                 "raw_size": raw, "archive_size": size,
                 "ratio": raw as f64 / size.max(1) as f64,
+                "version": a.version(),
+                "reference": reference_json(&a),
                 "metadata": a.metadata()?,
                 "files": fl, "tensors": tensors,
             })
@@ -378,9 +430,22 @@ pub fn info(file: &Path, json: bool) -> CliResult {
     )?;
     writeln!(
         out,
-        "archive:  {size} bytes, ratio {:.4}",
-        raw as f64 / size.max(1) as f64
+        "archive:  {size} bytes, ratio {:.4}, version {}",
+        raw as f64 / size.max(1) as f64,
+        a.version()
     )?;
+    if let Some(r) = a.needs_reference() {
+        let n = |c: Coding| ts.iter().filter(|t| t.coding == c).count();
+        writeln!(
+            out,
+            "delta:    against a {}-byte reference (xxh3-128 {:032x}); {} delta, {} same as reference, {} standalone tensors",
+            r.size,
+            r.hash,
+            n(Coding::Delta),
+            n(Coding::SameAsReference),
+            n(Coding::Standalone)
+        )?;
+    }
     for f in &files {
         writeln!(
             out,
@@ -408,7 +473,7 @@ pub fn info(file: &Path, json: bool) -> CliResult {
             .collect();
         writeln!(
             out,
-            "{}\t{}\t{}\t{} -> {}\t{:.3}{}\t{}",
+            "{}\t{}\t{}\t{} -> {}\t{:.3}{}{}\t{}",
             t["name"].as_str().unwrap_or(""),
             t["dtype"].as_str().unwrap_or(""),
             t["shape"],
@@ -420,7 +485,119 @@ pub fn info(file: &Path, json: bool) -> CliResult {
             } else {
                 ""
             },
+            match t["coding"].as_str() {
+                Some("delta") => " (delta)",
+                Some("same") => " (same as reference)",
+                _ => "",
+            },
             methods.join(" ")
+        )?;
+    }
+    Ok(())
+}
+
+/// `z4ai chain add DIR FILE [--keyframe-interval K]`.
+pub fn chain_add(
+    dir: &Path,
+    file: &Path,
+    keyframe_interval: Option<u32>,
+    effort: &str,
+    threads: usize,
+) -> CliResult {
+    let opts = ArchiveOptions {
+        effort: effort.parse()?,
+        threads,
+        ..ArchiveOptions::default()
+    };
+    let t = Instant::now();
+    let mut chain = Chain::open_or_create(dir, keyframe_interval)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let (step, stats) = chain
+        .add(file, &opts)
+        .map_err(|e| format!("{}: {e}", file.display()))?;
+    status(&format!(
+        "{} -> {}/{}: step {} ({}), {} -> {} bytes, ratio {:.4} ({} delta, {} unchanged tensors), {:.2} s",
+        file.display(),
+        dir.display(),
+        step.archive,
+        chain.steps().len() - 1,
+        step.kind.name(),
+        step.size,
+        step.stored,
+        step.ratio(),
+        stats.delta,
+        stats.unchanged,
+        t.elapsed().as_secs_f64()
+    ));
+    Ok(())
+}
+
+/// `z4ai chain restore DIR --step K -o OUT`.
+pub fn chain_restore(
+    dir: &Path,
+    step: usize,
+    output: &Path,
+    threads: usize,
+    force: bool,
+) -> CliResult {
+    let chain = Chain::open(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .with_decode_options(DecodeOptions { threads, isa: None });
+    let mut n = 0;
+    write_file_atomic(output, force, |w| {
+        n = chain.restore(step, w)?;
+        Ok(())
+    })?;
+    status(&format!(
+        "{} step {step} -> {}: {n} bytes",
+        dir.display(),
+        output.display()
+    ));
+    Ok(())
+}
+
+/// `z4ai info CHAIN_DIR [--json]`.
+pub fn chain_info(dir: &Path, json: bool) -> CliResult {
+    let chain = Chain::open(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let steps = chain.steps();
+    let raw: u64 = steps.iter().map(|s| s.size).sum();
+    let stored: u64 = steps.iter().map(|s| s.stored).sum();
+    if json {
+        let v: Vec<serde_json::Value> = steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                serde_json::json!({"step": i, "kind": s.kind.name(), "archive": s.archive,
+                "source": s.source, "raw_size": s.size, "stored_size": s.stored, "ratio": s.ratio()})
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"chain": dir.display().to_string(),
+            "keyframe_interval": chain.keyframe_interval(), "raw_size": raw,
+            "stored_size": stored, "ratio": raw as f64 / stored.max(1) as f64, "steps": v})
+        );
+        return Ok(());
+    }
+    let mut out = io::stdout().lock();
+    writeln!(out, "chain:    {}", dir.display())?;
+    writeln!(
+        out,
+        "steps:    {}, keyframe every {}; {raw} -> {stored} bytes, ratio {:.4}",
+        steps.len(),
+        chain.keyframe_interval(),
+        raw as f64 / stored.max(1) as f64
+    )?;
+    writeln!(out, "step\tkind\traw\tstored\tratio\tsource")?;
+    for (i, s) in steps.iter().enumerate() {
+        writeln!(
+            out,
+            "{i}\t{}\t{}\t{}\t{:.3}\t{}",
+            s.kind.name(),
+            s.size,
+            s.stored,
+            s.ratio(),
+            s.source
         )?;
     }
     Ok(())

@@ -48,7 +48,9 @@ enum Cmd {
         /// Chunk size in bytes.
         #[arg(long, default_value_t = z4ai::DEFAULT_CHUNK_SIZE)]
         chunk_size: usize,
-        /// Code the input as a delta against this file (a previous checkpoint).
+        /// Code the input as a delta against this file (a previous
+        /// checkpoint or the base model; for a model file, its original or
+        /// its .z4 archive).
         #[arg(long)]
         reference: Option<PathBuf>,
         /// Overwrite an existing output.
@@ -65,16 +67,17 @@ enum Cmd {
         /// Worker threads (0 = all cores).
         #[arg(short = 'T', long, default_value_t = 0)]
         threads: usize,
-        /// The reference a delta frame was made against.
+        /// The reference a delta frame or archive was made against (for an
+        /// archive: the original file or its .z4 archive).
         #[arg(long)]
         reference: Option<PathBuf>,
         /// Overwrite an existing output.
         #[arg(short, long)]
         force: bool,
     },
-    /// Describe a frame: dtype, sizes, ratio, chunks, method per plane.
+    /// Describe a frame, an archive or a chain folder.
     Info {
-        /// The .z4 file.
+        /// The .z4 file (or a chain folder).
         file: PathBuf,
         /// Print JSON.
         #[arg(long)]
@@ -84,6 +87,9 @@ enum Cmd {
     Verify {
         /// The .z4 file.
         file: PathBuf,
+        /// The reference a delta archive was made against (file or archive).
+        #[arg(long)]
+        reference: Option<PathBuf>,
     },
     /// List the tensors of a .z4 model archive.
     Ls {
@@ -109,9 +115,17 @@ enum Cmd {
         /// Write a one-tensor safetensors file here.
         #[arg(long)]
         safetensors: Option<PathBuf>,
+        /// The reference a delta archive was made against (file or archive).
+        #[arg(long)]
+        reference: Option<PathBuf>,
         /// Overwrite an existing output.
         #[arg(short, long)]
         force: bool,
+    },
+    /// Checkpoint chains: a folder of keyframes and deltas.
+    Chain {
+        #[command(subcommand)]
+        cmd: ChainCmd,
     },
     /// Compress and decompress a file in memory and report ratio and speed.
     Bench {
@@ -135,6 +149,44 @@ enum Cmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ChainCmd {
+    /// Append a checkpoint: a keyframe every K steps, else a delta against
+    /// the previous step. Creates the chain folder if needed.
+    Add {
+        /// The chain folder.
+        dir: PathBuf,
+        /// The checkpoint (a safetensors file).
+        file: PathBuf,
+        /// A keyframe every this many steps (new chains; default 8).
+        #[arg(long)]
+        keyframe_interval: Option<u32>,
+        /// Effort: fast, default or max.
+        #[arg(short, long, default_value = "default")]
+        effort: String,
+        /// Worker threads (0 = all cores).
+        #[arg(short = 'T', long, default_value_t = 0)]
+        threads: usize,
+    },
+    /// Restore one step byte for byte.
+    Restore {
+        /// The chain folder.
+        dir: PathBuf,
+        /// Step number (0 = the first checkpoint added).
+        #[arg(long)]
+        step: usize,
+        /// Output file.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Worker threads (0 = all cores).
+        #[arg(short = 'T', long, default_value_t = 0)]
+        threads: usize,
+        /// Overwrite an existing output.
+        #[arg(short, long)]
+        force: bool,
     },
 }
 
@@ -163,13 +215,18 @@ fn run(cmd: Cmd) -> CliResult {
             reference,
             force,
         } => {
-            let reference = reference.map(|r| read_input(&r)).transpose()?;
             if let Some(model) = input.as_deref().filter(|i| archive_cmds::is_model(i)) {
-                if reference.is_some() {
-                    return Err("--reference is not supported for model files yet; delta-code raw tensor buffers".into());
-                }
-                return archive_cmds::compress(model, output, &effort, threads, chunk_size, force);
+                return archive_cmds::compress(
+                    model,
+                    output,
+                    &effort,
+                    threads,
+                    chunk_size,
+                    reference.as_deref(),
+                    force,
+                );
             }
+            let reference = reference.map(|r| read_input(&r)).transpose()?;
             let opts = Options {
                 dtype: dtype.parse()?,
                 effort: effort.parse()?,
@@ -207,7 +264,13 @@ fn run(cmd: Cmd) -> CliResult {
         } => {
             let input = input.unwrap_or_else(|| PathBuf::from("-"));
             if archive_cmds::is_archive(&input) {
-                return archive_cmds::decompress(&input, output, threads, force);
+                return archive_cmds::decompress(
+                    &input,
+                    output,
+                    threads,
+                    reference.as_deref(),
+                    force,
+                );
             }
             let output = match output {
                 Some(o) => o,
@@ -228,6 +291,9 @@ fn run(cmd: Cmd) -> CliResult {
             Ok(())
         }
         Cmd::Info { file, json } => {
+            if file.join(z4ai::archive::MANIFEST).is_file() {
+                return archive_cmds::chain_info(&file, json);
+            }
             if archive_cmds::is_archive(&file) {
                 return archive_cmds::info(&file, json);
             }
@@ -240,9 +306,9 @@ fn run(cmd: Cmd) -> CliResult {
             }
             Ok(())
         }
-        Cmd::Verify { file } => {
+        Cmd::Verify { file, reference } => {
             if archive_cmds::is_archive(&file) {
-                return archive_cmds::verify(&file);
+                return archive_cmds::verify(&file, reference.as_deref());
             }
             let blob = read_input(&file)?;
             let data = z4ai::decompress(&blob)?;
@@ -260,8 +326,33 @@ fn run(cmd: Cmd) -> CliResult {
             file_path,
             output,
             safetensors,
+            reference,
             force,
-        } => archive_cmds::extract(&file, tensor, file_path, output, safetensors, force),
+        } => archive_cmds::extract(
+            &file,
+            tensor,
+            file_path,
+            output,
+            safetensors,
+            reference.as_deref(),
+            force,
+        ),
+        Cmd::Chain { cmd } => match cmd {
+            ChainCmd::Add {
+                dir,
+                file,
+                keyframe_interval,
+                effort,
+                threads,
+            } => archive_cmds::chain_add(&dir, &file, keyframe_interval, &effort, threads),
+            ChainCmd::Restore {
+                dir,
+                step,
+                output,
+                threads,
+                force,
+            } => archive_cmds::chain_restore(&dir, step, &output, threads, force),
+        },
         Cmd::Bench {
             file,
             dtype,
