@@ -7,6 +7,8 @@
 //! histogram estimates (zstd from a small sample); at `max` every candidate
 //! is encoded and the smallest kept.
 
+use std::borrow::Cow;
+
 use z4ai_simd::rans::{self, Ctx};
 use z4ai_simd::{Kernels, RansTables};
 
@@ -146,6 +148,64 @@ fn model_len(t: &RansTables) -> usize {
     v.len()
 }
 
+/// Planes (besides plane 0) that get a plane-0-conditioned model.
+pub const CX_PLANES: std::ops::Range<usize> = 1..8;
+
+/// Histograms of one chunk's planes, counted once: summed into the block's
+/// shared models and reused to choose each plane's code.
+pub struct ChunkHists {
+    /// Order-0 counts per plane.
+    pub o0: Vec<[u32; 256]>,
+    /// Context counts: plane 0 order-1 first, then each plane of
+    /// [`CX_PLANES`] (below the width) conditioned on plane 0.
+    pub ctx: Vec<Vec<u32>>,
+}
+
+impl ChunkHists {
+    /// All-zero histograms for `width` planes.
+    pub fn new(width: usize) -> ChunkHists {
+        let n_ctx = 1 + CX_PLANES.filter(|&p| p < width).count();
+        ChunkHists {
+            o0: vec![[0; 256]; width],
+            ctx: vec![vec![0; 65536]; n_ctx],
+        }
+    }
+
+    /// The histograms of split `planes`.
+    pub fn of(planes: &[u8], width: usize, k: &Kernels) -> ChunkHists {
+        let mut h = ChunkHists::new(width);
+        let n = planes.len() / width;
+        for p in 0..width {
+            k.hist_order0(&planes[p * n..(p + 1) * n], &mut h.o0[p]);
+        }
+        k.hist_order1(&planes[..n], &mut h.ctx[0]);
+        for (i, p) in CX_PLANES.filter(|&p| p < width).enumerate() {
+            k.hist_context(&planes[p * n..(p + 1) * n], &planes[..n], &mut h.ctx[1 + i]);
+        }
+        h
+    }
+
+    /// Adds `other`'s counts.
+    pub fn add(&mut self, other: &ChunkHists) {
+        for (a, b) in self.o0.iter_mut().zip(&other.o0) {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+        for (a, b) in self.ctx.iter_mut().zip(&other.ctx) {
+            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        }
+    }
+
+    /// The context counts of plane `p` under `kind`, if counted.
+    fn context(&self, p: usize, kind: CtxKind) -> Option<&[u32]> {
+        match kind {
+            CtxKind::Order1 if p == 0 => self.ctx.first(),
+            CtxKind::Plane0 if CX_PLANES.contains(&p) => self.ctx.get(p),
+            _ => None,
+        }
+        .map(Vec::as_slice)
+    }
+}
+
 /// A chunk ready to serialise.
 pub struct EncodedChunk {
     /// Field-split planes (empty when stored).
@@ -164,13 +224,15 @@ pub fn split(raw: &[u8], dtype: DType, k: &Kernels) -> Vec<u8> {
     planes
 }
 
-/// Chooses a code for every plane of a split chunk.
+/// Chooses a code for every plane of a split chunk; `hists`, when given,
+/// are the chunk's histograms ([`ChunkHists::of`] the same planes).
 pub fn encode_planes(
     planes: Vec<u8>,
     dtype: DType,
     effort: Effort,
     models: &BlockModels,
     k: &Kernels,
+    hists: Option<&ChunkHists>,
 ) -> EncodedChunk {
     let w = dtype.width();
     let n = planes.len() / w;
@@ -178,7 +240,7 @@ pub fn encode_planes(
         .map(|p| {
             let plane = &planes[p * n..(p + 1) * n];
             let ctx = if p > 0 { Some(&planes[..n]) } else { None };
-            choose_plane(p, plane, ctx, effort, models, k)
+            choose_plane(p, plane, ctx, effort, models, k, hists)
         })
         .collect();
     EncodedChunk { planes, codes }
@@ -197,13 +259,20 @@ fn choose_plane(
     effort: Effort,
     models: &BlockModels,
     k: &Kernels,
+    hists: Option<&ChunkHists>,
 ) -> PlaneCode {
     let n = plane.len();
     if n == 0 {
         return PlaneCode::Raw;
     }
-    let mut o0 = [0u32; 256];
-    k.hist_order0(plane, &mut o0);
+    let o0 = match hists {
+        Some(h) => h.o0[p],
+        None => {
+            let mut o0 = [0u32; 256];
+            k.hist_order0(plane, &mut o0);
+            o0
+        }
+    };
     if o0.iter().filter(|&&c| c > 0).count() == 1 {
         return PlaneCode::Const(plane[0]);
     }
@@ -226,7 +295,7 @@ fn choose_plane(
             model: ModelSel::Shared(i),
         });
     }
-    let mut ctx_hist: Option<(CtxKind, Vec<u32>)> = None;
+    let mut ctx_hist: Option<(CtxKind, Cow<'_, [u32]>)> = None;
     let want_ctx = pm.context.map(|(kind, _)| kind).or(match effort {
         Effort::Max => Some(if p == 0 {
             CtxKind::Order1
@@ -236,11 +305,19 @@ fn choose_plane(
         _ => None,
     });
     if let Some(kind) = want_ctx {
-        let mut h = vec![0u32; 65536];
-        match kind {
-            CtxKind::Plane0 => k.hist_context(plane, ctx_plane.expect("plane 0 present"), &mut h),
-            _ => k.hist_order1(plane, &mut h),
-        }
+        let h = match hists.and_then(|h| h.context(p, kind)) {
+            Some(h) => Cow::Borrowed(h),
+            None => {
+                let mut h = vec![0u32; 65536];
+                match kind {
+                    CtxKind::Plane0 => {
+                        k.hist_context(plane, ctx_plane.expect("plane 0 present"), &mut h)
+                    }
+                    _ => k.hist_order1(plane, &mut h),
+                }
+                Cow::Owned(h)
+            }
+        };
         if let Some((kind, i)) = pm.context {
             cands.push(Candidate {
                 bits: models.costs[i].context(&h) + RANS_OVERHEAD_BITS,

@@ -21,7 +21,9 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 use z4ai_simd::{Isa, Kernels, RansTables};
 
-use crate::chunk::{self, BlockModels, CtxKind, ModelSel, PlaneCode, PlaneModels};
+use crate::chunk::{
+    self, BlockModels, ChunkHists, CtxKind, ModelSel, PlaneCode, PlaneModels, CX_PLANES,
+};
 use crate::delta;
 use crate::dtype::DType;
 use crate::entropy::{self, CostTable};
@@ -38,8 +40,6 @@ pub const MAX_BLOCK_MODELS: usize = 24;
 pub const MAX_BLOCK_SLOTS: usize = 4 << 20;
 const SHARED_O0_BITS: u32 = 14;
 const SHARED_CTX_BITS: u32 = 12;
-/// Planes (besides plane 0) that get a plane-0-conditioned model.
-const CX_PLANES: std::ops::Range<usize> = 1..8;
 
 /// The kernels for an optional pinned level.
 pub fn kernels(isa: Option<Isa>) -> Result<Kernels> {
@@ -176,24 +176,43 @@ impl FrameWriter {
                 }
             })
             .collect();
-        let plain: Vec<&Vec<u8>> = preps
-            .iter()
-            .filter(|p| p.body.is_none() && p.delta.is_none())
-            .map(|p| &p.planes)
-            .collect();
-        let models = if effort == Effort::Fast || plain.is_empty() {
+        // Histograms of the plain chunks, counted once: summed into the
+        // block's shared models, then reused to choose each plane's code.
+        let is_plain = |p: &Prep<'_>| p.body.is_none() && p.delta.is_none();
+        let mut hists: Vec<Option<ChunkHists>> = if effort == Effort::Fast {
+            preps.iter().map(|_| None).collect()
+        } else {
+            preps
+                .par_iter()
+                .map(|p| is_plain(p).then(|| ChunkHists::of(&p.planes, w, &k)))
+                .collect()
+        };
+        let plain: Vec<ChunkHists> = hists.iter_mut().filter_map(Option::take).collect();
+        let models = if plain.is_empty() {
             BlockModels::none(w)
         } else {
-            build_models(&plain, dtype, &k)
+            build_models(&plain, dtype)
         };
+        let mut plain = plain.into_iter();
+        for (h, p) in hists.iter_mut().zip(&preps) {
+            if effort != Effort::Fast && is_plain(p) {
+                *h = plain.next();
+            }
+        }
         let preps: Vec<Coded<'_>> = preps
             .into_par_iter()
-            .map(|p| {
+            .zip(hists)
+            .map(|(p, h)| {
                 let body = match (p.body, &p.delta) {
                     (Some(b), _) => Some(b),
                     (None, Some(_)) => None,
                     (None, None) => Some(Body::Planes(chunk::encode_planes(
-                        p.planes, dtype, effort, &models, &k,
+                        p.planes,
+                        dtype,
+                        effort,
+                        &models,
+                        &k,
+                        h.as_ref(),
                     ))),
                 };
                 (p.copies, p.literal, body, p.delta)
@@ -313,52 +332,25 @@ fn gather_literal<'a>(raw: &'a [u8], copies: &[Copy]) -> Cow<'a, [u8]> {
     Cow::Owned(lit)
 }
 
-/// Accumulated histograms of a block.
-struct Hists {
-    o0: Vec<[u32; 256]>,
-    /// Context histograms: plane 0 order-1 first, then planes in CX_PLANES.
-    ctx: Vec<Vec<u32>>,
-}
-
-impl Hists {
-    fn new(w: usize) -> Hists {
-        let n_ctx = 1 + CX_PLANES.filter(|&p| p < w).count();
-        Hists {
-            o0: vec![[0; 256]; w],
-            ctx: vec![vec![0; 65536]; n_ctx],
-        }
-    }
-
-    fn add(mut self, o: Hists) -> Hists {
-        for (a, b) in self.o0.iter_mut().zip(&o.o0) {
-            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-        }
-        for (a, b) in self.ctx.iter_mut().zip(&o.ctx) {
-            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-        }
-        self
-    }
-}
-
-fn build_models(split: &[&Vec<u8>], dtype: DType, k: &Kernels) -> BlockModels {
+/// The block's shared models, from the sum of its plain chunks' histograms.
+fn build_models(chunks: &[ChunkHists], dtype: DType) -> BlockModels {
     let w = dtype.width();
-    let h = split
+    let h = chunks
         .par_iter()
         .fold(
-            || Hists::new(w),
-            |mut h, planes| {
-                let n = planes.len() / w;
-                for p in 0..w {
-                    k.hist_order0(&planes[p * n..(p + 1) * n], &mut h.o0[p]);
-                }
-                k.hist_order1(&planes[..n], &mut h.ctx[0]);
-                for (i, p) in CX_PLANES.filter(|&p| p < w).enumerate() {
-                    k.hist_context(&planes[p * n..(p + 1) * n], &planes[..n], &mut h.ctx[1 + i]);
-                }
-                h
+            || ChunkHists::new(w),
+            |mut a, h| {
+                a.add(h);
+                a
             },
         )
-        .reduce(|| Hists::new(w), Hists::add);
+        .reduce(
+            || ChunkHists::new(w),
+            |mut a, b| {
+                a.add(&b);
+                a
+            },
+        );
     let mut tables = Vec::new();
     let mut planes = vec![PlaneModels::default(); w];
     #[allow(clippy::needless_range_loop)] // p indexes hists, planes and CX_PLANES alike
@@ -437,7 +429,9 @@ pub fn parse_models(section: &[u8]) -> Result<Vec<RansTables>> {
 
 /// Decodes the chunks of one block into `out` (the block's bytes): every
 /// chunk's literals in parallel, then the block's copies (validated), then
-/// every chunk's hash. `payloads` holds the payload ranges of `chunks`.
+/// every chunk's hash — right after its decode, while its bytes are still
+/// in cache, for a chunk without copies (a copy only ever writes into its
+/// own chunk). `payloads` holds the payload ranges of `chunks`.
 pub fn decode_block(
     payloads: &[u8],
     chunks: &[ChunkLoc],
@@ -459,7 +453,7 @@ pub fn decode_block(
     let copies: Vec<Vec<Copy>> = work
         .into_par_iter()
         .map_init(Vec::new, |scratch, (loc, dst, off)| {
-            payload::decode_payload(
+            let copies = payload::decode_payload(
                 &payloads[loc.payload.clone()],
                 dtype,
                 models,
@@ -468,36 +462,45 @@ pub fn decode_block(
                 off,
                 reference.get(off..).unwrap_or(&[]),
                 scratch,
-            )
+            )?;
+            if copies.is_empty() {
+                verify_chunk(loc, dst)?;
+            }
+            Ok(copies)
         })
         .collect::<Result<_>>()?;
-    let copies: Vec<Copy> = copies.into_iter().flatten().collect();
-    if !copies.is_empty() {
-        dedup::validate(&copies, out.len()).map_err(Error::corrupt)?;
-        for c in &copies {
-            out.copy_within(c.source..c.source + c.len, c.target);
-        }
+    if copies.iter().all(Vec::is_empty) {
+        return Ok(());
     }
-    verify_chunks(chunks, out)
-}
-
-fn verify_chunks(chunks: &[ChunkLoc], out: &[u8]) -> Result<()> {
+    let with_copies: Vec<bool> = copies.iter().map(|c| !c.is_empty()).collect();
+    let copies: Vec<Copy> = copies.into_iter().flatten().collect();
+    dedup::validate(&copies, out.len()).map_err(Error::corrupt)?;
+    for c in &copies {
+        out.copy_within(c.source..c.source + c.len, c.target);
+    }
     let mut pieces = Vec::with_capacity(chunks.len());
-    let mut rest = out;
-    for loc in chunks {
+    let mut rest = &*out;
+    for (loc, &check) in chunks.iter().zip(&with_copies) {
         let (head, tail) = rest.split_at(loc.entry.raw_len as usize);
-        pieces.push((loc, head));
+        if check {
+            pieces.push((loc, head));
+        }
         rest = tail;
     }
-    pieces.into_par_iter().try_for_each(|(loc, bytes)| {
-        if xxh3_64(bytes) != loc.entry.hash {
-            return Err(Error::ChecksumMismatch {
-                what: "chunk content",
-                chunk: Some(loc.index),
-            });
-        }
-        Ok(())
-    })
+    pieces
+        .into_par_iter()
+        .try_for_each(|(loc, bytes)| verify_chunk(loc, bytes))
+}
+
+/// Checks a decoded chunk against its content hash.
+fn verify_chunk(loc: &ChunkLoc, bytes: &[u8]) -> Result<()> {
+    if xxh3_64(bytes) != loc.entry.hash {
+        return Err(Error::ChecksumMismatch {
+            what: "chunk content",
+            chunk: Some(loc.index),
+        });
+    }
+    Ok(())
 }
 
 /// Checks that `reference` is the one a delta frame was made against.

@@ -34,7 +34,14 @@ pub struct Sub {
 impl Sub {
     fn new(data: Vec<u8>, dtype: DType, effort: Effort, k: &Kernels) -> Sub {
         let planes = chunk::split(&data, dtype, k);
-        let enc = chunk::encode_planes(planes, dtype, effort, &BlockModels::none(dtype.width()), k);
+        let enc = chunk::encode_planes(
+            planes,
+            dtype,
+            effort,
+            &BlockModels::none(dtype.width()),
+            k,
+            None,
+        );
         let mut payload = Vec::new();
         chunk::write_chunk(&data, &enc, dtype, &[], &mut payload);
         let mut bytes = Vec::with_capacity(payload.len() + 5);

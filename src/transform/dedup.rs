@@ -25,6 +25,9 @@ use xxhash_rust::xxh3::xxh3_64;
 /// Shortest copy worth a reference.
 pub const MIN_COPY: usize = 256;
 const MIN_PIECE: usize = 1 << 10;
+// The skip after a cut (see `cut`) needs 64 elements of the widest dtype
+// to fit in a minimal piece.
+const _: () = assert!(MIN_PIECE > 64 * 8);
 const MAX_PIECE: usize = 64 << 10;
 const SEGMENT: usize = 8 << 20;
 /// Longest backward extension.
@@ -72,6 +75,12 @@ fn cut(seg: &[u8], width: usize) -> Vec<usize> {
         if (len >= MIN_PIECE && h >> (64 - bits) == 0) || len >= MAX_PIECE {
             ends.push(i);
             start = i;
+            // No cut may fall within MIN_PIECE of this one, and the hash
+            // only remembers its last 64 elements (each step shifts older
+            // ones out): restart it 64 elements before the first place a
+            // cut may fall. The cuts are exactly those of the full scan.
+            i = start + MIN_PIECE - 64 * width;
+            h = 0;
         }
     }
     if start < seg.len() {
@@ -255,6 +264,48 @@ mod tests {
             assert_eq!(apply(&data, &copies), data);
         }
         assert!(find(&noise(500_000, 9), 2).is_empty());
+    }
+
+    /// `cut` without the skip after each cut: the hash advanced over every
+    /// element.
+    fn cut_every_element(seg: &[u8], width: usize) -> Vec<usize> {
+        let table: Vec<u64> = (0..256).map(gear).collect();
+        let bits = 12 - width.trailing_zeros();
+        let (mut ends, mut start, mut h) = (Vec::new(), 0, 0u64);
+        let n = seg.len() / width * width;
+        for i in (0..n).step_by(width) {
+            let v = seg[i..i + width]
+                .iter()
+                .fold(0u64, |v, &b| v.rotate_left(8) ^ table[usize::from(b)]);
+            h = (h << 1).wrapping_add(v);
+            let len = i + width - start;
+            if (len >= MIN_PIECE && h >> (64 - bits) == 0) || len >= MAX_PIECE {
+                ends.push(i + width);
+                start = i + width;
+            }
+        }
+        if start < seg.len() {
+            ends.push(seg.len());
+        }
+        ends
+    }
+
+    #[test]
+    fn skipping_after_a_cut_keeps_every_cut() {
+        // Noise, long runs (MAX_PIECE cuts), low-entropy bytes, odd tails.
+        let mut data = noise(400_003, 4);
+        data.extend(vec![0u8; 150_000]);
+        data.extend(noise(90_001, 5).iter().map(|b| b & 3));
+        for width in [1, 2, 4, 8] {
+            for len in [0, 1, 1023, 1024, 1025, 70_000, data.len()] {
+                let seg = &data[..len];
+                assert_eq!(
+                    cut(seg, width),
+                    cut_every_element(seg, width),
+                    "{width} {len}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -163,8 +163,12 @@ impl BackWords {
         for s in x {
             out.extend_from_slice(&s.to_le_bytes());
         }
-        for w in words {
-            out.extend_from_slice(&w.to_le_bytes());
+        // One resize and a fixed-size copy per word: compiles to a plain
+        // block copy on little-endian targets.
+        let start = out.len();
+        out.resize(start + 2 * words.len(), 0);
+        for (d, w) in out[start..].chunks_exact_mut(2).zip(words) {
+            d.copy_from_slice(&w.to_le_bytes());
         }
     }
 }
