@@ -30,10 +30,29 @@ const MODE_XOR: u8 = 0;
 const MODE_SUB: u8 = 1;
 const CTX_BITS: u32 = 12;
 
-fn word(e: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    b[..e.len()].copy_from_slice(e);
-    u64::from_le_bytes(b)
+/// Replaces each `W`-byte little-endian word `x` of `out` by `f(x, y)`,
+/// `y` the word at the same place in `b`; `W` is a constant so that every
+/// load and store is a fixed-size move.
+fn map_words<const W: usize>(out: &mut [u8], b: &[u8], f: impl Fn(u64, u64) -> u64) {
+    let word = |e: &[u8]| {
+        let mut x = [0u8; 8];
+        x[..W].copy_from_slice(e);
+        u64::from_le_bytes(x)
+    };
+    for (o, y) in out.chunks_exact_mut(W).zip(b.chunks_exact(W)) {
+        let v = f(word(o), word(y));
+        o.copy_from_slice(&v.to_le_bytes()[..W]);
+    }
+}
+
+/// [`map_words`] for a run-time width of 1, 2, 4 or 8 bytes.
+fn map_width(w: usize, out: &mut [u8], b: &[u8], f: impl Fn(u64, u64) -> u64) {
+    match w {
+        1 => map_words::<1>(out, b, f),
+        2 => map_words::<2>(out, b, f),
+        4 => map_words::<4>(out, b, f),
+        _ => map_words::<8>(out, b, f),
+    }
 }
 
 struct Domain {
@@ -167,11 +186,10 @@ fn residual_planes(
     let w = dtype.width();
     let n = raw.len() / w;
     let dom = Domain::of(dtype);
-    let mut res = Vec::with_capacity(raw.len());
-    for (a, b) in raw.chunks_exact(w).zip(reference.chunks_exact(w)) {
-        res.extend_from_slice(&dom.residual(mode, word(a), word(b)).to_le_bytes()[..w]);
-    }
-    res.extend_from_slice(&raw[n * w..]);
+    let mut res = raw.to_vec();
+    map_width(w, &mut res[..n * w], reference, |a, b| {
+        dom.residual(mode, a, b)
+    });
     let planes = chunk::split(&res, residual_dtype(w), k);
     (res, planes)
 }
@@ -249,10 +267,9 @@ pub fn decode(
         Some(&ref_exp),
     )?;
     let dom = Domain::of(dtype);
-    for (o, b) in out.chunks_exact_mut(w).zip(reference.chunks_exact(w)) {
-        let v = dom.apply(mode, word(o), word(b));
-        o.copy_from_slice(&v.to_le_bytes()[..w]);
-    }
+    map_width(w, &mut out[..n * w], reference, |r, b| {
+        dom.apply(mode, r, b)
+    });
     Ok(())
 }
 
