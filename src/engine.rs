@@ -179,7 +179,7 @@ impl FrameWriter {
         // Histograms of the plain chunks, counted once: summed into the
         // block's shared models, then reused to choose each plane's code.
         let is_plain = |p: &Prep<'_>| p.body.is_none() && p.delta.is_none();
-        let mut hists: Vec<Option<ChunkHists>> = if effort == Effort::Fast {
+        let hists: Vec<Option<ChunkHists>> = if effort == Effort::Fast {
             preps.iter().map(|_| None).collect()
         } else {
             preps
@@ -187,18 +187,12 @@ impl FrameWriter {
                 .map(|p| is_plain(p).then(|| ChunkHists::of(&p.planes, w, &k)))
                 .collect()
         };
-        let plain: Vec<ChunkHists> = hists.iter_mut().filter_map(Option::take).collect();
+        let plain: Vec<&ChunkHists> = hists.iter().flatten().collect();
         let models = if plain.is_empty() {
             BlockModels::none(w)
         } else {
             build_models(&plain, dtype)
         };
-        let mut plain = plain.into_iter();
-        for (h, p) in hists.iter_mut().zip(&preps) {
-            if effort != Effort::Fast && is_plain(p) {
-                *h = plain.next();
-            }
-        }
         let preps: Vec<Coded<'_>> = preps
             .into_par_iter()
             .zip(hists)
@@ -333,7 +327,7 @@ fn gather_literal<'a>(raw: &'a [u8], copies: &[Copy]) -> Cow<'a, [u8]> {
 }
 
 /// The block's shared models, from the sum of its plain chunks' histograms.
-fn build_models(chunks: &[ChunkHists], dtype: DType) -> BlockModels {
+fn build_models(chunks: &[&ChunkHists], dtype: DType) -> BlockModels {
     let w = dtype.width();
     let h = chunks
         .par_iter()
