@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """The README's summary tables, from one harness result (run.py's JSON).
 
+run.py writes them next to each report as `<run>.readme.md`; to print them
+again from a saved report:
+
     python3 benches/compare/readme_table.py benches/compare/results/full-*.json
 
 Prints markdown: the machine, versions and date of the run; per input the
@@ -32,8 +35,8 @@ def f(x):
     return "n/a" if x is None else f"{x:.3f}"
 
 
-def main(path):
-    rep = json.load(open(path))
+def tables(rep):
+    """The README's tables (markdown) for a harness report (run.py's dict)."""
     m = rep["machine"]
     out = [f"Run of {rep['date']} on {m['cpu']}, {m['cores']} cores (load at start "
            f"{m['loadavg_start']}, end {m.get('loadavg_end', '?')}); mode {rep['mode']}, best of "
@@ -68,10 +71,11 @@ def main(path):
                 cells.append("—" if v is None else f"{v['c_mbs']:.0f} / {v['d_mbs']:.0f}")
             if any(x != "—" for x in cells):
                 out.append(f"| {c} | " + " | ".join(cells) + " |")
-    print("\n".join(out))
+    return "\n".join(out)
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit(__doc__)
-    main(sys.argv[1])
+    with open(sys.argv[1]) as fh:
+        print(tables(json.load(fh)))

@@ -15,6 +15,9 @@ import resource, statistics, struct, subprocess, sys, tempfile, time, warnings
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import readme_table  # noqa: E402  (the README's tables, from the same report)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 NCPU = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -742,8 +745,10 @@ def main():
         f.write(md + "\n")
     with open(os.path.join(a.out, stem + ".json"), "w") as f:
         json.dump(report, f, indent=1)
+    with open(os.path.join(a.out, stem + ".readme.md"), "w") as f:
+        f.write(readme_table.tables(report) + "\n")
     print(md)
-    log(f"\nwrote {a.out}/{stem}.md and .json in {report['elapsed_s']} s")
+    log(f"\nwrote {a.out}/{stem}.md, .json and .readme.md (the README's tables) in {report['elapsed_s']} s")
     if report["failures"]:
         loud("ROUND-TRIP FAILURES: " + "; ".join(report["failures"]))
         sys.exit(2)
