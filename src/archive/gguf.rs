@@ -27,7 +27,7 @@ use std::collections::HashSet;
 
 use super::format::TensorMeta;
 use super::source::ReadAt;
-use super::Span;
+use super::{sort_tensor_spans, Span};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 
@@ -586,16 +586,7 @@ pub fn plan(src: &dyn ReadAt) -> Result<Vec<Span>> {
             }),
         });
     }
-    spans.sort_by(|a, b| (a.offset, a.len != 0, a.name()).cmp(&(b.offset, b.len != 0, b.name())));
-    let mut pos = data_start;
-    let mut prev = "";
-    for s in &spans {
-        if s.offset < pos {
-            return Err(bad(format!("tensors '{prev}' and '{}' overlap", s.name())));
-        }
-        pos = s.offset + s.len;
-        prev = s.name();
-    }
+    sort_tensor_spans(&mut spans, data_start).map_err(bad)?;
     Ok(spans)
 }
 

@@ -231,6 +231,23 @@ fn plan_spans(src: &dyn ReadAt, hint: Option<FileFormat>) -> Result<(FileFormat,
     Ok((format, fill_gaps(size, known)))
 }
 
+/// Sorts a header's tensor spans by offset (at one offset, empty tensors
+/// first, then by name) and checks that none starts before `data_start`
+/// or overlaps the one before; the error names the two tensors.
+fn sort_tensor_spans(spans: &mut [Span], data_start: u64) -> std::result::Result<(), String> {
+    spans.sort_by(|a, b| (a.offset, a.len != 0, a.name()).cmp(&(b.offset, b.len != 0, b.name())));
+    let mut pos = data_start;
+    let mut prev = "";
+    for s in spans.iter() {
+        if s.offset < pos {
+            return Err(format!("tensors '{prev}' and '{}' overlap", s.name()));
+        }
+        pos = s.offset + s.len;
+        prev = s.name();
+    }
+    Ok(())
+}
+
 /// Adds region spans for every byte not covered by `known` (sorted,
 /// non-overlapping) and cuts regions to [`MAX_REGION`].
 fn fill_gaps(size: u64, known: Vec<Span>) -> Vec<Span> {

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use super::format::TensorMeta;
-use super::Span;
+use super::{sort_tensor_spans, Span};
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 
@@ -176,15 +176,6 @@ pub fn parse_header(json: &[u8], file_len: u64) -> Result<Header> {
             gguf: None,
         });
     }
-    spans.sort_by(|a, b| (a.offset, a.len != 0, a.name()).cmp(&(b.offset, b.len != 0, b.name())));
-    let mut pos = data_start;
-    let mut prev = "";
-    for s in &spans {
-        if s.offset < pos {
-            return Err(bad(format!("tensors '{prev}' and '{}' overlap", s.name())));
-        }
-        pos = s.offset + s.len;
-        prev = s.name();
-    }
+    sort_tensor_spans(&mut spans, data_start).map_err(bad)?;
     Ok(Header { spans, metadata })
 }
