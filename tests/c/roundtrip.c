@@ -20,38 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int checks, failures;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        checks++;                                                            \
-        if (!(cond)) {                                                       \
-            failures++;                                                      \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-        }                                                                    \
-    } while (0)
-
-#define CHECK_EQ(a, b)                                                        \
-    do {                                                                      \
-        long long va_ = (long long)(a), vb_ = (long long)(b);                 \
-        checks++;                                                             \
-        if (va_ != vb_) {                                                     \
-            failures++;                                                       \
-            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %lld, %s == %lld\n", \
-                    __FILE__, __LINE__, #a, va_, #b, vb_);                    \
-        }                                                                     \
-    } while (0)
-
-/* Aborts on allocation failure: the test must not run on without memory. */
-static void *xmalloc(size_t n) {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fprintf(stderr, "out of memory (%zu bytes)\n", n);
-        exit(2);
-    }
-    return p;
-}
+#include "check.h"
 
 /* xorshift64*, the same generator the Rust tests use. */
 static uint64_t rng_next(uint64_t *s) {
