@@ -116,6 +116,8 @@ pub struct Archive {
     store: Store,
     index: Index,
     names: HashMap<String, (usize, usize)>,
+    /// (file, piece) of every tensor, in file order (`tensors()` order).
+    tensor_locs: Vec<(usize, usize)>,
     dopts: DecodeOptions,
     pool: Option<rayon::ThreadPool>,
     batch_bytes: u64,
@@ -158,10 +160,12 @@ impl Archive {
         }
         let index = Index::parse(&bytes, off, foot.version)?;
         let mut names = HashMap::new();
+        let mut tensor_locs = Vec::new();
         for (fi, f) in index.files.iter().enumerate() {
             for (pi, p) in f.pieces.iter().enumerate() {
                 if let Some(t) = &p.tensor {
                     names.entry(t.name.clone()).or_insert((fi, pi));
+                    tensor_locs.push((fi, pi));
                 }
             }
         }
@@ -169,6 +173,7 @@ impl Archive {
             store,
             index,
             names,
+            tensor_locs,
             dopts: DecodeOptions::default(),
             pool: None,
             batch_bytes: DEFAULT_BATCH_BYTES as u64,
@@ -413,22 +418,9 @@ impl Archive {
     /// reaches every tensor of a folder archive, even one whose name
     /// another file also uses.
     pub fn tensor_into_at(&self, index: usize, out: &mut [u8]) -> Result<usize> {
-        let (fi, pi) = self
-            .index
-            .files
-            .iter()
-            .enumerate()
-            .flat_map(|(fi, f)| {
-                f.pieces
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, p)| p.tensor.is_some())
-                    .map(move |(pi, _)| (fi, pi))
-            })
-            .nth(index)
-            .ok_or_else(|| {
-                Error::InvalidOption(format!("no tensor number {index} in the archive"))
-            })?;
+        let &(fi, pi) = self.tensor_locs.get(index).ok_or_else(|| {
+            Error::InvalidOption(format!("no tensor number {index} in the archive"))
+        })?;
         self.piece_into(fi, pi, out)
     }
 
