@@ -15,6 +15,7 @@ use z4ai_simd::{Kernels, RansTables};
 use crate::dtype::DType;
 use crate::entropy::{self, build_context_model, CostTable};
 use crate::error::{Error, Result};
+use crate::hists::{ChunkHists, CtxHist};
 use crate::format::Reader;
 use crate::options::Effort;
 
@@ -148,64 +149,6 @@ fn model_len(t: &RansTables) -> usize {
     v.len()
 }
 
-/// Planes (besides plane 0) that get a plane-0-conditioned model.
-pub const CX_PLANES: std::ops::Range<usize> = 1..8;
-
-/// Histograms of one chunk's planes, counted once: summed into the block's
-/// shared models and reused to choose each plane's code.
-pub struct ChunkHists {
-    /// Order-0 counts per plane.
-    pub o0: Vec<[u32; 256]>,
-    /// Context counts: plane 0 order-1 first, then each plane of
-    /// [`CX_PLANES`] (below the width) conditioned on plane 0.
-    pub ctx: Vec<Vec<u32>>,
-}
-
-impl ChunkHists {
-    /// All-zero histograms for `width` planes.
-    pub fn new(width: usize) -> ChunkHists {
-        let n_ctx = 1 + CX_PLANES.filter(|&p| p < width).count();
-        ChunkHists {
-            o0: vec![[0; 256]; width],
-            ctx: vec![vec![0; 65536]; n_ctx],
-        }
-    }
-
-    /// The histograms of split `planes`.
-    pub fn of(planes: &[u8], width: usize, k: &Kernels) -> ChunkHists {
-        let mut h = ChunkHists::new(width);
-        let n = planes.len() / width;
-        for p in 0..width {
-            k.hist_order0(&planes[p * n..(p + 1) * n], &mut h.o0[p]);
-        }
-        k.hist_order1(&planes[..n], &mut h.ctx[0]);
-        for (i, p) in CX_PLANES.filter(|&p| p < width).enumerate() {
-            k.hist_context(&planes[p * n..(p + 1) * n], &planes[..n], &mut h.ctx[1 + i]);
-        }
-        h
-    }
-
-    /// Adds `other`'s counts.
-    pub fn add(&mut self, other: &ChunkHists) {
-        for (a, b) in self.o0.iter_mut().zip(&other.o0) {
-            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-        }
-        for (a, b) in self.ctx.iter_mut().zip(&other.ctx) {
-            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-        }
-    }
-
-    /// The context counts of plane `p` under `kind`, if counted.
-    fn context(&self, p: usize, kind: CtxKind) -> Option<&[u32]> {
-        match kind {
-            CtxKind::Order1 if p == 0 => self.ctx.first(),
-            CtxKind::Plane0 if CX_PLANES.contains(&p) => self.ctx.get(p),
-            _ => None,
-        }
-        .map(Vec::as_slice)
-    }
-}
-
 /// A chunk ready to serialise.
 pub struct EncodedChunk {
     /// Field-split planes (empty when stored).
@@ -295,7 +238,7 @@ fn choose_plane(
             model: ModelSel::Shared(i),
         });
     }
-    let mut ctx_hist: Option<(CtxKind, Cow<'_, [u32]>)> = None;
+    let mut ctx_hist: Option<(CtxKind, Cow<'_, CtxHist>)> = None;
     let want_ctx = pm.context.map(|(kind, _)| kind).or(match effort {
         Effort::Max => Some(if p == 0 {
             CtxKind::Order1
@@ -307,20 +250,16 @@ fn choose_plane(
     if let Some(kind) = want_ctx {
         let h = match hists.and_then(|h| h.context(p, kind)) {
             Some(h) => Cow::Borrowed(h),
-            None => {
-                let mut h = vec![0u32; 65536];
-                match kind {
-                    CtxKind::Plane0 => {
-                        k.hist_context(plane, ctx_plane.expect("plane 0 present"), &mut h)
-                    }
-                    _ => k.hist_order1(plane, &mut h),
+            None => Cow::Owned(match kind {
+                CtxKind::Plane0 => {
+                    CtxHist::count(plane, Some(ctx_plane.expect("plane 0 present")), k)
                 }
-                Cow::Owned(h)
-            }
+                _ => CtxHist::count(plane, None, k),
+            }),
         };
         if let Some((kind, i)) = pm.context {
             cands.push(Candidate {
-                bits: models.costs[i].context(&h) + RANS_OVERHEAD_BITS,
+                bits: models.costs[i].context_rows(h.rows()) + RANS_OVERHEAD_BITS,
                 kind,
                 model: ModelSel::Shared(i),
             });
@@ -329,8 +268,8 @@ fn choose_plane(
     }
     if effort == Effort::Max {
         if let Some((kind, h)) = &ctx_hist {
-            let t = build_context_model(h, INLINE_BITS, *kind == CtxKind::Order1);
-            let bits = CostTable::new(&t).context(h) + 8.0 * model_len(&t) as f64;
+            let t = build_context_model(&h.to_dense(), INLINE_BITS, *kind == CtxKind::Order1);
+            let bits = CostTable::new(&t).context_rows(h.rows()) + 8.0 * model_len(&t) as f64;
             cands.push(Candidate {
                 bits: bits + RANS_OVERHEAD_BITS,
                 kind: *kind,

@@ -21,15 +21,14 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 use z4ai_simd::{Isa, Kernels, RansTables};
 
-use crate::chunk::{
-    self, BlockModels, ChunkHists, CtxKind, ModelSel, PlaneCode, PlaneModels, CX_PLANES,
-};
+use crate::chunk::{self, BlockModels, CtxKind, ModelSel, PlaneCode, PlaneModels};
 use crate::delta;
 use crate::dtype::DType;
 use crate::entropy::{self, CostTable};
 use crate::error::{Error, Result};
 use crate::format::frame::{self, ChunkEntry, ChunkLoc, FrameHeader, FrameIndex};
 use crate::format::Reader;
+use crate::hists::{ChunkHists, HistSum, CX_PLANES};
 use crate::options::{Effort, Options};
 use crate::payload::{self, Body};
 use crate::transform::dedup::{self, Copy};
@@ -239,7 +238,8 @@ impl FrameWriter {
             .par_iter()
             .zip(&preps)
             .map(|(raw, (copies, literal, body, delta))| {
-                let mut p = Vec::new();
+                // A payload larger than the chunk is replaced by a stored one.
+                let mut p = Vec::with_capacity(raw.len() + 64);
                 match (body, delta) {
                     (Some(body), _) => {
                         payload::write_payload(raw, literal, copies, body, dtype, &remap, &mut p)
@@ -332,16 +332,16 @@ fn build_models(chunks: &[&ChunkHists], dtype: DType) -> BlockModels {
     let h = chunks
         .par_iter()
         .fold(
-            || ChunkHists::new(w),
+            || HistSum::new(w),
             |mut a, h| {
                 a.add(h);
                 a
             },
         )
         .reduce(
-            || ChunkHists::new(w),
+            || HistSum::new(w),
             |mut a, b| {
-                a.add(&b);
+                a.merge(&b);
                 a
             },
         );
@@ -381,7 +381,9 @@ fn build_models(chunks: &[&ChunkHists], dtype: DType) -> BlockModels {
 /// Compresses `data` into one frame; with a reference, a delta frame whose
 /// chunks are coded against the reference's bytes at the same offsets.
 pub fn compress(data: &[u8], reference: Option<&[u8]>, opts: &Options) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(data.len() / 2 + 64);
+    // Room for a stored frame: only the pages written are ever touched, so
+    // the output never moves while it grows.
+    let mut out = Vec::with_capacity(data.len() + data.len() / 512 + 4096);
     let ref_info = reference.map(|r| (r.len() as u64, xxh3_64(r)));
     let mut fw = FrameWriter::start(opts, Some(data.len() as u64), ref_info, &mut out)?;
     let block = FrameWriter::block_bytes(opts)?;
@@ -392,6 +394,7 @@ pub fn compress(data: &[u8], reference: Option<&[u8]>, opts: &Options) -> Result
         }
     });
     fw.finish(&mut out);
+    out.shrink_to_fit();
     Ok(out)
 }
 

@@ -26,6 +26,7 @@ mod engine;
 mod entropy;
 mod error;
 pub mod format;
+mod hists;
 mod info;
 mod options;
 mod payload;

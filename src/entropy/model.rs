@@ -221,10 +221,18 @@ impl CostTable {
 
     /// Bits to code a context histogram (`counts[ctx * 256 + sym]`).
     pub fn context(&self, counts: &[u32]) -> f64 {
-        counts
-            .chunks_exact(256)
-            .zip(self.map.iter())
-            .map(|(row, &t)| dot(row.try_into().unwrap(), &self.bits[usize::from(t)]))
+        self.context_rows(
+            counts
+                .chunks_exact(256)
+                .enumerate()
+                .map(|(c, row)| (c, row.try_into().unwrap())),
+        )
+    }
+
+    /// Bits to code the rows `(context, counts by symbol)` of a context
+    /// histogram; contexts not given count nothing.
+    pub fn context_rows<'a>(&self, rows: impl Iterator<Item = (usize, &'a [u32; 256])>) -> f64 {
+        rows.map(|(c, row)| dot(row, &self.bits[usize::from(self.map[c])]))
             .sum()
     }
 }

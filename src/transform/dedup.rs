@@ -1,7 +1,8 @@
 //! Dedup: content that repeats inside a block is stored once; later
 //! occurrences become copies of the first.
 //!
-//! 1. Content-defined pieces: a gear hash advanced one element at a time
+//! 1. Content-defined pieces: a rolling hash (shift and add a
+//!    multiplicative hash of each element) advanced one element at a time
 //!    (so repeats at any element-aligned offset cut at the same places)
 //!    marks boundaries where its top bits are zero; pieces are 1 to 64 KiB,
 //!    about 4 KiB on average. Fixed 8 MiB segments are cut independently,
@@ -45,32 +46,37 @@ pub struct Copy {
     pub len: usize,
 }
 
-fn gear(i: u64) -> u64 {
-    // splitmix64: a fixed pseudo-random table entry per element value.
-    let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+/// The rolling hash's value of one element (`W` bytes, little-endian): a
+/// multiplicative hash, whose top bits depend on every bit of the element.
+#[inline(always)]
+fn element_hash<const W: usize>(e: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b[..W].copy_from_slice(&e[..W]);
+    (u64::from_le_bytes(b) ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9)
 }
 
-/// Piece boundaries (end offsets) of one segment.
+/// Piece boundaries (end offsets) of one segment of `width`-byte elements.
 fn cut(seg: &[u8], width: usize) -> Vec<usize> {
-    let table: Vec<u64> = (0..256).map(gear).collect();
+    match width {
+        1 => cut_w::<1>(seg),
+        2 => cut_w::<2>(seg),
+        4 => cut_w::<4>(seg),
+        8 => cut_w::<8>(seg),
+        _ => unreachable!("element widths are 1, 2, 4 or 8"),
+    }
+}
+
+fn cut_w<const W: usize>(seg: &[u8]) -> Vec<usize> {
     // About one boundary per 4 KiB: `bits` top bits zero.
-    let bits = 12 - width.trailing_zeros();
+    let bits = 12 - W.trailing_zeros();
     let mut ends = Vec::with_capacity(seg.len() / 4096 + 1);
     let mut start = 0;
     let mut h = 0u64;
     let mut i = 0;
-    let n = seg.len() / width * width;
+    let n = seg.len() / W * W;
     while i < n {
-        let e = &seg[i..i + width];
-        let mut v = 0u64;
-        for &b in e {
-            v = v.rotate_left(8) ^ table[usize::from(b)];
-        }
-        h = (h << 1).wrapping_add(v);
-        i += width;
+        h = (h << 1).wrapping_add(element_hash::<W>(&seg[i..i + W]));
+        i += W;
         let len = i - start;
         if (len >= MIN_PIECE && h >> (64 - bits) == 0) || len >= MAX_PIECE {
             ends.push(i);
@@ -79,7 +85,7 @@ fn cut(seg: &[u8], width: usize) -> Vec<usize> {
             // only remembers its last 64 elements (each step shifts older
             // ones out): restart it 64 elements before the first place a
             // cut may fall. The cuts are exactly those of the full scan.
-            i = start + MIN_PIECE - 64 * width;
+            i = start + MIN_PIECE - 64 * W;
             h = 0;
         }
     }
@@ -269,14 +275,16 @@ mod tests {
     /// `cut` without the skip after each cut: the hash advanced over every
     /// element.
     fn cut_every_element(seg: &[u8], width: usize) -> Vec<usize> {
-        let table: Vec<u64> = (0..256).map(gear).collect();
         let bits = 12 - width.trailing_zeros();
         let (mut ends, mut start, mut h) = (Vec::new(), 0, 0u64);
         let n = seg.len() / width * width;
         for i in (0..n).step_by(width) {
-            let v = seg[i..i + width]
-                .iter()
-                .fold(0u64, |v, &b| v.rotate_left(8) ^ table[usize::from(b)]);
+            let v = match width {
+                1 => element_hash::<1>(&seg[i..]),
+                2 => element_hash::<2>(&seg[i..]),
+                4 => element_hash::<4>(&seg[i..]),
+                _ => element_hash::<8>(&seg[i..]),
+            };
             h = (h << 1).wrapping_add(v);
             let len = i + width - start;
             if (len >= MIN_PIECE && h >> (64 - bits) == 0) || len >= MAX_PIECE {

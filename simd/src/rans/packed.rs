@@ -140,20 +140,31 @@ pub(crate) fn enc_step(
 /// A backwards word buffer for the encoders: `n` symbols emit at most `n`
 /// words, and `PAD` spare words below let a vector store of up to `PAD`
 /// words end at the write position without leaving the buffer.
+///
+/// The buffer is borrowed from a per-thread cache and returned on drop, so
+/// a worker coding chunk after chunk reuses memory it has already touched
+/// (a fresh multi-MiB buffer per plane costs page faults and zeroing that
+/// rival the coding itself). Its contents are never read before written.
 pub(crate) struct BackWords {
     pub buf: Vec<u16>,
     pub pos: usize,
+}
+
+std::thread_local! {
+    static SPARE_WORDS: std::cell::Cell<Vec<u16>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 impl BackWords {
     pub const PAD: usize = 16;
 
     pub fn new(n: usize) -> BackWords {
+        let mut buf = SPARE_WORDS.with(std::cell::Cell::take);
         let len = n + Self::PAD;
-        BackWords {
-            buf: vec![0; len],
-            pos: len,
+        if buf.len() < len {
+            buf.resize(len, 0);
         }
+        let pos = buf.len();
+        BackWords { buf, pos }
     }
 
     /// Appends the final states and the words (in decode order) to `out`.
@@ -169,6 +180,16 @@ impl BackWords {
         out.resize(start + 2 * words.len(), 0);
         for (d, w) in out[start..].chunks_exact_mut(2).zip(words) {
             d.copy_from_slice(&w.to_le_bytes());
+        }
+    }
+}
+
+impl Drop for BackWords {
+    fn drop(&mut self) {
+        // Keep up to 64 MiB per thread (planes of chunks up to 32 MiB).
+        if self.buf.len() <= 32 << 20 {
+            let buf = std::mem::take(&mut self.buf);
+            SPARE_WORDS.with(|c| c.set(buf));
         }
     }
 }
