@@ -9,14 +9,14 @@
 
 use std::borrow::Cow;
 
-use z4ai_simd::rans::{self, Ctx};
+use z4ai_simd::rans::{self, Ctx, SecondCtx};
 use z4ai_simd::{Kernels, RansTables};
 
 use crate::dtype::DType;
 use crate::entropy::{self, build_context_model, CostTable};
 use crate::error::{Error, Result};
-use crate::hists::{ChunkHists, CtxHist};
 use crate::format::Reader;
+use crate::hists::{ChunkHists, CtxHist};
 use crate::options::Effort;
 
 /// Payload layout byte: the chunk is stored verbatim.
@@ -473,15 +473,21 @@ pub fn decode_chunk_with(
         LAYOUT_PLANES => {
             scratch.clear();
             scratch.resize(n * w, 0);
-            for p in 0..w {
-                let delta_ctx = ref_exp.map(|e| crate::delta::contexts(scratch, n, p, e));
-                let (done, rest) = scratch.split_at_mut(p * n);
-                let plane0 = if p == 0 { None } else { Some(&done[..n]) };
-                let ctx = PlaneCtx {
-                    plane0,
-                    delta: delta_ctx.as_deref(),
-                };
-                decode_plane(&mut r, &mut rest[..n], ctx, models, k)?;
+            match ref_exp {
+                None => decode_planes(&mut r, n, w, models, k, scratch)?,
+                Some(e) => {
+                    for p in 0..w {
+                        let delta_ctx = crate::delta::contexts(scratch, n, p, e);
+                        let (done, rest) = scratch.split_at_mut(p * n);
+                        let plane0 = if p == 0 { None } else { Some(&done[..n]) };
+                        let ctx = PlaneCtx {
+                            plane0,
+                            delta: Some(&delta_ctx),
+                        };
+                        let src = read_plane(&mut r, n, models)?;
+                        decode_plane(&src, &mut rest[..n], ctx, k)?;
+                    }
+                }
             }
             k.merge_planes(scratch, w, dtype.rotates(), &mut out[..n * w]);
             let tail = out.len() - n * w;
@@ -560,60 +566,197 @@ fn walk_plane(r: &mut Reader<'_>, n: usize) -> Result<(String, bool)> {
     })
 }
 
-fn decode_plane(
-    r: &mut Reader<'_>,
-    dst: &mut [u8],
-    ctx: PlaneCtx<'_>,
-    models: &[RansTables],
-    k: &Kernels,
-) -> Result<()> {
-    let n = dst.len();
+/// A plane's model: one of the block's shared models or its own.
+enum PlaneModel<'a> {
+    Shared(&'a RansTables),
+    Inline(Box<RansTables>),
+}
+
+impl PlaneModel<'_> {
+    fn tables(&self) -> &RansTables {
+        match self {
+            PlaneModel::Shared(t) => t,
+            PlaneModel::Inline(t) => t,
+        }
+    }
+}
+
+/// One plane's coded form, read from a payload.
+enum PlaneSrc<'a> {
+    Raw(&'a [u8]),
+    Const(u8),
+    Rans {
+        kind: CtxKind,
+        model: PlaneModel<'a>,
+        stream: &'a [u8],
+    },
+    Zstd(&'a [u8]),
+}
+
+impl PlaneSrc<'_> {
+    /// Whether this plane is a round-robin rANS stream whose contexts are
+    /// known before the chunk's planes decode (0, or plane 0's bytes): one
+    /// a pair decode can take.
+    fn pairable(&self) -> bool {
+        matches!(
+            self,
+            PlaneSrc::Rans {
+                kind: CtxKind::Order0 | CtxKind::Plane0,
+                ..
+            }
+        )
+    }
+}
+
+/// Reads the next plane of `n` symbols from a chunk payload.
+fn read_plane<'a>(r: &mut Reader<'a>, n: usize, models: &'a [RansTables]) -> Result<PlaneSrc<'a>> {
     let method = r.u8("plane method")?;
-    match method {
-        M_RAW => dst.copy_from_slice(r.bytes(n, "raw plane")?),
-        M_CONST => dst.fill(r.u8("constant plane")?),
+    Ok(match method {
+        M_RAW => PlaneSrc::Raw(r.bytes(n, "raw plane")?),
+        M_CONST => PlaneSrc::Const(r.u8("constant plane")?),
         M_RANS => {
             let kind = CtxKind::from_byte(r.u8("rANS plane")?)?;
             let sel = r.u8("rANS model")?;
-            let inline;
-            let t = if sel == INLINE_MODEL {
-                inline = entropy::parse_model(r)?;
-                &inline
+            let model = if sel == INLINE_MODEL {
+                PlaneModel::Inline(Box::new(entropy::parse_model(r)?))
             } else {
-                models.get(usize::from(sel)).ok_or_else(|| {
+                PlaneModel::Shared(models.get(usize::from(sel)).ok_or_else(|| {
                     Error::corrupt(format!("plane names missing shared model {sel}"))
-                })?
+                })?)
             };
             let len = r.u32("rANS stream length")? as usize;
             if len > rans::max_stream_len(n) {
                 return Err(Error::corrupt("rANS stream longer than its plane allows"));
             }
-            let stream = r.bytes(len, "rANS stream")?;
-            let c = match kind {
-                CtxKind::Order0 => Ctx::Order0,
-                CtxKind::Order1 => Ctx::Order1,
-                CtxKind::Plane0 => Ctx::Plane(
-                    ctx.plane0
-                        .ok_or_else(|| Error::corrupt("plane 0 cannot use plane-0 context"))?,
-                ),
-                CtxKind::Delta => Ctx::Plane(
-                    ctx.delta
-                        .ok_or_else(|| Error::corrupt("delta context outside a delta chunk"))?,
-                ),
-            };
-            k.rans_decode(stream, c, t, dst)
-                .map_err(|e| Error::corrupt(format!("rANS: {e}")))?;
+            PlaneSrc::Rans {
+                kind,
+                model,
+                stream: r.bytes(len, "rANS stream")?,
+            }
         }
         M_ZSTD => {
             let len = r.u32("zstd plane length")? as usize;
-            let z = r.bytes(len, "zstd plane")?;
+            PlaneSrc::Zstd(r.bytes(len, "zstd plane")?)
+        }
+        other => return Err(Error::corrupt(format!("unknown plane method {other}"))),
+    })
+}
+
+/// The rANS context of a plane coded with `kind`.
+fn rans_ctx<'a>(kind: CtxKind, ctx: &PlaneCtx<'a>) -> Result<Ctx<'a>> {
+    Ok(match kind {
+        CtxKind::Order0 => Ctx::Order0,
+        CtxKind::Order1 => Ctx::Order1,
+        CtxKind::Plane0 => Ctx::Plane(
+            ctx.plane0
+                .ok_or_else(|| Error::corrupt("plane 0 cannot use plane-0 context"))?,
+        ),
+        CtxKind::Delta => Ctx::Plane(
+            ctx.delta
+                .ok_or_else(|| Error::corrupt("delta context outside a delta chunk"))?,
+        ),
+    })
+}
+
+fn rans_error(e: rans::RansError) -> Error {
+    Error::corrupt(format!("rANS: {e}"))
+}
+
+/// Decodes one plane into `dst`.
+fn decode_plane(src: &PlaneSrc<'_>, dst: &mut [u8], ctx: PlaneCtx<'_>, k: &Kernels) -> Result<()> {
+    match src {
+        PlaneSrc::Raw(b) => dst.copy_from_slice(b),
+        PlaneSrc::Const(v) => dst.fill(*v),
+        PlaneSrc::Rans {
+            kind,
+            model,
+            stream,
+        } => k
+            .rans_decode(stream, rans_ctx(*kind, &ctx)?, model.tables(), dst)
+            .map_err(rans_error)?,
+        PlaneSrc::Zstd(z) => {
             let got = zstd::bulk::decompress_to_buffer(z, dst)
                 .map_err(|e| Error::corrupt(format!("zstd: {e}")))?;
-            if got != n {
+            if got != dst.len() {
                 return Err(Error::corrupt("zstd plane decodes to the wrong size"));
             }
         }
-        other => return Err(Error::corrupt(format!("unknown plane method {other}"))),
+    }
+    Ok(())
+}
+
+/// Decodes the `w` planes of `n` symbols of a non-delta chunk into `planes`,
+/// two rANS streams at a time where their contexts allow (plane 0 with
+/// plane 1, then later planes in twos).
+fn decode_planes<'a>(
+    r: &mut Reader<'a>,
+    n: usize,
+    w: usize,
+    models: &'a [RansTables],
+    k: &Kernels,
+    planes: &mut [u8],
+) -> Result<()> {
+    let srcs = (0..w)
+        .map(|_| read_plane(r, n, models))
+        .collect::<Result<Vec<_>>>()?;
+    if let PlaneSrc::Rans { kind, .. } = &srcs[0] {
+        if *kind == CtxKind::Plane0 {
+            return Err(Error::corrupt("plane 0 cannot use plane-0 context"));
+        }
+    }
+    let (p0, rest) = planes.split_at_mut(n);
+    let mut p = 0;
+    while p < w {
+        let pair = p + 1 < w && srcs[p].pairable() && srcs[p + 1].pairable();
+        let (
+            true,
+            PlaneSrc::Rans {
+                kind: ka,
+                model: ma,
+                stream: sa,
+            },
+            PlaneSrc::Rans {
+                kind: kb,
+                model: mb,
+                stream: sb,
+            },
+        ) = (pair, &srcs[p], srcs.get(p + 1).unwrap_or(&srcs[p]))
+        else {
+            let (plane0, dst) = if p == 0 {
+                (None, &mut *p0)
+            } else {
+                (Some(&*p0), &mut rest[(p - 1) * n..p * n])
+            };
+            let ctx = PlaneCtx {
+                plane0,
+                delta: None,
+            };
+            decode_plane(&srcs[p], dst, ctx, k)?;
+            p += 1;
+            continue;
+        };
+        let on_plane0 = *kb == CtxKind::Plane0;
+        if p == 0 {
+            // Plane 0 is order-0 here (checked above).
+            let cb = if on_plane0 {
+                SecondCtx::First
+            } else {
+                SecondCtx::Order0
+            };
+            let b = &mut rest[..n];
+            k.rans_decode_pair(sa, None, ma.tables(), p0, sb, cb, mb.tables(), b)
+        } else {
+            let (a, b) = rest[(p - 1) * n..(p + 1) * n].split_at_mut(n);
+            let ca = (*ka == CtxKind::Plane0).then_some(&*p0);
+            let cb = if on_plane0 {
+                SecondCtx::Plane(p0)
+            } else {
+                SecondCtx::Order0
+            };
+            k.rans_decode_pair(sa, ca, ma.tables(), a, sb, cb, mb.tables(), b)
+        }
+        .map_err(rans_error)?;
+        p += 2;
     }
     Ok(())
 }

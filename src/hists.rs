@@ -70,10 +70,13 @@ impl CtxHist {
 
     /// The rows that occur: `(context, counts by symbol)`.
     pub fn rows(&self) -> impl Iterator<Item = (usize, &[u32; 256])> {
-        self.ctxs.iter().zip(self.counts.chunks_exact(256)).map(|(&c, row)| {
-            let row: &[u32; 256] = row.try_into().expect("rows are 256 counts");
-            (usize::from(c), row)
-        })
+        self.ctxs
+            .iter()
+            .zip(self.counts.chunks_exact(256))
+            .map(|(&c, row)| {
+                let row: &[u32; 256] = row.try_into().expect("rows are 256 counts");
+                (usize::from(c), row)
+            })
     }
 
     /// Order-0 counts: the sum of all rows.

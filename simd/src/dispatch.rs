@@ -5,7 +5,7 @@
 //! feature every call also runs the scalar reference and asserts that the
 //! outputs are identical.
 
-use crate::rans::{Ctx, RansError, RansTables};
+use crate::rans::{Ctx, RansError, RansTables, SecondCtx};
 use crate::{hist, planes, rans, Isa};
 
 type PlaneFn = fn(&[u8], usize, bool, &mut [u8]);
@@ -13,6 +13,16 @@ type Hist0Fn = fn(&[u8], &mut [u32; 256]);
 type HistCtxFn = fn(&[u8], &[u8], &mut [u32]);
 type EncodeFn = fn(&[u8], Ctx<'_>, &RansTables, &mut Vec<u8>) -> Result<(), RansError>;
 type DecodeFn = fn(&[u8], Ctx<'_>, &RansTables, &mut [u8]) -> Result<(), RansError>;
+type DecodePairFn = fn(
+    &[u8],
+    Option<&[u8]>,
+    &RansTables,
+    &mut [u8],
+    &[u8],
+    SecondCtx<'_>,
+    &RansTables,
+    &mut [u8],
+) -> Result<(), RansError>;
 
 #[cfg(target_arch = "x86_64")]
 cpufeatures::new!(cpu_avx2, "avx2");
@@ -47,6 +57,8 @@ pub struct Kernels {
     hist_ctx: HistCtxFn,
     rans_encode: EncodeFn,
     rans_decode: DecodeFn,
+    /// A fused decoder of two streams, where the level has one.
+    rans_decode_pair: Option<DecodePairFn>,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -63,6 +75,7 @@ const SCALAR: Kernels = Kernels {
     hist_ctx: hist::scalar::context,
     rans_encode: rans::scalar::encode,
     rans_decode: rans::scalar::decode,
+    rans_decode_pair: None,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -74,6 +87,7 @@ const AVX2: Kernels = Kernels {
     hist_ctx: hist::scalar::context,
     rans_encode: rans::avx2::encode,
     rans_decode: rans::avx2::decode,
+    rans_decode_pair: None,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -85,6 +99,7 @@ const AVX512: Kernels = Kernels {
     hist_ctx: hist::scalar::context,
     rans_encode: rans::avx512::encode,
     rans_decode: rans::avx512::decode,
+    rans_decode_pair: Some(rans::avx512::decode_pair),
 };
 
 /// NEON: plane kernels only; histograms and rANS inherit scalar (see
@@ -255,4 +270,95 @@ impl Kernels {
         }
         r
     }
+
+    /// Decodes two round-robin streams: `first` (order-0, or under the
+    /// contexts `first_ctx`) into `out_first`, and `second` under
+    /// `second_ctx` into `out_second` — exactly what two [`Self::rans_decode`]
+    /// calls give, first then second (errors of the first win), but faster
+    /// where the level interleaves the two streams' work.
+    #[allow(clippy::too_many_arguments)]
+    pub fn rans_decode_pair(
+        &self,
+        first: &[u8],
+        first_ctx: Option<&[u8]>,
+        t_first: &RansTables,
+        out_first: &mut [u8],
+        second: &[u8],
+        second_ctx: SecondCtx<'_>,
+        t_second: &RansTables,
+        out_second: &mut [u8],
+    ) -> Result<(), RansError> {
+        let Some(pair) = self.rans_decode_pair else {
+            return pair_in_turn(
+                self.rans_decode,
+                first,
+                first_ctx,
+                t_first,
+                out_first,
+                second,
+                second_ctx,
+                t_second,
+                out_second,
+            );
+        };
+        let r = pair(
+            first, first_ctx, t_first, out_first, second, second_ctx, t_second, out_second,
+        );
+        #[cfg(feature = "check-kernels")]
+        {
+            let mut wa = vec![0u8; out_first.len()];
+            let mut wb = vec![0u8; out_second.len()];
+            let w = pair_in_turn(
+                SCALAR.rans_decode,
+                first,
+                first_ctx,
+                t_first,
+                &mut wa,
+                second,
+                second_ctx,
+                t_second,
+                &mut wb,
+            );
+            assert_eq!(
+                r, w,
+                "rans_decode_pair[{}] result differs from scalar",
+                self.isa
+            );
+            if r.is_ok() {
+                assert!(
+                    *out_first == wa[..] && *out_second == wb[..],
+                    "rans_decode_pair[{}] differs from scalar",
+                    self.isa
+                );
+            }
+        }
+        r
+    }
+}
+
+/// Two decodes in turn: the meaning of a pair decode.
+#[allow(clippy::too_many_arguments)]
+fn pair_in_turn(
+    decode: DecodeFn,
+    first: &[u8],
+    first_ctx: Option<&[u8]>,
+    t_first: &RansTables,
+    out_first: &mut [u8],
+    second: &[u8],
+    second_ctx: SecondCtx<'_>,
+    t_second: &RansTables,
+    out_second: &mut [u8],
+) -> Result<(), RansError> {
+    decode(
+        first,
+        first_ctx.map_or(Ctx::Order0, Ctx::Plane),
+        t_first,
+        out_first,
+    )?;
+    let c = match second_ctx {
+        SecondCtx::Order0 => Ctx::Order0,
+        SecondCtx::Plane(c) => Ctx::Plane(c),
+        SecondCtx::First => Ctx::Plane(out_first),
+    };
+    decode(second, c, t_second, out_second)
 }

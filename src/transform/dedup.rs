@@ -67,27 +67,32 @@ fn cut(seg: &[u8], width: usize) -> Vec<usize> {
 }
 
 fn cut_w<const W: usize>(seg: &[u8]) -> Vec<usize> {
-    // About one boundary per 4 KiB: `bits` top bits zero.
-    let bits = 12 - W.trailing_zeros();
+    // About one boundary per 4 KiB: the top `12 - log2(W)` bits zero.
+    let shift = 52 + W.trailing_zeros();
+    let n = seg.len() / W * W;
     let mut ends = Vec::with_capacity(seg.len() / 4096 + 1);
     let mut start = 0;
-    let mut h = 0u64;
-    let mut i = 0;
-    let n = seg.len() / W * W;
-    while i < n {
-        h = (h << 1).wrapping_add(element_hash::<W>(&seg[i..i + W]));
-        i += W;
-        let len = i - start;
-        if (len >= MIN_PIECE && h >> (64 - bits) == 0) || len >= MAX_PIECE {
-            ends.push(i);
-            start = i;
-            // No cut may fall within MIN_PIECE of this one, and the hash
-            // only remembers its last 64 elements (each step shifts older
-            // ones out): restart it 64 elements before the first place a
-            // cut may fall. The cuts are exactly those of the full scan.
-            i = start + MIN_PIECE - 64 * W;
-            h = 0;
-        }
+    // No cut falls within MIN_PIECE of the previous one, and the hash only
+    // remembers its last 64 elements (each step shifts older ones out): so
+    // it starts 63 elements before the first element that may end a piece,
+    // and the cuts are exactly those of a scan over every element.
+    while start + MIN_PIECE <= n {
+        let first = start + MIN_PIECE - W;
+        let mut h = seg[first - 63 * W..first]
+            .chunks_exact(W)
+            .fold(0u64, |h, e| (h << 1).wrapping_add(element_hash::<W>(e)));
+        let last = (start + MAX_PIECE).min(n);
+        let hit = seg[first..last].chunks_exact(W).position(|e| {
+            h = (h << 1).wrapping_add(element_hash::<W>(e));
+            h >> shift == 0
+        });
+        let end = match hit {
+            Some(j) => first + (j + 1) * W,
+            None if last == start + MAX_PIECE => last,
+            None => break,
+        };
+        ends.push(end);
+        start = end;
     }
     if start < seg.len() {
         ends.push(seg.len());

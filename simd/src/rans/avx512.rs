@@ -12,7 +12,9 @@
 use core::arch::x86_64::*;
 
 use super::packed::{self, BackWords, EncSym, Reader};
-use super::{order1_segment_len, scalar, Ctx, RansError, RansTables, HEADER_BYTES, RANS_L, STATES};
+use super::{
+    order1_segment_len, scalar, Ctx, RansError, RansTables, SecondCtx, HEADER_BYTES, RANS_L, STATES,
+};
 
 /// Whether decode lookups use `vpgatherdq` (true) or scalar loads.
 const LOOKUP_GATHER: bool = true;
@@ -170,6 +172,104 @@ fn store_states(xs: &[__m512i; 2], x: &mut [u32; STATES]) {
     }
 }
 
+/// A round-robin stream being decoded: its reader, states and tables.
+struct RrStream<'a> {
+    r: Reader<'a>,
+    xs: [__m512i; 2],
+    dec: &'a [u64],
+    bases: [u32; 256],
+    base0: __m512i,
+    k: Consts,
+}
+
+impl<'a> RrStream<'a> {
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+    fn new(r: Reader<'a>, t: &'a RansTables, x: &[u32; STATES]) -> RrStream<'a> {
+        let bases = t.dec_bases();
+        RrStream {
+            r,
+            xs: load_states(x),
+            dec: t.dec_entries(),
+            bases,
+            base0: _mm512_set1_epi32(bases[0] as i32),
+            k: consts(t),
+        }
+    }
+
+    /// Whether a vector round may read its words (64 bytes, 2 vectors).
+    #[inline]
+    fn can_round(&self) -> bool {
+        self.r.left() >= 64
+    }
+
+    /// Decodes symbols `32 * round ..+ 32` into `out`, with contexts from
+    /// `ctx` at the same indices (context 0 without one).
+    ///
+    /// Panics unless `out` (and `ctx`) hold those symbols; the caller checks
+    /// [`Self::can_round`] first.
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+    fn round(&mut self, round: usize, ctx: Option<&[u8]>, out: &mut [u8]) {
+        let i0 = round * STATES;
+        let out = &mut out[i0..i0 + STATES];
+        let ctx = ctx.map(|c| &c[i0..i0 + STATES]);
+        for g in 0..2 {
+            let base = match ctx {
+                None => self.base0,
+                // SAFETY: `c` holds 32 bytes; the gather indices are bytes,
+                // below `bases.len() == 256`.
+                Some(c) => unsafe {
+                    let cb = _mm_loadu_si128(c.as_ptr().add(16 * g) as *const __m128i);
+                    _mm512_i32gather_epi32::<4>(
+                        _mm512_cvtepu8_epi32(cb),
+                        self.bases.as_ptr() as *const i32,
+                    )
+                },
+            };
+            let (xn, s) = dec_step(&self.k, self.dec, self.xs[g], base);
+            self.xs[g] = renorm(&self.k, &mut self.r, xn);
+            // SAFETY: `out` holds 32 bytes.
+            unsafe {
+                _mm_storeu_si128(
+                    out.as_mut_ptr().add(16 * g) as *mut __m128i,
+                    _mm512_cvtepi32_epi8(s),
+                )
+            };
+        }
+    }
+
+    /// Decodes whole rounds from `start` while the stream has words for
+    /// them; returns the symbols decoded in all (from 0).
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+    fn rounds_from(&mut self, start: usize, ctx: Option<&[u8]>, out: &mut [u8]) -> usize {
+        let rounds = out.len() / STATES;
+        let mut done = start;
+        while done < rounds && self.can_round() {
+            self.round(done, ctx, out);
+            done += 1;
+        }
+        done * STATES
+    }
+
+    /// Decodes the symbols from `from` on, then checks the stream's end.
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+    fn finish(
+        mut self,
+        from: usize,
+        ctx: Option<&[u8]>,
+        t: &RansTables,
+        out: &mut [u8],
+    ) -> Result<(), RansError> {
+        let done = self.rounds_from(from / STATES, ctx, out);
+        let mut x = [0u32; STATES];
+        store_states(&self.xs, &mut x);
+        packed::decode_rr_tail(&mut self.r, ctx, t, done, &mut x, out)?;
+        scalar::finish(&x, self.r.pos, self.r.data.len())
+    }
+}
+
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
 fn rr_rounds(
     r: &mut Reader<'_>,
@@ -178,48 +278,109 @@ fn rr_rounds(
     x: &mut [u32; STATES],
     out: &mut [u8],
 ) -> usize {
-    let rounds = out.len() / STATES;
-    if rounds == 0 || r.left() < 64 {
-        return 0;
+    let mut s = RrStream::new(
+        Reader {
+            data: r.data,
+            pos: r.pos,
+        },
+        t,
+        x,
+    );
+    let done = s.rounds_from(0, ctx, out);
+    store_states(&s.xs, x);
+    r.pos = s.r.pos;
+    done
+}
+
+/// See [`crate::Kernels::rans_decode_pair`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_pair(
+    first: &[u8],
+    first_ctx: Option<&[u8]>,
+    t_first: &RansTables,
+    out_first: &mut [u8],
+    second: &[u8],
+    second_ctx: SecondCtx<'_>,
+    t_second: &RansTables,
+    out_second: &mut [u8],
+) -> Result<(), RansError> {
+    // SAFETY: as in `decode`.
+    unsafe {
+        decode_pair_avx512(
+            first, first_ctx, t_first, out_first, second, second_ctx, t_second, out_second,
+        )
     }
-    let dec = t.dec_entries();
-    let bases = t.dec_bases();
-    let k = consts(t);
-    let base0 = _mm512_set1_epi32(bases[0] as i32);
-    let mut xs = load_states(x);
-    let mut done = 0;
-    while done < rounds && r.left() >= 64 {
-        let i0 = done * STATES;
-        for g in 0..2 {
-            let base = match ctx {
-                None => base0,
-                Some(c) => {
-                    // SAFETY: `c.len() == out.len()` (asserted by the caller)
-                    // and `i0 + 32 <= out.len()`; the gather indices are
-                    // bytes, below `bases.len() == 256`.
-                    unsafe {
-                        let cb = _mm_loadu_si128(c.as_ptr().add(i0 + 16 * g) as *const __m128i);
-                        _mm512_i32gather_epi32::<4>(
-                            _mm512_cvtepu8_epi32(cb),
-                            bases.as_ptr() as *const i32,
-                        )
-                    }
-                }
+}
+
+/// Two round-robin streams decoded in one loop, so that each one's
+/// dependency chain (gather, multiply, renormalise) overlaps the other's.
+/// The second stream runs one round behind the first: with
+/// [`SecondCtx::First`] its contexts are the first's symbols of that round.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn decode_pair_avx512(
+    first: &[u8],
+    first_ctx: Option<&[u8]>,
+    t_first: &RansTables,
+    out_first: &mut [u8],
+    second: &[u8],
+    second_ctx: SecondCtx<'_>,
+    t_second: &RansTables,
+    out_second: &mut [u8],
+) -> Result<(), RansError> {
+    if let Some(c) = first_ctx {
+        assert_eq!(
+            c.len(),
+            out_first.len(),
+            "context plane length differs from output"
+        );
+    }
+    match second_ctx {
+        SecondCtx::Plane(c) => assert_eq!(
+            c.len(),
+            out_second.len(),
+            "context plane length differs from output"
+        ),
+        SecondCtx::First => assert_eq!(
+            out_first.len(),
+            out_second.len(),
+            "context plane length differs from output"
+        ),
+        SecondCtx::Order0 => {}
+    }
+    let xa = scalar::read_states(first)?;
+    let xb = scalar::read_states(second)?;
+    let reader = |data| Reader {
+        data,
+        pos: HEADER_BYTES,
+    };
+    let mut a = RrStream::new(reader(first), t_first, &xa);
+    let mut b = RrStream::new(reader(second), t_second, &xb);
+    let (rounds_a, rounds_b) = (out_first.len() / STATES, out_second.len() / STATES);
+    // `da` rounds of the first stream done, `db` of the second; db < da.
+    let (mut da, mut db) = (0, 0);
+    if rounds_a > 0 && a.can_round() {
+        a.round(0, first_ctx, out_first);
+        da = 1;
+        while da < rounds_a && db < rounds_b && a.can_round() && b.can_round() {
+            a.round(da, first_ctx, out_first);
+            let c = match second_ctx {
+                SecondCtx::Order0 => None,
+                SecondCtx::Plane(c) => Some(c),
+                SecondCtx::First => Some(&*out_first),
             };
-            let (xn, s) = dec_step(&k, dec, xs[g], base);
-            xs[g] = renorm(&k, r, xn);
-            // SAFETY: `i0 + 32 <= rounds * 32 <= out.len()`.
-            unsafe {
-                _mm_storeu_si128(
-                    out.as_mut_ptr().add(i0 + 16 * g) as *mut __m128i,
-                    _mm512_cvtepi32_epi8(s),
-                )
-            };
+            b.round(db, c, out_second);
+            da += 1;
+            db += 1;
         }
-        done += 1;
     }
-    store_states(&xs, x);
-    done * STATES
+    a.finish(da * STATES, first_ctx, t_first, out_first)?;
+    let c = match second_ctx {
+        SecondCtx::Order0 => None,
+        SecondCtx::Plane(c) => Some(c),
+        SecondCtx::First => Some(&*out_first),
+    };
+    b.finish(db * STATES, c, t_second, out_second)
 }
 
 /// Lanes `0 .. act - 16 * g` of vector `g`.

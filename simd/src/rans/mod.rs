@@ -61,6 +61,18 @@ pub enum Ctx<'a> {
     Plane(&'a [u8]),
 }
 
+/// Where the contexts of the second stream of a pair decode come from
+/// (see [`crate::Kernels::rans_decode_pair`]).
+#[derive(Clone, Copy, Debug)]
+pub enum SecondCtx<'a> {
+    /// Context 0 for every symbol.
+    Order0,
+    /// The byte at the same index of another, already-known plane.
+    Plane(&'a [u8]),
+    /// The symbol at the same index of the first stream's output.
+    First,
+}
+
 /// Errors from building tables or coding a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RansError {
