@@ -379,14 +379,25 @@ fn zstd_if_better(plane: &[u8], current: usize, level: i32) -> Option<Vec<u8>> {
     (5 + z.len() < current).then_some(z)
 }
 
-/// Appends the payload of a chunk. `remap[i]` is the index shared model `i`
-/// has in the block's model section.
+/// Where a payload names a shared model: the byte at offset `at` of the
+/// payload holds model `model`'s index among the block's candidate models
+/// until the block, knowing which models it keeps, renumbers it.
+#[derive(Clone, Copy, Debug)]
+pub struct ModelRef {
+    /// Offset of the model byte in the payload.
+    pub at: usize,
+    /// Index of the model in [`BlockModels::tables`].
+    pub model: usize,
+}
+
+/// Appends the payload of a chunk; each shared model it names is recorded
+/// in `refs` (offsets relative to `out`).
 pub fn write_chunk(
     raw: &[u8],
     chunk: &EncodedChunk,
     dtype: DType,
-    remap: &[u8],
     out: &mut Vec<u8>,
+    refs: &mut Vec<ModelRef>,
 ) {
     let w = dtype.width();
     let n = raw.len() / w;
@@ -408,7 +419,14 @@ pub fn write_chunk(
             PlaneCode::Rans(kind, model, stream) => {
                 out.extend_from_slice(&[M_RANS, *kind as u8]);
                 match model {
-                    ModelSel::Shared(i) => out.push(remap[*i]),
+                    ModelSel::Shared(i) => {
+                        refs.push(ModelRef {
+                            at: out.len(),
+                            model: *i,
+                        });
+                        // Renumbered once the block's models are known.
+                        out.push(u8::MAX);
+                    }
                     ModelSel::Inline(t) => {
                         out.push(INLINE_MODEL);
                         entropy::serialize_model(t, out);

@@ -232,7 +232,9 @@ pub fn encode(
     }
     let (_, mode, res, enc) = best?;
     let mut out = vec![LAYOUT_DELTA, mode];
-    chunk::write_chunk(&res, &enc, residual_dtype(w), &[], &mut out);
+    let mut refs = Vec::new();
+    chunk::write_chunk(&res, &enc, residual_dtype(w), &mut out, &mut refs);
+    debug_assert!(refs.is_empty(), "delta residuals use inline models only");
     Some(out)
 }
 

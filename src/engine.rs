@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::{xxh3_64, Xxh3};
 use z4ai_simd::{Isa, Kernels, RansTables};
 
-use crate::chunk::{self, BlockModels, CtxKind, ModelSel, PlaneCode, PlaneModels};
+use crate::chunk::{self, BlockModels, CtxKind, ModelRef, PlaneModels};
 use crate::delta;
 use crate::dtype::DType;
 use crate::entropy::{self, CostTable};
@@ -192,10 +192,15 @@ impl FrameWriter {
         } else {
             build_models(&plain, dtype)
         };
-        let preps: Vec<Coded<'_>> = preps
+        // Each chunk is coded and its payload written in one step, so its
+        // planes and streams are freed (and their memory reused) before the
+        // next chunk on the thread; shared models are named by their index
+        // among all of the block's models, renumbered below.
+        let mut payloads: Vec<(Vec<u8>, u64, Vec<ModelRef>)> = preps
             .into_par_iter()
             .zip(hists)
-            .map(|(p, h)| {
+            .zip(&raws)
+            .map(|((p, h), raw)| {
                 let body = match (p.body, &p.delta) {
                     (Some(b), _) => Some(b),
                     (None, Some(_)) => None,
@@ -208,19 +213,26 @@ impl FrameWriter {
                         h.as_ref(),
                     ))),
                 };
-                (p.copies, p.literal, body, p.delta)
-            })
-            .collect();
-        // Keep the shared models that some plane uses, renumbered in order.
-        let mut used = vec![false; models.tables.len()];
-        for (_, _, body, _) in &preps {
-            if let Some(Body::Planes(c)) = body {
-                for code in &c.codes {
-                    if let PlaneCode::Rans(_, ModelSel::Shared(i), _) = code {
-                        used[*i] = true;
+                // A payload larger than the chunk is replaced by a stored one.
+                let mut out = Vec::with_capacity(raw.len() + 64);
+                let mut refs = Vec::new();
+                match (&body, &p.delta) {
+                    (Some(body), _) => payload::write_payload(
+                        raw, &p.literal, &p.copies, body, dtype, &mut out, &mut refs,
+                    ),
+                    (None, Some(d)) if d.len() <= raw.len() => out.extend_from_slice(d),
+                    _ => {
+                        out.push(chunk::LAYOUT_STORED);
+                        out.extend_from_slice(raw);
                     }
                 }
-            }
+                (out, xxh3_64(raw), refs)
+            })
+            .collect();
+        // Keep the shared models that some payload names, renumbered in order.
+        let mut used = vec![false; models.tables.len()];
+        for r in payloads.iter().flat_map(|(_, _, refs)| refs) {
+            used[r.model] = true;
         }
         let mut remap = vec![0u8; models.tables.len()];
         let mut section = vec![0u8];
@@ -234,36 +246,22 @@ impl FrameWriter {
         if section[0] == 0 {
             section.clear();
         }
-        let payloads: Vec<(Vec<u8>, u64)> = raws
-            .par_iter()
-            .zip(&preps)
-            .map(|(raw, (copies, literal, body, delta))| {
-                // A payload larger than the chunk is replaced by a stored one.
-                let mut p = Vec::with_capacity(raw.len() + 64);
-                match (body, delta) {
-                    (Some(body), _) => {
-                        payload::write_payload(raw, literal, copies, body, dtype, &remap, &mut p)
-                    }
-                    (None, Some(d)) if d.len() <= raw.len() => p.extend_from_slice(d),
-                    _ => {
-                        p.push(chunk::LAYOUT_STORED);
-                        p.extend_from_slice(raw);
-                    }
-                }
-                (p, xxh3_64(raw))
-            })
-            .collect();
+        for (p, _, refs) in &mut payloads {
+            for r in refs {
+                p[r.at] = remap[r.model];
+            }
+        }
         let entries: Vec<ChunkEntry> = raws
             .iter()
             .zip(&payloads)
-            .map(|(r, (p, h))| ChunkEntry {
+            .map(|(r, (p, h, _))| ChunkEntry {
                 raw_len: r.len() as u32,
                 comp_len: p.len() as u32,
                 hash: *h,
             })
             .collect();
         frame::write_block_header(&section, &entries, out);
-        for (p, h) in &payloads {
+        for (p, h, _) in &payloads {
             out.extend_from_slice(p);
             self.hasher.update(&h.to_le_bytes());
         }
@@ -285,10 +283,6 @@ struct Prep<'a> {
     /// A delta payload, when the chunk is coded against a reference.
     delta: Option<Vec<u8>>,
 }
-
-/// A chunk ready to write: copies, literal bytes, body (`None` for a delta
-/// chunk) and delta payload.
-type Coded<'a> = (Vec<Copy>, Cow<'a, [u8]>, Option<Body>, Option<Vec<u8>>);
 
 /// Cuts block-level copies at chunk boundaries: per chunk, copies with
 /// chunk-relative targets (sources stay block-relative).

@@ -8,7 +8,7 @@
 
 use z4ai_simd::{Kernels, RansTables};
 
-use crate::chunk::{self, BlockModels, EncodedChunk, PlaneReport};
+use crate::chunk::{self, BlockModels, EncodedChunk, ModelRef, PlaneReport};
 use crate::delta;
 use crate::dtype::DType;
 use crate::entropy;
@@ -43,7 +43,9 @@ impl Sub {
             None,
         );
         let mut payload = Vec::new();
-        chunk::write_chunk(&data, &enc, dtype, &[], &mut payload);
+        let mut refs = Vec::new();
+        chunk::write_chunk(&data, &enc, dtype, &mut payload, &mut refs);
+        debug_assert!(refs.is_empty(), "no shared models inside a sub-buffer");
         let mut bytes = Vec::with_capacity(payload.len() + 5);
         put_varint(&mut bytes, payload.len() as u64);
         bytes.extend_from_slice(&payload);
@@ -173,15 +175,17 @@ pub fn try_transforms(
 /// Appends a chunk's payload. `raw` is the whole chunk, `literal` its bytes
 /// outside the copies' targets, `copies` its copies (targets relative to
 /// the chunk, sources relative to the block). Falls back to a stored chunk
-/// when the payload would be larger than the chunk.
+/// when the payload would be larger than the chunk. Shared models the
+/// payload names are recorded in `refs` (see [`chunk::ModelRef`]; offsets
+/// relative to `out`).
 pub fn write_payload(
     raw: &[u8],
     literal: &[u8],
     copies: &[Copy],
     body: &Body,
     dtype: DType,
-    remap: &[u8],
     out: &mut Vec<u8>,
+    refs: &mut Vec<ModelRef>,
 ) {
     let start = out.len();
     if !copies.is_empty() {
@@ -196,7 +200,7 @@ pub fn write_payload(
         }
     }
     match body {
-        Body::Planes(enc) => chunk::write_chunk(literal, enc, dtype, remap, out),
+        Body::Planes(enc) => chunk::write_chunk(literal, enc, dtype, out, refs),
         Body::Palette {
             count,
             values,
@@ -224,6 +228,7 @@ pub fn write_payload(
     }
     if out.len() - start > raw.len() {
         out.truncate(start);
+        refs.clear();
         out.push(chunk::LAYOUT_STORED);
         out.extend_from_slice(raw);
     }
