@@ -66,7 +66,7 @@ use crate::options::{Effort, DEFAULT_CHUNK_SIZE};
 pub const MAX_REGION: u64 = 32 << 20;
 
 /// Default bytes of input coded per batch.
-pub const DEFAULT_BATCH_BYTES: usize = 128 << 20;
+pub const DEFAULT_BATCH_BYTES: usize = 64 << 20;
 
 /// How an archive is written.
 #[derive(Clone, Debug, PartialEq, Eq)]
