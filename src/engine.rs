@@ -235,16 +235,18 @@ impl FrameWriter {
         if section[0] == 0 {
             section.clear();
         }
+        // Each chunk's planes and codes are freed as soon as its payload is
+        // written, so that a block never holds both whole.
         let payloads: Vec<(Vec<u8>, u64)> = raws
             .par_iter()
-            .zip(&preps)
+            .zip(preps)
             .map(|(raw, (copies, literal, body, delta))| {
                 let mut p = Vec::new();
                 match (body, delta) {
                     (Some(body), _) => {
-                        payload::write_payload(raw, literal, copies, body, dtype, &remap, &mut p)
+                        payload::write_payload(raw, &literal, &copies, &body, dtype, &remap, &mut p)
                     }
-                    (None, Some(d)) if d.len() <= raw.len() => p.extend_from_slice(d),
+                    (None, Some(d)) if d.len() <= raw.len() => p = d,
                     _ => {
                         p.push(chunk::LAYOUT_STORED);
                         p.extend_from_slice(raw);

@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 use crate::options::DecodeOptions;
 use crate::stream::Decoder;
 
+/// Bytes decoded at a time when a big piece is streamed.
+const STEP: usize = 4 << 20;
+
 enum Store {
     File(FileSource),
     Mem(Vec<u8>),
@@ -289,7 +292,9 @@ impl Archive {
         }
     }
 
-    /// Sets the bytes decoded per batch when restoring files.
+    /// Sets the bytes decoded per batch when restoring files; a plain or
+    /// GGUF-split piece larger than this is streamed (in windows of at most
+    /// this many bytes, 4 MiB at most).
     pub fn with_batch_bytes(mut self, bytes: usize) -> Archive {
         self.batch_bytes = bytes.max(1) as u64;
         self
@@ -590,7 +595,7 @@ impl Archive {
 
     /// Restores file `fi` byte for byte into `w`; returns its size. Pieces
     /// are decoded in parallel in bounded batches; a piece larger than a
-    /// batch is streamed.
+    /// batch is streamed (a GGUF split through one decoder per field).
     pub fn write_file<W: Write>(&self, fi: usize, mut w: W) -> Result<u64> {
         let f: &FileEntry = self
             .index
@@ -669,7 +674,7 @@ impl Archive {
                 end: fr.offset + fr.len,
             };
             let mut dec = Decoder::with_options(rd, &self.dopts)?;
-            let mut buf = vec![0u8; 16 << 20];
+            let mut buf = vec![0u8; STEP];
             let mut h = Xxh3::new();
             let mut n = 0u64;
             loop {
@@ -752,8 +757,8 @@ impl Archive {
                 }
             }
             let size = gguf::block_size(fields);
-            // Windows of at most 16 MiB (or a batch, when smaller).
-            let step = (self.batch_bytes.min(16 << 20) as usize / size).max(1) as u64;
+            // Windows of at most a step (or a batch, when smaller).
+            let step = (self.batch_bytes.min(STEP as u64) as usize / size).max(1) as u64;
             let mut parts: Vec<Vec<u8>> = fields
                 .iter()
                 .map(|f| vec![0u8; step as usize * f.len])

@@ -1,8 +1,12 @@
 //! Building an archive: plan every file's pieces, then code them in
 //! bounded batches (read, hash, dedup, compress in parallel, write in
-//! order). Memory stays at about two batches (input + frames) however large
-//! the model is; a piece larger than a batch goes through the streaming
-//! encoder straight into the output.
+//! order). A piece larger than a batch or than one engine block never sits
+//! in memory whole: it is hashed in windows, then each of its frames (one
+//! per GGUF block field for a split) is streamed through a sized encoder
+//! that holds one block. Memory is about one batch of input and its frames
+//! plus one block's working set, however large the model or a tensor is
+//! (docs/ARCHIVE.md, "Peak memory"); the archive is the same whichever path
+//! a piece takes.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -23,7 +27,7 @@ use crate::options::Options;
 use crate::stream::Encoder;
 
 /// Bytes read at a time when hashing, comparing or streaming a big piece.
-const STEP: usize = 16 << 20;
+const STEP: usize = 4 << 20;
 
 /// One input file.
 struct Input<'a> {
