@@ -214,18 +214,23 @@ impl FrameWriter {
                     ))),
                 };
                 // A payload larger than the chunk is replaced by a stored one.
-                let mut out = Vec::with_capacity(raw.len() + 64);
                 let mut refs = Vec::new();
-                match (&body, &p.delta) {
-                    (Some(body), _) => payload::write_payload(
-                        raw, &p.literal, &p.copies, body, dtype, &mut out, &mut refs,
-                    ),
-                    (None, Some(d)) if d.len() <= raw.len() => out.extend_from_slice(d),
+                let out = match (&body, p.delta) {
+                    (Some(body), _) => {
+                        let mut out = Vec::with_capacity(raw.len() + 64);
+                        payload::write_payload(
+                            raw, &p.literal, &p.copies, body, dtype, &mut out, &mut refs,
+                        );
+                        out
+                    }
+                    (None, Some(d)) if d.len() <= raw.len() => d,
                     _ => {
+                        let mut out = Vec::with_capacity(raw.len() + 1);
                         out.push(chunk::LAYOUT_STORED);
                         out.extend_from_slice(raw);
+                        out
                     }
-                }
+                };
                 (out, xxh3_64(raw), refs)
             })
             .collect();

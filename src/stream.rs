@@ -3,6 +3,9 @@
 //! [`Encoder`] buffers one block of input (`chunk_size * block_chunks`
 //! bytes, 64 MiB by default), codes it in parallel and writes it; the frame
 //! header then records no content size and the end block carries it.
+//! [`Encoder::with_size`] takes the size up front and records it in the
+//! header, so that its frame is byte for byte the one [`crate::compress`]
+//! makes of the same bytes.
 //! [`Decoder`] reads and decodes one block at a time (its chunks in
 //! parallel; dedup copies never leave their block), so memory stays at one
 //! block's payloads and decoded bytes however large the content is.
@@ -26,13 +29,29 @@ pub struct Encoder<W: Write> {
     buf: Vec<u8>,
     block: usize,
     out: Vec<u8>,
+    /// The content size the header promised, if any.
+    size: Option<u64>,
+    /// Bytes taken so far.
+    taken: u64,
 }
 
 impl<W: Write> Encoder<W> {
     /// Starts a frame on `inner`.
-    pub fn new(mut inner: W, opts: &Options) -> Result<Encoder<W>> {
+    pub fn new(inner: W, opts: &Options) -> Result<Encoder<W>> {
+        Encoder::start(inner, opts, None)
+    }
+
+    /// Starts a frame on `inner` whose header records `size`, the exact
+    /// number of bytes that will be written: more is an error on write,
+    /// fewer an error on [`Encoder::finish`]. The frame is then identical
+    /// to [`crate::compress`]'s of the same bytes and options.
+    pub fn with_size(inner: W, opts: &Options, size: u64) -> Result<Encoder<W>> {
+        Encoder::start(inner, opts, Some(size))
+    }
+
+    fn start(mut inner: W, opts: &Options, size: Option<u64>) -> Result<Encoder<W>> {
         let mut out = Vec::new();
-        let fw = FrameWriter::start(opts, None, None, &mut out)?;
+        let fw = FrameWriter::start(opts, size, None, &mut out)?;
         inner.write_all(&out)?;
         out.clear();
         let block = FrameWriter::block_bytes(opts)?;
@@ -43,6 +62,8 @@ impl<W: Write> Encoder<W> {
             buf: Vec::new(),
             block,
             out,
+            size,
+            taken: 0,
         })
     }
 
@@ -61,6 +82,12 @@ impl<W: Write> Encoder<W> {
 
     /// Codes the buffered input, writes the end block and returns the writer.
     pub fn finish(mut self) -> Result<W> {
+        if let Some(size) = self.size.filter(|&s| s != self.taken) {
+            return Err(Error::InvalidOption(format!(
+                "encoder: {} bytes written, the header promised {size}",
+                self.taken
+            )));
+        }
         self.flush_block()?;
         let fw = self.fw.take().expect("encoder not finished");
         fw.finish(&mut self.out);
@@ -73,6 +100,13 @@ impl<W: Write> Encoder<W> {
 impl<W: Write> Write for Encoder<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         let take = data.len().min(self.block - self.buf.len());
+        if self.size.is_some_and(|s| self.taken + take as u64 > s) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "encoder: more bytes than the header promised",
+            ));
+        }
+        self.taken += take as u64;
         self.buf.extend_from_slice(&data[..take]);
         if self.buf.len() == self.block {
             self.flush_block()?;

@@ -219,6 +219,57 @@ fn big_tensors_stream_in_bounded_batches() {
     assert!(a.tensors()[2].deduplicated);
 }
 
+#[test]
+fn streamed_pieces_make_the_same_archive_as_batched_ones() {
+    // Tensors and regions larger than 1000-byte batches are streamed
+    // through the encoder in windows; the archive must be byte for byte
+    // the one whole pieces coded in memory give (frames record their size
+    // either way), at 4 KiB chunks (many blocks) and the default.
+    let big = common::weights(DType::BF16, 150_000, 7);
+    let ts = vec![
+        t("a", "BF16", &[150_000], big.clone()),
+        t("b", "F32", &[1000], common::weights(DType::F32, 1000, 8)),
+        t(
+            "c",
+            "F32",
+            &[70_001],
+            common::weights(DType::F32, 70_001, 9),
+        ),
+        t("d", "BF16", &[150_000], big),
+        t("e", "I8", &[5], vec![1, 2, 3, 4, 5]),
+    ];
+    let file = safetensors(&ts, None, 5, 100_000, 3);
+    for chunk_size in [4096, z4ai::DEFAULT_CHUNK_SIZE] {
+        let whole = ArchiveOptions {
+            chunk_size,
+            ..opts()
+        };
+        let z4 = compress_bytes(&file, "m.safetensors", &whole).unwrap();
+        for (batch_bytes, threads) in [(1000, 1), (1000, 0), (100_000, 0)] {
+            let o = ArchiveOptions {
+                batch_bytes,
+                threads,
+                ..whole.clone()
+            };
+            let z4s = compress_bytes(&file, "m.safetensors", &o).unwrap();
+            assert!(
+                z4s == z4,
+                "chunk {chunk_size} batch {batch_bytes}: archives differ"
+            );
+        }
+        assert!(
+            Archive::from_bytes(z4.clone()).unwrap().tensors()[3].deduplicated,
+            "d repeats a"
+        );
+        for batch in [1, 1000, 1 << 30] {
+            let a = Archive::from_bytes(z4.clone())
+                .unwrap()
+                .with_batch_bytes(batch);
+            assert_eq!(restore(&a, 0), file, "batch {batch}");
+        }
+    }
+}
+
 fn malformed(file: &[u8]) -> String {
     match compress_bytes(file, "bad.safetensors", &opts()) {
         Err(e @ Error::Malformed { .. }) => e.to_string(),

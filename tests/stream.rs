@@ -49,6 +49,36 @@ fn streaming_round_trips_both_ways() {
 }
 
 #[test]
+fn sized_encoder_matches_one_shot_frames() {
+    for dtype in [DType::BF16, DType::F32, DType::Bytes] {
+        // 0, one partial block, exactly two blocks, several blocks.
+        for n in [0usize, 1, 3000, 4096, 50_000] {
+            let data = common::weights(dtype, n, 6);
+            let o = small_blocks(dtype);
+            let mut enc = Encoder::with_size(Vec::new(), &o, data.len() as u64).unwrap();
+            for piece in data.chunks(1013) {
+                enc.write_all(piece).unwrap();
+            }
+            let frame = enc.finish().unwrap();
+            assert_eq!(frame, compress(&data, &o).unwrap(), "{dtype:?} n={n}");
+        }
+    }
+}
+
+#[test]
+fn sized_encoder_rejects_a_wrong_length() {
+    let o = small_blocks(DType::Bytes);
+    let mut short = Encoder::with_size(Vec::new(), &o, 10).unwrap();
+    short.write_all(&[1; 9]).unwrap();
+    assert!(short.finish().is_err(), "fewer bytes than promised");
+    let mut long = Encoder::with_size(Vec::new(), &o, 10).unwrap();
+    assert!(
+        long.write_all(&[1; 11]).is_err(),
+        "more bytes than promised"
+    );
+}
+
+#[test]
 fn streaming_decoder_reports_damage() {
     let data = common::weights(DType::BF16, 20_000, 8);
     let blob = compress(&data, &small_blocks(DType::BF16)).unwrap();

@@ -45,13 +45,13 @@ fn bad(detail: impl Into<String>) -> Error {
 
 /// One field of a quantized block: where it lies and how it is coded.
 #[derive(Clone, Copy, Debug)]
-struct Field {
+pub struct Field {
     /// Byte offset inside the block.
-    at: usize,
+    pub at: usize,
     /// Bytes inside the block.
-    len: usize,
+    pub len: usize,
     /// Frame dtype of the gathered field.
-    dtype: DType,
+    pub dtype: DType,
 }
 
 const fn f(at: usize, len: usize, dtype: DType) -> Field {
@@ -203,7 +203,7 @@ fn ggml_type(id: u32) -> Option<&'static GgmlType> {
 /// The fields of a split tensor of type `t` and `len` bytes: `None` when
 /// the type has no split or `len` is not a positive whole number of blocks
 /// (such a tensor is one field, its bytes).
-fn layout(t: u32, len: u64) -> Option<(&'static [Field], u64)> {
+pub fn layout(t: u32, len: u64) -> Option<(&'static [Field], u64)> {
     let ty = ggml_type(t)?;
     if ty.fields.is_empty() || len == 0 || !len.is_multiple_of(ty.size) {
         return None;
@@ -222,18 +222,41 @@ pub fn split(t: u32, data: &[u8]) -> Vec<(DType, Vec<u8>)> {
     let Some((fields, _)) = layout(t, data.len() as u64) else {
         return vec![(DType::Bytes, data.to_vec())];
     };
-    let size: usize = fields.iter().map(|f| f.len).sum();
-    let blocks = data.chunks_exact(size);
-    let mut out: Vec<(DType, Vec<u8>)> = fields
+    fields
         .iter()
-        .map(|f| (f.dtype, Vec::with_capacity(blocks.len() * f.len)))
-        .collect();
-    for b in blocks {
-        for (f, (_, buf)) in fields.iter().zip(out.iter_mut()) {
-            buf.extend_from_slice(&b[f.at..f.at + f.len]);
+        .map(|f| {
+            let mut buf = Vec::new();
+            gather(fields, f, data, &mut buf);
+            (f.dtype, buf)
+        })
+        .collect()
+}
+
+/// Bytes of one block of a split layout.
+pub fn block_size(fields: &[Field]) -> usize {
+    fields.iter().map(|f| f.len).sum()
+}
+
+/// Appends field `f` of every block in `blocks` (whole blocks of the
+/// layout `fields`) to `out`: one window of that field's stream.
+pub fn gather(fields: &[Field], f: &Field, blocks: &[u8], out: &mut Vec<u8>) {
+    let size = block_size(fields);
+    out.reserve(blocks.len() / size * f.len);
+    for b in blocks.chunks_exact(size) {
+        out.extend_from_slice(&b[f.at..f.at + f.len]);
+    }
+}
+
+/// Scatters one window of each field's stream (`parts[i]` holds field
+/// `i` of the same whole blocks) into `out`, those blocks. The callers
+/// size the parts from `out`; a mismatch panics.
+pub fn scatter(fields: &[Field], parts: &[&[u8]], out: &mut [u8]) {
+    let size = block_size(fields);
+    for (k, b) in out.chunks_exact_mut(size).enumerate() {
+        for (f, part) in fields.iter().zip(parts) {
+            b[f.at..f.at + f.len].copy_from_slice(&part[k * f.len..(k + 1) * f.len]);
         }
     }
-    out
 }
 
 /// Decoded length of field `i` of a split tensor of type `t` and `len`
@@ -271,12 +294,8 @@ pub fn join(t: u32, fields: &[Vec<u8>], out: &mut [u8]) -> Result<()> {
         out.copy_from_slice(&fields[0]);
         return Ok(());
     };
-    let size: usize = layout.iter().map(|f| f.len).sum();
-    for (k, b) in out.chunks_exact_mut(size).enumerate() {
-        for (f, buf) in layout.iter().zip(fields) {
-            b[f.at..f.at + f.len].copy_from_slice(&buf[k * f.len..(k + 1) * f.len]);
-        }
-    }
+    let parts: Vec<&[u8]> = fields.iter().map(Vec::as_slice).collect();
+    scatter(layout, &parts, out);
     Ok(())
 }
 

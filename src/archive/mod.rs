@@ -65,8 +65,8 @@ use crate::options::{Effort, DEFAULT_CHUNK_SIZE};
 /// most this many bytes, so that no region needs more memory than a batch.
 pub const MAX_REGION: u64 = 32 << 20;
 
-/// Default bytes of input coded per batch.
-pub const DEFAULT_BATCH_BYTES: usize = 128 << 20;
+/// Default bytes of input coded (or restored) per batch: one engine block.
+pub const DEFAULT_BATCH_BYTES: usize = 64 << 20;
 
 /// How an archive is written.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -77,8 +77,10 @@ pub struct ArchiveOptions {
     pub threads: usize,
     /// Chunk size of every frame.
     pub chunk_size: usize,
-    /// Input bytes read and coded per batch (bounds memory: about two
-    /// batches are held at once). A tensor larger than this is streamed.
+    /// Input bytes read and coded per batch (bounds memory: one batch of
+    /// input and its frames are held at once). A piece larger than this, or
+    /// than one engine block, is streamed in windows of at most this many
+    /// bytes (4 MiB at most). The archive does not depend on it.
     pub batch_bytes: usize,
 }
 

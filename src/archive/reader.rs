@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 use crate::options::DecodeOptions;
 use crate::stream::Decoder;
 
+/// Bytes decoded at a time when a big piece is streamed.
+const STEP: usize = 4 << 20;
+
 enum Store {
     File(FileSource),
     Mem(Vec<u8>),
@@ -289,7 +292,9 @@ impl Archive {
         }
     }
 
-    /// Sets the bytes decoded per batch when restoring files.
+    /// Sets the bytes decoded per batch when restoring files; a plain or
+    /// GGUF-split piece larger than this is streamed (in windows of at most
+    /// this many bytes, 4 MiB at most).
     pub fn with_batch_bytes(mut self, bytes: usize) -> Archive {
         self.batch_bytes = bytes.max(1) as u64;
         self
@@ -590,7 +595,7 @@ impl Archive {
 
     /// Restores file `fi` byte for byte into `w`; returns its size. Pieces
     /// are decoded in parallel in bounded batches; a piece larger than a
-    /// batch is streamed.
+    /// batch is streamed (a GGUF split through one decoder per field).
     pub fn write_file<W: Write>(&self, fi: usize, mut w: W) -> Result<u64> {
         let f: &FileEntry = self
             .index
@@ -604,10 +609,15 @@ impl Archive {
         let mut bytes = 0u64;
         let mut written = 0u64;
         for (pi, p) in f.pieces.iter().enumerate() {
-            if p.len > self.batch_bytes && p.transform == TRANSFORM_NONE {
+            let streamed = matches!(p.transform, TRANSFORM_NONE | TRANSFORM_GGUF_SPLIT);
+            if p.len > self.batch_bytes && streamed {
                 written += self.flush(fi, &mut batch, &mut w)?;
                 bytes = 0;
-                written += self.stream_piece(fi, pi, &mut w)?;
+                written += if p.transform == TRANSFORM_GGUF_SPLIT {
+                    self.stream_split(fi, pi, &mut w)?
+                } else {
+                    self.stream_piece(fi, pi, &mut w)?
+                };
                 continue;
             }
             if !batch.is_empty() && (bytes + p.len > self.batch_bytes || batch.len() >= 4096) {
@@ -664,7 +674,7 @@ impl Archive {
                 end: fr.offset + fr.len,
             };
             let mut dec = Decoder::with_options(rd, &self.dopts)?;
-            let mut buf = vec![0u8; 16 << 20];
+            let mut buf = vec![0u8; STEP];
             let mut h = Xxh3::new();
             let mut n = 0u64;
             loop {
@@ -698,6 +708,107 @@ impl Archive {
         run().map_err(|e| self.wrap(fi, pi, e))
     }
 
+    /// Streams a GGUF block-split piece: one decoder per field frame, read
+    /// in step, each window of whole blocks scattered back, hashed and
+    /// written; no field is held whole.
+    fn stream_split<W: Write>(&self, fi: usize, pi: usize, w: &mut W) -> Result<u64> {
+        let p = &self.index.files[fi].pieces[pi];
+        let Some((fields, n_blocks)) = gguf::layout(p.param, p.len) else {
+            // Not a whole number of blocks: one `bytes` frame.
+            if p.frames.len() != 1 {
+                let e = Error::corrupt(format!(
+                    "GGUF split of type {}: {} frames, expected 1",
+                    p.param,
+                    p.frames.len()
+                ));
+                return Err(self.wrap(fi, pi, e));
+            }
+            return self.stream_piece(fi, pi, w);
+        };
+        let mut run = || -> Result<u64> {
+            if p.frames.len() != fields.len() {
+                return Err(Error::corrupt(format!(
+                    "GGUF split of type {}: {} frames, expected {}",
+                    p.param,
+                    p.frames.len(),
+                    fields.len()
+                )));
+            }
+            let mut decs = p
+                .frames
+                .iter()
+                .map(|&id| {
+                    let fr = self.index.frames[id as usize];
+                    let rd = RangeReader {
+                        src: self.store.src(),
+                        pos: fr.offset,
+                        end: fr.offset + fr.len,
+                    };
+                    Decoder::with_options(rd, &self.dopts)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            for (i, (d, f)) in decs.iter().zip(fields).enumerate() {
+                let want = n_blocks * f.len as u64;
+                if d.header().content_size.is_some_and(|s| s != want) {
+                    return Err(Error::corrupt(format!(
+                        "frame {i} decodes to {} bytes, the index says {want}",
+                        d.header().content_size.unwrap_or(0)
+                    )));
+                }
+            }
+            let size = gguf::block_size(fields);
+            // Windows of at most a step (or a batch, when smaller).
+            let step = (self.batch_bytes.min(STEP as u64) as usize / size).max(1) as u64;
+            let mut parts: Vec<Vec<u8>> = fields
+                .iter()
+                .map(|f| vec![0u8; step as usize * f.len])
+                .collect();
+            let mut out = vec![0u8; step as usize * size];
+            let mut h = Xxh3::new();
+            let mut done = 0u64;
+            while done < n_blocks {
+                let k = (n_blocks - done).min(step) as usize;
+                for (i, ((d, f), part)) in decs.iter_mut().zip(fields).zip(&mut parts).enumerate() {
+                    read_full(d, &mut part[..k * f.len]).map_err(|e| match e {
+                        Error::Io(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                            Error::corrupt(format!(
+                                "frame {i} decodes to fewer bytes than the index says"
+                            ))
+                        }
+                        e => e,
+                    })?;
+                }
+                let views: Vec<&[u8]> = parts
+                    .iter()
+                    .zip(fields)
+                    .map(|(b, f)| &b[..k * f.len])
+                    .collect();
+                let o = &mut out[..k * size];
+                gguf::scatter(fields, &views, o);
+                h.update(o);
+                w.write_all(o)?;
+                done += k as u64;
+            }
+            // Each field must end here (reading its end block checks its
+            // content hash).
+            for (i, d) in decs.iter_mut().enumerate() {
+                if d.read(&mut [0u8; 1]).map_err(io_to_error)? != 0 {
+                    return Err(Error::corrupt(format!(
+                        "frame {i} decodes to more bytes than the index says"
+                    )));
+                }
+            }
+            if h.digest128() != p.hash {
+                return Err(Error::ChecksumMismatch {
+                    what: "archive piece",
+                    chunk: None,
+                });
+            }
+            Ok(p.len)
+        };
+        run().map_err(|e| self.wrap(fi, pi, e))
+    }
+
     /// Checks the head and decodes every file, checking every checksum;
     /// returns the total restored size.
     pub fn verify(&self) -> Result<u64> {
@@ -714,6 +825,19 @@ impl Archive {
     pub fn index(&self) -> &Index {
         &self.index
     }
+}
+
+/// Fills `buf` from a decoder; the end of the frame before it is full is
+/// an `UnexpectedEof` I/O error.
+fn read_full<R: Read>(d: &mut Decoder<R>, buf: &mut [u8]) -> Result<()> {
+    let mut got = 0;
+    while got < buf.len() {
+        match d.read(&mut buf[got..]).map_err(io_to_error)? {
+            0 => return Err(Error::Io(std::io::ErrorKind::UnexpectedEof.into())),
+            n => got += n,
+        }
+    }
+    Ok(())
 }
 
 /// Unwraps an error that the decoder passed through `io::Error`.

@@ -1,8 +1,12 @@
 //! Building an archive: plan every file's pieces, then code them in
 //! bounded batches (read, hash, dedup, compress in parallel, write in
-//! order). Memory stays at about two batches (input + frames) however large
-//! the model is; a piece larger than a batch goes through the streaming
-//! encoder straight into the output.
+//! order). A piece larger than a batch or than one engine block never sits
+//! in memory whole: it is hashed in windows, then each of its frames (one
+//! per GGUF block field for a split) is streamed through a sized encoder
+//! that holds one block. Memory is about one batch of input and its frames
+//! plus one block's working set, however large the model or a tensor is
+//! (docs/ARCHIVE.md, "Peak memory"); the archive is the same whichever path
+//! a piece takes.
 
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -17,12 +21,13 @@ use super::reference::{RefTensor, Reference};
 use super::source::{FileSource, ReadAt};
 use super::{gguf, plan_spans, ArchiveOptions, ArchiveStats, Span};
 use crate::dtype::DType;
+use crate::engine::FrameWriter;
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::stream::Encoder;
 
 /// Bytes read at a time when hashing, comparing or streaming a big piece.
-const STEP: usize = 16 << 20;
+const STEP: usize = 4 << 20;
 
 /// One input file.
 struct Input<'a> {
@@ -335,6 +340,11 @@ impl<W: Write> State<'_, W> {
 
     fn code_all(&mut self) -> Result<()> {
         let limit = self.opts.batch_bytes.max(1) as u64;
+        // A piece larger than one engine block (or than a batch) is
+        // streamed: coded in memory it would be held whole with its frame,
+        // while the encoder holds one block.
+        let window =
+            limit.min(FrameWriter::block_bytes(&frame_opts(self.opts, DType::Bytes))? as u64);
         let inputs = self.inputs;
         for (fi, input) in inputs.iter().enumerate() {
             self.files.push(FileEntry {
@@ -348,10 +358,7 @@ impl<W: Write> State<'_, W> {
             for span in &input.spans {
                 // Delta pieces are coded in memory (a batch of their own
                 // when large): the delta coder needs both tensors whole.
-                if span.len > limit
-                    && span.gguf.is_none()
-                    && ref_tensor(self.reference, span).is_none()
-                {
+                if span.len > window && ref_tensor(self.reference, span).is_none() {
                     self.flush(fi, &mut batch)?;
                     bytes = 0;
                     self.big(fi, span)?;
@@ -448,12 +455,15 @@ impl<W: Write> State<'_, W> {
                         return Ok(());
                     }
                     j.coded = match j.span.gguf {
-                        Some(t) => gguf::split(t, &j.data)
-                            .into_iter()
-                            .map(|(d, buf)| {
-                                Ok((d.code(), crate::compress(&buf, &frame_opts(opts, d))?))
-                            })
-                            .collect::<Result<_>>()?,
+                        Some(t) => {
+                            let fields = gguf::split(t, &std::mem::take(&mut j.data));
+                            fields
+                                .into_iter()
+                                .map(|(d, buf)| {
+                                    Ok((d.code(), crate::compress(&buf, &frame_opts(opts, d))?))
+                                })
+                                .collect::<Result<_>>()?
+                        }
                         None => vec![(
                             j.span.dtype.code(),
                             crate::compress(&j.data, &frame_opts(opts, j.span.dtype))?,
@@ -605,39 +615,103 @@ impl<W: Write> State<'_, W> {
         Ok(true)
     }
 
-    /// A piece larger than a batch: hashed in steps, then streamed through
-    /// the encoder into the output.
+    /// A piece larger than a window: hashed in steps, then each of its
+    /// frames (one, or one per field of a GGUF block split) streamed
+    /// through a sized encoder into the output, reading the piece once per
+    /// frame in windows of whole quantization blocks. The frames are the
+    /// ones the batch path makes of the same bytes.
     fn big(&mut self, fi: usize, span: &Span) -> Result<()> {
-        let src = &*self.inputs[fi].src;
+        let inputs = self.inputs;
+        let src = &*inputs[fi].src;
+        let layout = span.gguf.and_then(|t| gguf::layout(t, span.len));
+        // Read windows: at most a step (or a batch, when smaller), whole
+        // quantization blocks.
+        let block = layout.map_or(1, |(fields, _)| gguf::block_size(fields));
+        let window = (self.opts.batch_bytes.clamp(1, STEP) / block).max(1) * block;
+        let mut buf = vec![0u8; window];
         let mut h = Xxh3::new();
-        let mut buf = vec![0u8; STEP];
         let mut pos = 0u64;
         while pos < span.len {
-            let n = (span.len - pos).min(STEP as u64) as usize;
+            let n = (span.len - pos).min(window as u64) as usize;
             src.read_at(span.offset + pos, &mut buf[..n])?;
             h.update(&buf[..n]);
             pos += n as u64;
         }
         let hash = h.digest128();
-        if let Some(seen) = self.seen.get(&hash).copied() {
-            if self.same_ranges(seen, fi, span.offset, span.len)? {
-                self.stats.deduplicated += 1;
-                self.push_piece(fi, span, hash, vec![seen.frame], seen.reference);
-                return Ok(());
+        // Split pieces are not deduplicated (as in the batch path).
+        if span.gguf.is_none() {
+            if let Some(seen) = self.seen.get(&hash).copied() {
+                if self.same_ranges(seen, fi, span.offset, span.len)? {
+                    self.stats.deduplicated += 1;
+                    self.push_piece(fi, span, hash, vec![seen.frame], seen.reference);
+                    return Ok(());
+                }
             }
         }
+        let mut ids = Vec::new();
+        match layout {
+            Some((fields, n_blocks)) => {
+                let mut part = Vec::with_capacity(window);
+                for f in fields {
+                    let len = n_blocks * f.len as u64;
+                    ids.push(self.stream_frame(span.len, f.dtype, len, |pos, enc| {
+                        let n = (span.len - pos).min(window as u64) as usize;
+                        src.read_at(span.offset + pos, &mut buf[..n])?;
+                        part.clear();
+                        gguf::gather(fields, f, &buf[..n], &mut part);
+                        enc.write_all(&part)?;
+                        Ok(n as u64)
+                    })?);
+                }
+            }
+            None => {
+                // An unsplittable GGUF piece is one `bytes` frame.
+                let dtype = if span.gguf.is_some() {
+                    DType::Bytes
+                } else {
+                    span.dtype
+                };
+                ids.push(self.stream_frame(span.len, dtype, span.len, |pos, enc| {
+                    let n = (span.len - pos).min(window as u64) as usize;
+                    src.read_at(span.offset + pos, &mut buf[..n])?;
+                    enc.write_all(&buf[..n])?;
+                    Ok(n as u64)
+                })?);
+            }
+        }
+        if span.gguf.is_none() {
+            self.seen.entry(hash).or_insert(Seen {
+                frame: ids[0],
+                file: fi,
+                offset: span.offset,
+                len: span.len,
+                reference: None,
+            });
+        }
+        self.push_piece(fi, span, hash, ids, None);
+        Ok(())
+    }
+
+    /// Writes one frame of `len` bytes of `dtype` through a sized encoder:
+    /// `feed(pos, encoder)` is called at piece offset 0, then after each
+    /// step (it returns how many of the piece's bytes it consumed) until
+    /// `piece_len`. Returns the frame's number.
+    fn stream_frame(
+        &mut self,
+        piece_len: u64,
+        dtype: DType,
+        len: u64,
+        mut feed: impl FnMut(u64, &mut Encoder<&mut Out<W>>) -> Result<u64>,
+    ) -> Result<u32> {
         let offset = self.out.pos;
         let opts = Options {
             threads: self.opts.threads,
-            ..frame_opts(self.opts, span.dtype)
+            ..frame_opts(self.opts, dtype)
         };
-        let mut enc = Encoder::new(&mut self.out, &opts)?;
+        let mut enc = Encoder::with_size(&mut self.out, &opts, len)?;
         let mut pos = 0u64;
-        while pos < span.len {
-            let n = (span.len - pos).min(STEP as u64) as usize;
-            src.read_at(span.offset + pos, &mut buf[..n])?;
-            enc.write_all(&buf[..n])?;
-            pos += n as u64;
+        while pos < piece_len {
+            pos += feed(pos, &mut enc)?;
         }
         enc.finish()?;
         let id = u32::try_from(self.frames.len())
@@ -645,17 +719,9 @@ impl<W: Write> State<'_, W> {
         self.frames.push(FrameRef {
             offset,
             len: self.out.pos - offset,
-            raw_len: span.len,
-            dtype: span.dtype.code(),
+            raw_len: len,
+            dtype: dtype.code(),
         });
-        self.seen.entry(hash).or_insert(Seen {
-            frame: id,
-            file: fi,
-            offset: span.offset,
-            len: span.len,
-            reference: None,
-        });
-        self.push_piece(fi, span, hash, vec![id], None);
-        Ok(())
+        Ok(id)
     }
 }
