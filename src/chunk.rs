@@ -512,8 +512,9 @@ pub fn decode_chunk(
     decode_chunk_with(payload, dtype, models, k, out, scratch, None)
 }
 
-/// [`decode_chunk`] for delta residuals: `ref_exp` is the reference's
-/// exponent plane, from which delta contexts are derived.
+/// [`decode_chunk`] for delta residuals: `delta_ctx` holds the delta
+/// contexts of plane 0 (`crate::delta::first_contexts`) and is advanced
+/// plane by plane (its contents are spent).
 pub fn decode_chunk_with(
     payload: &[u8],
     dtype: DType,
@@ -521,7 +522,7 @@ pub fn decode_chunk_with(
     k: &Kernels,
     out: &mut [u8],
     scratch: &mut Vec<u8>,
-    ref_exp: Option<&[u8]>,
+    mut delta_ctx: Option<&mut [u8]>,
 ) -> Result<()> {
     let mut r = Reader::new(payload);
     let layout = r.u8("chunk layout")?;
@@ -535,8 +536,10 @@ pub fn decode_chunk_with(
             scratch.clear();
             scratch.resize(n * w, 0);
             for p in 0..w {
-                let delta_ctx = ref_exp.map(|e| crate::delta::contexts(scratch, n, p, e));
                 let (done, rest) = scratch.split_at_mut(p * n);
+                if let (Some(c), true) = (delta_ctx.as_deref_mut(), p > 0) {
+                    crate::delta::advance_contexts(c, &done[(p - 1) * n..]);
+                }
                 let plane0 = if p == 0 { None } else { Some(&done[..n]) };
                 let ctx = PlaneCtx {
                     plane0,

@@ -142,11 +142,15 @@ impl FrameWriter {
             .enumerate()
             .map(|(i, (raw, copies))| {
                 let literal = gather_literal(raw, &copies);
-                let planes = chunk::split(&literal, dtype, &k);
-                let delta = reference
-                    .get(i * cs..i * cs + raw.len())
-                    .and_then(|r| delta::encode(raw, r, dtype, effort, &k))
-                    .filter(|d| (d.len() as f64) < payload::plain_estimate(&planes, w, &k));
+                // Split only when needed: a delta chunk that clearly beats
+                // plain coding never asks.
+                let mut split = None;
+                let delta = reference.get(i * cs..i * cs + raw.len()).and_then(|r| {
+                    delta::encode(raw, r, dtype, effort, &k, || {
+                        let planes = split.insert(chunk::split(&literal, dtype, &k));
+                        payload::plain_estimate(planes, w, &k)
+                    })
+                });
                 if delta.is_some() {
                     return Prep {
                         copies,
@@ -156,6 +160,7 @@ impl FrameWriter {
                         delta,
                     };
                 }
+                let planes = split.unwrap_or_else(|| chunk::split(&literal, dtype, &k));
                 let body = if effort == Effort::Fast {
                     None
                 } else {
