@@ -506,9 +506,12 @@ fn verify_chunk(loc: &ChunkLoc, bytes: &[u8]) -> Result<()> {
 fn check_reference(idx: &FrameIndex, reference: Option<&[u8]>) -> Result<()> {
     match (idx.header.reference, reference) {
         (None, _) => Ok(()),
-        (Some(_), None) => Err(Error::InvalidOption(
-            "this is a delta frame: decode it with decompress_delta and its reference".into(),
-        )),
+        (Some((len, hash)), None) => Err(Error::ReferenceRequired {
+            what: "frame",
+            detail: format!(
+                " ({len} bytes, xxh3-64 {hash:016x}); decode it with decompress_delta and that reference"
+            ),
+        }),
         (Some((len, hash)), Some(r)) if r.len() as u64 == len && xxh3_64(r) == hash => Ok(()),
         _ => Err(Error::ReferenceMismatch),
     }
