@@ -20,7 +20,7 @@
 /**
  * Error codes returned (as negative `int64_t` values) by the functions of
  * this API. They are ABI: never renumbered, never reused; new errors get
- * new, more negative codes. -2..=-11, -14 and -15 are
+ * new, more negative codes. -2..=-11, -14, -15 and -17 are
  * [`crate::Error::code`].
  */
 typedef enum {
@@ -91,6 +91,11 @@ typedef enum {
      * No tensor with the requested name or number is in the archive.
      */
     Z4AI_ERROR_NOT_FOUND = -16,
+    /**
+     * A delta frame was given to a decoder without its reference (use
+     * `z4ai_decompress_delta`).
+     */
+    Z4AI_ERROR_REFERENCE_REQUIRED = -17,
 } z4ai_error;
 
 /**
@@ -430,10 +435,10 @@ int64_t z4ai_decompressed_size(const void *src,
  * code: `Z4AI_ERROR_DST_TOO_SMALL` when `dst_capacity` is below
  * `z4ai_decompressed_size`, the frame errors (`Z4AI_ERROR_BAD_MAGIC` ..
  * `Z4AI_ERROR_CHECKSUM_MISMATCH`), `Z4AI_ERROR_NULL_POINTER`,
- * `Z4AI_ERROR_INVALID_ARGUMENT` (also for a delta frame: decode those with
- * `z4ai_decompress_delta`). On error the contents of `dst` are
- * unspecified; every decoded chunk is checked against its checksum
- * before success is returned.
+ * `Z4AI_ERROR_INVALID_ARGUMENT`, `Z4AI_ERROR_REFERENCE_REQUIRED` for a
+ * delta frame (decode those with `z4ai_decompress_delta`). On error the
+ * contents of `dst` are unspecified; every decoded chunk is checked
+ * against its checksum before success is returned.
  *
  * # Safety
  *
@@ -458,7 +463,8 @@ int64_t z4ai_decompress(void *dst,
  * Returns `len`, or a negative code: `Z4AI_ERROR_OUT_OF_RANGE` when
  * `offset + len` exceeds the content size, `Z4AI_ERROR_DST_TOO_SMALL`
  * when `dst_capacity < len`, `Z4AI_ERROR_INVALID_ARGUMENT` for negative
- * values or a delta frame, the frame errors, `Z4AI_ERROR_NULL_POINTER`.
+ * values, `Z4AI_ERROR_REFERENCE_REQUIRED` for a delta frame, the frame
+ * errors, `Z4AI_ERROR_NULL_POINTER`.
  * The overlapping
  * chunks are decoded in library memory and the range copied out.
  *

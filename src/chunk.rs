@@ -469,8 +469,9 @@ pub fn decode_chunk(
     decode_chunk_with(payload, dtype, models, k, out, scratch, None)
 }
 
-/// [`decode_chunk`] for delta residuals: `ref_exp` is the reference's
-/// exponent plane, from which delta contexts are derived.
+/// [`decode_chunk`] for delta residuals: `delta_ctx` holds the delta
+/// contexts of plane 0 (`crate::delta::first_contexts`) and is advanced
+/// plane by plane (its contents are spent).
 pub fn decode_chunk_with(
     payload: &[u8],
     dtype: DType,
@@ -478,7 +479,7 @@ pub fn decode_chunk_with(
     k: &Kernels,
     out: &mut [u8],
     scratch: &mut Vec<u8>,
-    ref_exp: Option<&[u8]>,
+    delta_ctx: Option<&mut [u8]>,
 ) -> Result<()> {
     let mut r = Reader::new(payload);
     let layout = r.u8("chunk layout")?;
@@ -491,16 +492,18 @@ pub fn decode_chunk_with(
         LAYOUT_PLANES => {
             scratch.clear();
             scratch.resize(n * w, 0);
-            match ref_exp {
+            match delta_ctx {
                 None => decode_planes(&mut r, n, w, models, k, scratch)?,
-                Some(e) => {
+                Some(c) => {
                     for p in 0..w {
-                        let delta_ctx = crate::delta::contexts(scratch, n, p, e);
                         let (done, rest) = scratch.split_at_mut(p * n);
+                        if p > 0 {
+                            crate::delta::advance_contexts(c, &done[(p - 1) * n..]);
+                        }
                         let plane0 = if p == 0 { None } else { Some(&done[..n]) };
                         let ctx = PlaneCtx {
                             plane0,
-                            delta: Some(&delta_ctx),
+                            delta: Some(&*c),
                         };
                         let src = read_plane(&mut r, n, models)?;
                         decode_plane(&src, &mut rest[..n], ctx, k)?;

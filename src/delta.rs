@@ -1,112 +1,220 @@
 //! Checkpoint deltas: a chunk coded as its residual against the same bytes
 //! of a reference (payload layout 5, see `docs/FORMAT.md`).
 //!
-//! Residual modes, chosen per chunk by entropy estimate (or trial at `max`):
+//! Residual modes, one per chunk:
 //! * XOR of the words (ZipLLM's BitX);
 //! * integer difference in the order-preserving integer domain of the float
 //!   (for integers, the plain wrapping difference), zig-zagged so that small
 //!   moves of either sign are small numbers.
 //!
+//! At `fast` and `default` the mode is chosen before coding from a cheap
+//! estimate over a sample of the chunk (see [`estimate_bits`]): the
+//! residual's bit length, entropy-coded under the reference's exponent,
+//! plus the bits below the leading one, which are close to noise. At `max`
+//! both modes are coded and the smaller kept.
+//!
 //! The residual words are split into byte planes (most significant first)
 //! and each plane is coded with rANS under a *delta context* (see
-//! [`contexts`]): the reference element's exponent while the more
+//! [`advance_contexts`]): the reference element's exponent while the more
 //! significant residual bytes are zero, else the leading non-zero byte just
 //! above. Small moves of a weight depend on its magnitude, which the
 //! reference's exponent tells; unchanged elements cost a fraction of a bit.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
+
 use z4ai_simd::rans::Ctx;
 use z4ai_simd::Kernels;
 
-use crate::chunk::{self, CtxKind, EncodedChunk, ModelSel, PlaneCode};
+use crate::chunk::{self, CtxKind, EncodedChunk, ModelSel, PlaneCode, PlaneReport};
 use crate::dtype::DType;
 use crate::entropy::{self, CostTable};
 use crate::error::{Error, Result};
 use crate::format::Reader;
 use crate::options::Effort;
+use crate::payload;
 
 /// Payload layout: delta against the reference.
 pub const LAYOUT_DELTA: u8 = 5;
 const MODE_XOR: u8 = 0;
 const MODE_SUB: u8 = 1;
 const CTX_BITS: u32 = 12;
+/// Elements in one run of the mode-choice sample.
+const SAMPLE_RUN: usize = 1024;
+/// Runs in the mode-choice sample (chunks up to `SAMPLE_RUN * SAMPLE_RUNS`
+/// elements are estimated whole).
+const SAMPLE_RUNS: usize = 32;
 
-/// Replaces each `W`-byte little-endian word `x` of `out` by `f(x, y)`,
-/// `y` the word at the same place in `b`; `W` is a constant so that every
-/// load and store is a fixed-size move.
-fn map_words<const W: usize>(out: &mut [u8], b: &[u8], f: impl Fn(u64, u64) -> u64) {
-    let word = |e: &[u8]| {
-        let mut x = [0u8; 8];
-        x[..W].copy_from_slice(e);
-        u64::from_le_bytes(x)
+/// Name of a residual mode for `info`.
+pub fn mode_name(mode: u8) -> &'static str {
+    match mode {
+        MODE_XOR => "delta-xor",
+        _ => "delta-diff",
+    }
+}
+
+/// An element word as a concrete unsigned integer, so that the loops over
+/// words compile to fixed-size loads and vector code.
+trait Word: Copy {
+    const BYTES: usize;
+    fn load(b: &[u8]) -> Self;
+    fn store(self, b: &mut [u8]);
+    /// Order-preserving key of a float's bits.
+    fn key(self) -> Self;
+    fn unkey(self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn add(self, o: Self) -> Self;
+    fn xor(self, o: Self) -> Self;
+    fn zigzag(self) -> Self;
+    fn unzigzag(self) -> Self;
+    /// Plane 0 of the element after the split (rotated left by one bit
+    /// first when `rotate`).
+    fn top_byte(self, rotate: bool) -> u8;
+}
+
+macro_rules! word {
+    ($t:ty, $s:ty) => {
+        impl Word for $t {
+            const BYTES: usize = std::mem::size_of::<$t>();
+            #[inline(always)]
+            fn load(b: &[u8]) -> Self {
+                <$t>::from_le_bytes(b.try_into().expect("word width"))
+            }
+            #[inline(always)]
+            fn store(self, b: &mut [u8]) {
+                b.copy_from_slice(&self.to_le_bytes());
+            }
+            #[inline(always)]
+            fn key(self) -> Self {
+                // Negative: all bits flipped; else the sign bit set.
+                const SIGN: $t = 1 << (<$t>::BITS - 1);
+                self ^ (((self as $s) >> (<$t>::BITS - 1)) as $t | SIGN)
+            }
+            #[inline(always)]
+            fn unkey(self) -> Self {
+                const SIGN: $t = 1 << (<$t>::BITS - 1);
+                self ^ (!(((self as $s) >> (<$t>::BITS - 1)) as $t) | SIGN)
+            }
+            #[inline(always)]
+            fn sub(self, o: Self) -> Self {
+                self.wrapping_sub(o)
+            }
+            #[inline(always)]
+            fn add(self, o: Self) -> Self {
+                self.wrapping_add(o)
+            }
+            #[inline(always)]
+            fn xor(self, o: Self) -> Self {
+                self ^ o
+            }
+            #[inline(always)]
+            fn zigzag(self) -> Self {
+                (self << 1) ^ ((self as $s) >> (<$t>::BITS - 1)) as $t
+            }
+            #[inline(always)]
+            fn unzigzag(self) -> Self {
+                (self >> 1) ^ (0 as $t).wrapping_sub(self & 1)
+            }
+            #[inline(always)]
+            fn top_byte(self, rotate: bool) -> u8 {
+                (self.rotate_left(rotate as u32) >> (<$t>::BITS - 8)) as u8
+            }
+        }
     };
-    for (o, y) in out.chunks_exact_mut(W).zip(b.chunks_exact(W)) {
-        let v = f(word(o), word(y));
-        o.copy_from_slice(&v.to_le_bytes()[..W]);
+}
+word!(u8, i8);
+word!(u16, i16);
+word!(u32, i32);
+word!(u64, i64);
+
+/// The residual of `new` against `old` under `MODE` (`FLOAT`: keys in the
+/// order-preserving domain).
+#[inline(always)]
+fn residual<T: Word, const FLOAT: bool, const MODE: u8>(new: T, old: T) -> T {
+    if MODE == MODE_XOR {
+        return new.xor(old);
+    }
+    let (a, b) = if FLOAT {
+        (new.key(), old.key())
+    } else {
+        (new, old)
+    };
+    a.sub(b).zigzag()
+}
+
+/// Inverse of [`residual`]: the new word from the residual and `old`.
+#[inline(always)]
+fn apply<T: Word, const FLOAT: bool, const MODE: u8>(res: T, old: T) -> T {
+    if MODE == MODE_XOR {
+        return res.xor(old);
+    }
+    if FLOAT {
+        old.key().add(res.unzigzag()).unkey()
+    } else {
+        old.add(res.unzigzag())
     }
 }
 
-/// [`map_words`] for a run-time width of 1, 2, 4 or 8 bytes.
-fn map_width(w: usize, out: &mut [u8], b: &[u8], f: impl Fn(u64, u64) -> u64) {
-    match w {
-        1 => map_words::<1>(out, b, f),
-        2 => map_words::<2>(out, b, f),
-        4 => map_words::<4>(out, b, f),
-        _ => map_words::<8>(out, b, f),
+/// Writes the residual words of `new` against `old` into `out` (whole
+/// words only; all three the same length).
+fn residuals_of<T: Word, const FLOAT: bool, const MODE: u8>(
+    new: &[u8],
+    old: &[u8],
+    out: &mut [u8],
+) {
+    let w = T::BYTES;
+    for ((o, a), b) in out
+        .chunks_exact_mut(w)
+        .zip(new.chunks_exact(w))
+        .zip(old.chunks_exact(w))
+    {
+        residual::<T, FLOAT, MODE>(T::load(a), T::load(b)).store(o);
     }
 }
 
-struct Domain {
-    bits: u32,
-    float: bool,
+/// Replaces the residual words in `out` by the new words (against `old`).
+fn apply_all<T: Word, const FLOAT: bool, const MODE: u8>(out: &mut [u8], old: &[u8]) {
+    let w = T::BYTES;
+    for (o, b) in out.chunks_exact_mut(w).zip(old.chunks_exact(w)) {
+        apply::<T, FLOAT, MODE>(T::load(o), T::load(b)).store(o);
+    }
 }
 
-impl Domain {
-    fn of(dtype: DType) -> Domain {
-        Domain {
-            bits: 8 * dtype.width() as u32,
-            float: dtype.is_float(),
+/// Calls `$f::<T, FLOAT, MODE>($args)` with the word type of `$w`.
+macro_rules! dispatch {
+    ($f:ident, $w:expr, $float:expr, $mode:expr, $($args:expr),*) => {
+        match ($w, $float, $mode == MODE_XOR) {
+            (1, false, true) => $f::<u8, false, MODE_XOR>($($args),*),
+            (1, false, false) => $f::<u8, false, MODE_SUB>($($args),*),
+            (1, true, true) => $f::<u8, true, MODE_XOR>($($args),*),
+            (1, true, false) => $f::<u8, true, MODE_SUB>($($args),*),
+            (2, false, true) => $f::<u16, false, MODE_XOR>($($args),*),
+            (2, false, false) => $f::<u16, false, MODE_SUB>($($args),*),
+            (2, true, true) => $f::<u16, true, MODE_XOR>($($args),*),
+            (2, true, false) => $f::<u16, true, MODE_SUB>($($args),*),
+            (4, false, true) => $f::<u32, false, MODE_XOR>($($args),*),
+            (4, false, false) => $f::<u32, false, MODE_SUB>($($args),*),
+            (4, true, true) => $f::<u32, true, MODE_XOR>($($args),*),
+            (4, true, false) => $f::<u32, true, MODE_SUB>($($args),*),
+            (_, false, true) => $f::<u64, false, MODE_XOR>($($args),*),
+            (_, false, false) => $f::<u64, false, MODE_SUB>($($args),*),
+            (_, true, true) => $f::<u64, true, MODE_XOR>($($args),*),
+            (_, true, false) => $f::<u64, true, MODE_SUB>($($args),*),
         }
-    }
-    fn mask(&self) -> u64 {
-        u64::MAX >> (64 - self.bits)
-    }
-    fn sign(&self) -> u64 {
-        1 << (self.bits - 1)
-    }
-    /// Order-preserving key of a float's bits (identity for integers).
-    fn key(&self, u: u64) -> u64 {
-        if !self.float {
-            u
-        } else if u & self.sign() != 0 {
-            !u & self.mask()
-        } else {
-            u | self.sign()
-        }
-    }
-    fn unkey(&self, k: u64) -> u64 {
-        if !self.float {
-            k
-        } else if k & self.sign() != 0 {
-            k & !self.sign()
-        } else {
-            !k & self.mask()
-        }
-    }
-    fn residual(&self, mode: u8, new: u64, old: u64) -> u64 {
-        if mode == MODE_XOR {
-            return new ^ old;
-        }
-        let d = self.key(new).wrapping_sub(self.key(old)) & self.mask();
-        let neg = if d & self.sign() != 0 { self.mask() } else { 0 };
-        ((d << 1) & self.mask()) ^ neg
-    }
-    fn apply(&self, mode: u8, res: u64, old: u64) -> u64 {
-        if mode == MODE_XOR {
-            return res ^ old;
-        }
-        let d = (res >> 1) ^ if res & 1 == 1 { self.mask() } else { 0 };
-        self.unkey(self.key(old).wrapping_add(d) & self.mask())
-    }
+    };
+}
+
+/// Residual words of `new` against `old` under `mode` into `out`.
+fn residuals(dtype: DType, mode: u8, new: &[u8], old: &[u8], out: &mut [u8]) {
+    dispatch!(
+        residuals_of,
+        dtype.width(),
+        dtype.is_float(),
+        mode,
+        new,
+        old,
+        out
+    )
 }
 
 /// The integer dtype of the residual words (no rotation in the split).
@@ -119,51 +227,91 @@ fn residual_dtype(width: usize) -> DType {
     }
 }
 
-/// Delta contexts of plane `p` (residual planes are most significant first):
-/// * every more significant residual byte zero: the reference's exponent
-///   byte, capped at 127 (weights of magnitude >= 1 share one context);
-/// * the plane just above holds the leading non-zero byte `b`:
-///   `128 + min(b, 126)` (the size of the move shapes this byte);
-/// * a non-zero byte two or more planes up: 255 (this byte is noise).
-pub fn contexts(planes: &[u8], n: usize, p: usize, ref_exp: &[u8]) -> Vec<u8> {
-    let mut ctx: Vec<u8> = ref_exp.iter().map(|&e| e.min(127)).collect();
-    for q in 0..p {
-        let plane = &planes[q * n..(q + 1) * n];
-        for (c, &b) in ctx.iter_mut().zip(plane) {
-            if *c >= 128 {
-                *c = 255;
-            } else if b != 0 {
-                *c = 128 + b.min(126);
-            }
+/// Delta contexts of residual plane 0 into `out`: the reference element's
+/// plane-0 byte (its exponent, for floats), capped at 127 (weights of
+/// magnitude >= 1 share one context).
+pub fn first_contexts(reference: &[u8], dtype: DType, out: &mut [u8]) {
+    fn run<T: Word, const ROTATE: bool>(reference: &[u8], out: &mut [u8]) {
+        for (c, e) in out.iter_mut().zip(reference.chunks_exact(T::BYTES)) {
+            *c = T::load(e).top_byte(ROTATE).min(127);
         }
     }
-    ctx
+    match (dtype.width(), dtype.rotates()) {
+        (1, false) => run::<u8, false>(reference, out),
+        (1, true) => run::<u8, true>(reference, out),
+        (2, false) => run::<u16, false>(reference, out),
+        (2, true) => run::<u16, true>(reference, out),
+        (4, false) => run::<u32, false>(reference, out),
+        (4, true) => run::<u32, true>(reference, out),
+        (_, false) => run::<u64, false>(reference, out),
+        (_, true) => run::<u64, true>(reference, out),
+    }
 }
 
-fn reference_exponents(reference: &[u8], dtype: DType, n: usize, k: &Kernels) -> Vec<u8> {
-    let mut planes = chunk::split(&reference[..n * dtype.width()], dtype, k);
-    planes.truncate(n);
-    planes
+/// Turns the delta contexts of residual plane `p` into those of plane
+/// `p + 1`, given plane `p`'s bytes:
+/// * every more significant residual byte zero (context < 128) and this
+///   byte zero: unchanged (the reference's exponent);
+/// * this byte `b` non-zero and the ones above zero: `128 + min(b, 126)`
+///   (the size of the move shapes the next byte);
+/// * a non-zero byte two or more planes up (context >= 128): 255 (noise).
+pub fn advance_contexts(ctx: &mut [u8], plane: &[u8]) {
+    for (c, &b) in ctx.iter_mut().zip(plane) {
+        let lead = if b != 0 { 128 + b.min(126) } else { *c };
+        *c = if *c >= 128 { 255 } else { lead };
+    }
+}
+
+/// Per-thread buffers of the delta coder, reused across chunks.
+#[derive(Default)]
+struct Scratch {
+    res: Vec<u8>,
+    planes: Vec<u8>,
+    ctx: Vec<u8>,
+    hist: Vec<u32>,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+/// Sets `v` to `len` elements of unspecified (old or zero) content.
+fn reuse<T: Copy + Default>(v: &mut Vec<T>, len: usize) {
+    if v.len() < len {
+        v.resize(len, T::default());
+    }
+    v.truncate(len);
 }
 
 /// Codes one plane under its delta contexts: `(code, estimated bits)`.
-fn code_plane(plane: &[u8], ctx: &[u8], k: &Kernels, trial: bool) -> (PlaneCode, f64) {
+/// `hist` is a scratch table of 65536 counts.
+fn code_plane(
+    plane: &[u8],
+    ctx: &[u8],
+    k: &Kernels,
+    trial: bool,
+    hist: &mut [u32],
+) -> (PlaneCode, f64) {
     let n = plane.len();
-    let mut o0 = [0u32; 256];
-    k.hist_order0(plane, &mut o0);
-    if o0.iter().filter(|&&c| c > 0).count() <= 1 {
-        return (PlaneCode::Const(plane.first().copied().unwrap_or(0)), 16.0);
+    hist.fill(0);
+    k.hist_context(plane, ctx, hist);
+    let first = plane.first().copied().unwrap_or(0);
+    let total_first: u64 = hist[usize::from(first)..]
+        .iter()
+        .step_by(256)
+        .map(|&c| u64::from(c))
+        .sum();
+    if total_first == n as u64 {
+        return (PlaneCode::Const(first), 16.0);
     }
-    let mut hist = vec![0u32; 65536];
-    k.hist_context(plane, ctx, &mut hist);
-    let model = entropy::build_context_model(&hist, CTX_BITS, false);
+    let model = entropy::build_context_model(hist, CTX_BITS, false);
     let mut ser = Vec::new();
     entropy::serialize_model(&model, &mut ser);
-    let est = CostTable::new(&model).context(&hist) + 8.0 * (ser.len() + 7 + 128) as f64;
+    let est = CostTable::new(&model).context(hist) + 8.0 * (ser.len() + 7 + 128) as f64;
     if est >= 8.0 * n as f64 && !trial {
         return (PlaneCode::Raw, 8.0 * n as f64);
     }
-    let mut stream = Vec::new();
+    let mut stream = Vec::with_capacity(n);
     match k.rans_encode(plane, Ctx::Plane(ctx), &model, &mut stream) {
         Ok(()) if 7 + ser.len() + stream.len() < 1 + n => {
             let bits = 8.0 * (7 + ser.len() + stream.len()) as f64;
@@ -176,66 +324,187 @@ fn code_plane(plane: &[u8], ctx: &[u8], k: &Kernels, trial: bool) -> (PlaneCode,
     }
 }
 
-fn residual_planes(
+/// Empirical entropy, in bits, of the residual planes of `new` against
+/// `old` under `mode`, each plane under its delta contexts (no model cost):
+/// what [`code_mode`] would spend, up to the models.
+fn plane_entropy(
+    new: &[u8],
+    old: &[u8],
+    dtype: DType,
+    mode: u8,
+    k: &Kernels,
+    s: &mut Scratch,
+) -> f64 {
+    let w = dtype.width();
+    let n = new.len() / w;
+    reuse(&mut s.res, n * w);
+    residuals(dtype, mode, new, old, &mut s.res);
+    reuse(&mut s.planes, n * w);
+    k.split_planes(&s.res, w, false, &mut s.planes);
+    reuse(&mut s.ctx, n);
+    first_contexts(old, dtype, &mut s.ctx);
+    reuse(&mut s.hist, 65536);
+    let mut bits = 0.0;
+    for p in 0..w {
+        let plane = &s.planes[p * n..(p + 1) * n];
+        s.hist.fill(0);
+        k.hist_context(plane, &s.ctx, &mut s.hist);
+        bits += s
+            .hist
+            .chunks_exact(256)
+            .map(entropy::entropy_bits)
+            .sum::<f64>();
+        if p + 1 < w {
+            advance_contexts(&mut s.ctx, plane);
+        }
+    }
+    bits
+}
+
+/// What the sample says about a chunk: the residual mode to code, and
+/// whether the residual clearly beats coding the chunk's own planes (so
+/// that the exact comparison can be skipped).
+struct Choice {
+    mode: u8,
+    clearly_better: bool,
+}
+
+/// Chooses the residual mode for `raw` against `reference` (same length):
+/// XOR for dtype bytes, else the mode with the smaller [`plane_entropy`]
+/// over up to `SAMPLE_RUNS` evenly spaced runs of `SAMPLE_RUN` elements.
+/// A sampled chunk whose residual entropy is under 0.9 of the chunk's own
+/// plane entropy (`payload::plain_estimate`) on the same sample is clearly
+/// better as a delta.
+fn choose(raw: &[u8], reference: &[u8], dtype: DType, k: &Kernels, s: &mut Scratch) -> Choice {
+    let w = dtype.width();
+    let n = raw.len() / w;
+    let sampled = n > SAMPLE_RUN * SAMPLE_RUNS;
+    let (new, old): (Cow<'_, [u8]>, Cow<'_, [u8]>) = if !sampled {
+        (Cow::Borrowed(&raw[..n * w]), Cow::Borrowed(reference))
+    } else {
+        let step = n / SAMPLE_RUNS * w;
+        let run = |b: &[u8]| -> Cow<'_, [u8]> {
+            (0..SAMPLE_RUNS)
+                .flat_map(|i| &b[i * step..i * step + SAMPLE_RUN * w])
+                .copied()
+                .collect()
+        };
+        (run(raw), run(reference))
+    };
+    let (mode, bits) = if dtype == DType::Bytes {
+        (MODE_XOR, plane_entropy(&new, &old, dtype, MODE_XOR, k, s))
+    } else {
+        let xor = plane_entropy(&new, &old, dtype, MODE_XOR, k, s);
+        let sub = plane_entropy(&new, &old, dtype, MODE_SUB, k, s);
+        // Ties go to the difference, which wins on weights.
+        if xor < sub {
+            (MODE_XOR, xor)
+        } else {
+            (MODE_SUB, sub)
+        }
+    };
+    let clearly_better = sampled && {
+        let planes = chunk::split(&new, dtype, k);
+        bits < 0.9 * 8.0 * payload::plain_estimate(&planes, w, k)
+    };
+    Choice {
+        mode,
+        clearly_better,
+    }
+}
+
+/// Residual planes of one mode, coded: `(estimated bits, codes)`. The
+/// planes are left in `s.planes`.
+fn code_mode(
     raw: &[u8],
     reference: &[u8],
     dtype: DType,
     mode: u8,
+    trial: bool,
     k: &Kernels,
-) -> (Vec<u8>, Vec<u8>) {
+    s: &mut Scratch,
+) -> (f64, Vec<PlaneCode>) {
     let w = dtype.width();
     let n = raw.len() / w;
-    let dom = Domain::of(dtype);
-    let mut res = raw.to_vec();
-    map_width(w, &mut res[..n * w], reference, |a, b| {
-        dom.residual(mode, a, b)
-    });
-    let planes = chunk::split(&res, residual_dtype(w), k);
-    (res, planes)
+    reuse(&mut s.res, n * w);
+    residuals(dtype, mode, &raw[..n * w], reference, &mut s.res);
+    reuse(&mut s.planes, n * w);
+    k.split_planes(&s.res, w, false, &mut s.planes);
+    reuse(&mut s.ctx, n);
+    first_contexts(reference, dtype, &mut s.ctx);
+    reuse(&mut s.hist, 65536);
+    let mut bits = 0.0;
+    let mut codes = Vec::with_capacity(w);
+    for p in 0..w {
+        let plane = &s.planes[p * n..(p + 1) * n];
+        let (code, b) = code_plane(plane, &s.ctx, k, trial, &mut s.hist);
+        bits += b;
+        codes.push(code);
+        if p + 1 < w {
+            advance_contexts(&mut s.ctx, plane);
+        }
+    }
+    (bits, codes)
 }
 
 /// Codes `raw` against the same-length prefix `reference`. Returns the
-/// payload (layout 5) and its size, or `None` when the chunk is too short.
+/// payload (layout 5), or `None` when the chunk is too short, its residual
+/// does not code smaller than its bytes, or it codes no smaller than
+/// `plain_bytes()`, the entropy estimate of the chunk's own planes (asked
+/// only when a sample leaves it in doubt, and always at `max`).
 pub fn encode(
     raw: &[u8],
     reference: &[u8],
     dtype: DType,
     effort: Effort,
     k: &Kernels,
+    plain_bytes: impl FnOnce() -> f64,
 ) -> Option<Vec<u8>> {
     let w = dtype.width();
     let n = raw.len() / w;
     if n == 0 || reference.len() < n * w {
         return None;
     }
-    let ref_exp = reference_exponents(reference, dtype, n, k);
-    let modes: &[u8] = if dtype == DType::Bytes {
-        &[MODE_XOR]
-    } else {
-        &[MODE_SUB, MODE_XOR]
-    };
-    let trial = effort == Effort::Max;
-    let mut best: Option<(f64, u8, Vec<u8>, EncodedChunk)> = None;
-    for &mode in modes {
-        let (res, planes) = residual_planes(raw, reference, dtype, mode, k);
-        let mut bits = 0.0;
-        let mut codes = Vec::with_capacity(w);
-        for p in 0..w {
-            let ctx = contexts(&planes, n, p, &ref_exp);
-            let (code, b) = code_plane(&planes[p * n..(p + 1) * n], &ctx, k, trial);
-            bits += b;
-            codes.push(code);
+    let reference = &reference[..n * w];
+    let out = SCRATCH.with_borrow_mut(|s| {
+        let trial = effort == Effort::Max;
+        let (mode, codes, sure) = if trial && dtype != DType::Bytes {
+            let (bx, cx) = code_mode(raw, reference, dtype, MODE_XOR, true, k, s);
+            let xor_planes = std::mem::take(&mut s.planes);
+            let (bs, cs) = code_mode(raw, reference, dtype, MODE_SUB, true, k, s);
+            if bx < bs {
+                s.planes = xor_planes;
+                (MODE_XOR, cx, false)
+            } else {
+                (MODE_SUB, cs, false)
+            }
+        } else {
+            let c = choose(raw, reference, dtype, k, s);
+            let codes = code_mode(raw, reference, dtype, c.mode, trial, k, s).1;
+            (c.mode, codes, c.clearly_better && !trial)
+        };
+        let coded: usize = codes.iter().map(|c| c.size(n)).sum::<usize>() + raw.len() - n * w;
+        if coded >= raw.len() {
+            return None;
         }
-        if best.as_ref().is_none_or(|(bb, ..)| bits < *bb) {
-            best = Some((bits, mode, res, EncodedChunk { planes, codes }));
-        }
+        let enc = EncodedChunk {
+            planes: std::mem::take(&mut s.planes),
+            codes,
+        };
+        let mut out = Vec::with_capacity(coded + 2);
+        out.extend_from_slice(&[LAYOUT_DELTA, mode]);
+        // The residual's tail is the chunk's tail: `raw` serves for both.
+        let mut refs = Vec::new();
+        chunk::write_chunk(raw, &enc, residual_dtype(w), &mut out, &mut refs);
+        debug_assert!(refs.is_empty(), "delta residuals use inline models only");
+        s.planes = enc.planes;
+        (out.get(2) == Some(&chunk::LAYOUT_PLANES)).then_some((out, sure))
+    });
+    match out {
+        Some((out, true)) => Some(out),
+        Some((out, false)) => ((out.len() as f64) < plain_bytes()).then_some(out),
+        None => None,
     }
-    let (_, mode, res, enc) = best?;
-    let mut out = vec![LAYOUT_DELTA, mode];
-    let mut refs = Vec::new();
-    chunk::write_chunk(&res, &enc, residual_dtype(w), &mut out, &mut refs);
-    debug_assert!(refs.is_empty(), "delta residuals use inline models only");
-    Some(out)
 }
 
 /// Decodes a layout-5 payload (after its layout byte) into `out` using the
@@ -257,57 +526,116 @@ pub fn decode(
     if mode > MODE_SUB || (dtype == DType::Bytes && mode != MODE_XOR) {
         return Err(Error::corrupt(format!("unknown delta mode {mode}")));
     }
-    let ref_exp = reference_exponents(reference, dtype, n, k);
     let body = r.bytes(r.remaining(), "delta body")?;
-    chunk::decode_chunk_with(
-        body,
-        residual_dtype(w),
-        &[],
-        k,
-        out,
-        scratch,
-        Some(&ref_exp),
-    )?;
-    let dom = Domain::of(dtype);
-    map_width(w, &mut out[..n * w], reference, |r, b| {
-        dom.apply(mode, r, b)
-    });
+    SCRATCH.with_borrow_mut(|s| {
+        reuse(&mut s.ctx, n);
+        first_contexts(reference, dtype, &mut s.ctx);
+        chunk::decode_chunk_with(
+            body,
+            residual_dtype(w),
+            &[],
+            k,
+            out,
+            scratch,
+            Some(&mut s.ctx),
+        )
+    })?;
+    dispatch!(
+        apply_all,
+        w,
+        dtype.is_float(),
+        mode,
+        &mut out[..n * w],
+        reference
+    );
     Ok(())
+}
+
+/// Describes a layout-5 payload (after its layout byte) for `info`: the
+/// residual mode's name and the residual planes.
+pub fn describe(
+    r: &mut Reader<'_>,
+    dtype: DType,
+    raw_len: usize,
+) -> Result<(&'static str, Vec<PlaneReport>)> {
+    let mode = r.u8("delta mode")?;
+    if mode > MODE_SUB || (dtype == DType::Bytes && mode != MODE_XOR) {
+        return Err(Error::corrupt(format!("unknown delta mode {mode}")));
+    }
+    let body = r.bytes(r.remaining(), "delta body")?;
+    let planes = chunk::describe_chunk(body, residual_dtype(dtype.width()), raw_len)?;
+    Ok((mode_name(mode), planes))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn residuals_invert() {
-        for (dtype, vals) in [
-            (
-                DType::BF16,
-                vec![0u64, 0x8000, 0x3F80, 0xBF80, 0x7FC1, 0xFFFF, 1],
-            ),
-            (
-                DType::F32,
-                vec![0, 0x8000_0000, 0x3F80_0000, 0xBF80_0001, u32::MAX as u64],
-            ),
-            (DType::I16, vec![0, 1, 0xFFFF, 0x8000, 0x7FFF]),
-        ] {
-            let dom = Domain::of(dtype);
-            for &a in &vals {
-                for &b in &vals {
-                    for mode in [MODE_XOR, MODE_SUB] {
-                        assert_eq!(
-                            dom.apply(mode, dom.residual(mode, a, b), b),
-                            a,
-                            "{dtype} {a:#x} {b:#x}"
-                        );
-                    }
-                }
+    fn roundtrip<T: Word + PartialEq + std::fmt::Debug, const FLOAT: bool>(vals: &[T]) {
+        for &a in vals {
+            for &b in vals {
+                let x = residual::<T, FLOAT, MODE_XOR>(a, b);
+                assert_eq!(apply::<T, FLOAT, MODE_XOR>(x, b), a, "{a:?} {b:?}");
+                let d = residual::<T, FLOAT, MODE_SUB>(a, b);
+                assert_eq!(apply::<T, FLOAT, MODE_SUB>(d, b), a, "{a:?} {b:?}");
             }
         }
+    }
+
+    #[test]
+    fn residuals_invert() {
+        roundtrip::<u16, true>(&[0, 0x8000, 0x3F80, 0xBF80, 0x7FC1, 0xFFFF, 1]);
+        roundtrip::<u32, true>(&[0, 0x8000_0000, 0x3F80_0000, 0xBF80_0001, u32::MAX]);
+        roundtrip::<u16, false>(&[0, 1, 0xFFFF, 0x8000, 0x7FFF]);
+        roundtrip::<u8, true>(&[0, 1, 0x7F, 0x80, 0xFF]);
+        roundtrip::<u64, true>(&[0, 1 << 63, u64::MAX, 0x3FF0_0000_0000_0000]);
         // One ULP up or down across zero is a tiny residual.
-        let dom = Domain::of(DType::BF16);
-        assert_eq!(dom.residual(MODE_SUB, 0x0001, 0x0000), 2);
-        assert_eq!(dom.residual(MODE_SUB, 0x8000, 0x0000), 1);
+        assert_eq!(residual::<u16, true, MODE_SUB>(0x0001, 0x0000), 2);
+        assert_eq!(residual::<u16, true, MODE_SUB>(0x8000, 0x0000), 1);
+    }
+
+    /// The order-preserving key: negative floats flipped, positives with
+    /// the sign bit set, so that integer order is float order.
+    #[test]
+    fn keys_preserve_order() {
+        let vals = [-3.5f32, -1.0, -1e-30, -0.0, 0.0, 1e-30, 1.0, 3.5];
+        let keys: Vec<u32> = vals.iter().map(|v| v.to_bits().key()).collect();
+        assert!(keys.windows(2).all(|k| k[0] < k[1]), "{keys:x?}");
+        for v in vals {
+            assert_eq!(v.to_bits().key().unkey(), v.to_bits());
+        }
+    }
+
+    #[test]
+    fn contexts_follow_the_leading_byte() {
+        let mut ctx = vec![5u8, 200, 7, 100];
+        advance_contexts(&mut ctx, &[0, 0, 3, 255]);
+        assert_eq!(ctx, [5, 255, 131, 254]);
+        advance_contexts(&mut ctx, &[9, 0, 0, 0]);
+        assert_eq!(ctx, [137, 255, 255, 255]);
+    }
+
+    #[test]
+    fn first_contexts_are_plane_zero() {
+        let k = Kernels::for_isa(z4ai_simd::Isa::Scalar).expect("scalar");
+        let words: Vec<u8> = (0u32..4096)
+            .flat_map(|i| (i.wrapping_mul(0x9E37_79B9)).to_le_bytes())
+            .collect();
+        for dtype in [
+            DType::BF16,
+            DType::F32,
+            DType::I16,
+            DType::I32,
+            DType::F8E4M3,
+            DType::U8,
+            DType::F64,
+        ] {
+            let n = words.len() / dtype.width();
+            let planes = chunk::split(&words, dtype, &k);
+            let mut ctx = vec![0u8; n];
+            first_contexts(&words, dtype, &mut ctx);
+            let want: Vec<u8> = planes[..n].iter().map(|&e| e.min(127)).collect();
+            assert_eq!(ctx, want, "{dtype}");
+        }
     }
 }

@@ -141,11 +141,15 @@ impl FrameWriter {
             .enumerate()
             .map(|(i, (raw, copies))| {
                 let literal = gather_literal(raw, &copies);
-                let planes = chunk::split(&literal, dtype, &k);
-                let delta = reference
-                    .get(i * cs..i * cs + raw.len())
-                    .and_then(|r| delta::encode(raw, r, dtype, effort, &k))
-                    .filter(|d| (d.len() as f64) < payload::plain_estimate(&planes, w, &k));
+                // Split only when needed: a delta chunk that clearly beats
+                // plain coding never asks.
+                let mut split = None;
+                let delta = reference.get(i * cs..i * cs + raw.len()).and_then(|r| {
+                    delta::encode(raw, r, dtype, effort, &k, || {
+                        let planes = split.insert(chunk::split(&literal, dtype, &k));
+                        payload::plain_estimate(planes, w, &k)
+                    })
+                });
                 if delta.is_some() {
                     return Prep {
                         copies,
@@ -155,6 +159,7 @@ impl FrameWriter {
                         delta,
                     };
                 }
+                let planes = split.unwrap_or_else(|| chunk::split(&literal, dtype, &k));
                 let body = if effort == Effort::Fast {
                     None
                 } else {
@@ -503,9 +508,12 @@ fn verify_chunk(loc: &ChunkLoc, bytes: &[u8]) -> Result<()> {
 fn check_reference(idx: &FrameIndex, reference: Option<&[u8]>) -> Result<()> {
     match (idx.header.reference, reference) {
         (None, _) => Ok(()),
-        (Some(_), None) => Err(Error::InvalidOption(
-            "this is a delta frame: decode it with decompress_delta and its reference".into(),
-        )),
+        (Some((len, hash)), None) => Err(Error::ReferenceRequired {
+            what: "frame",
+            detail: format!(
+                " ({len} bytes, xxh3-64 {hash:016x}); decode it with decompress_delta and that reference"
+            ),
+        }),
         (Some((len, hash)), Some(r)) if r.len() as u64 == len && xxh3_64(r) == hash => Ok(()),
         _ => Err(Error::ReferenceMismatch),
     }

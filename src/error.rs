@@ -44,6 +44,15 @@ pub enum Error {
     /// A delta frame was decoded against a reference other than its own.
     #[error("reference does not match the one this delta was made against")]
     ReferenceMismatch,
+    /// A delta frame or delta archive was decoded without the reference it
+    /// was made against.
+    #[error("this {what} is a delta: it needs its reference{detail}")]
+    ReferenceRequired {
+        /// What needs it: "frame" or "archive".
+        what: &'static str,
+        /// The reference's size and hash where known, and how to attach it.
+        detail: String,
+    },
     /// A caller-supplied buffer has the wrong size.
     #[error("buffer too small: needed {needed} bytes, got {got}")]
     BufferTooSmall {
@@ -103,6 +112,7 @@ impl Error {
             Error::Io(_) => -11,
             Error::Tensor { .. } => -14,
             Error::Malformed { .. } => -15,
+            Error::ReferenceRequired { .. } => -17,
         }
     }
 
@@ -123,9 +133,10 @@ impl From<Error> for io::Error {
     fn from(e: Error) -> io::Error {
         match e {
             Error::Io(e) => e,
-            Error::InvalidOption(_) | Error::BufferTooSmall { .. } | Error::OutOfRange { .. } => {
-                io::Error::new(io::ErrorKind::InvalidInput, e)
-            }
+            Error::InvalidOption(_)
+            | Error::BufferTooSmall { .. }
+            | Error::OutOfRange { .. }
+            | Error::ReferenceRequired { .. } => io::Error::new(io::ErrorKind::InvalidInput, e),
             other => io::Error::new(io::ErrorKind::InvalidData, other),
         }
     }

@@ -42,10 +42,12 @@ pub struct FrameInfo {
     pub blocks: usize,
     /// Every chunk.
     pub chunks: Vec<ChunkInfo>,
-    /// Per plane (index 0 = exponent plane for floats); stored chunks count
+    /// Per plane (index 0 = exponent plane for floats, or the most
+    /// significant residual byte of a delta chunk); stored chunks count
     /// under plane 0 as "stored".
     pub planes: Vec<PlaneSummary>,
-    /// Transform name (dedup, palette, lattice) -> chunks using it.
+    /// Transform name (dedup, palette, lattice, delta and the delta
+    /// chunks' residual mode, delta-xor or delta-diff) -> chunks using it.
     pub transforms: BTreeMap<String, u64>,
 }
 

@@ -65,11 +65,31 @@ pub fn compress_delta(new: &[u8], reference: &[u8], opts: &Options) -> Result<Ve
 /// against (never with wrong output). Plain frames decode as with
 /// [`decompress`].
 pub fn decompress_delta(blob: &[u8], reference: &[u8]) -> Result<Vec<u8>> {
+    decompress_delta_with(blob, reference, &DecodeOptions::default())
+}
+
+/// [`decompress_delta`] with explicit threads / kernel level.
+pub fn decompress_delta_with(
+    blob: &[u8],
+    reference: &[u8],
+    opts: &DecodeOptions,
+) -> Result<Vec<u8>> {
     let size = usize::try_from(decompressed_size(blob)?)
         .map_err(|_| Error::corrupt("content too large"))?;
     let mut out = vec![0u8; size];
-    engine::decompress_into(blob, &mut out, 0, None, Some(reference))?;
+    decompress_delta_into_with(blob, reference, &mut out, opts)?;
     Ok(out)
+}
+
+/// Decodes a frame made by [`compress_delta`] into `out`, which must hold
+/// at least the content size; returns the number of bytes written.
+pub fn decompress_delta_into_with(
+    blob: &[u8],
+    reference: &[u8],
+    out: &mut [u8],
+    opts: &DecodeOptions,
+) -> Result<usize> {
+    engine::decompress_into(blob, out, opts.threads, opts.isa, Some(reference))
 }
 
 /// Decompresses a whole frame.

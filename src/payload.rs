@@ -406,8 +406,9 @@ fn read_sub(
     Ok(out)
 }
 
-/// Describes a payload for `info`: the layout names and per-plane reports
-/// of the (literal) body.
+/// Describes a payload for `info`: the layout names (a delta chunk adds
+/// its residual mode, `delta-xor` or `delta-diff`) and per-plane reports of
+/// the literal body, or of the residual planes of a delta chunk.
 pub fn describe(
     payload: &[u8],
     dtype: DType,
@@ -425,7 +426,14 @@ pub fn describe(
     }
     let rest = r.bytes(r.remaining(), "chunk body")?;
     match rest.first().copied() {
-        Some(delta::LAYOUT_DELTA) => layers.push("delta"),
+        Some(delta::LAYOUT_DELTA) => {
+            // The residual mode as a second layer, then the residual planes.
+            let mut r = Reader::new(&rest[1..]);
+            let (mode, planes) = delta::describe(&mut r, dtype, literal_len)?;
+            layers.push("delta");
+            layers.push(mode);
+            return Ok((layers, planes));
+        }
         Some(LAYOUT_PALETTE) => layers.push("palette"),
         Some(LAYOUT_LATTICE) => layers.push("lattice"),
         _ => return Ok((layers, chunk::describe_chunk(rest, dtype, literal_len)?)),

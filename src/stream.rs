@@ -154,15 +154,11 @@ impl<R: Read> Decoder<R> {
         let mut head = [0u8; frame::HEADER_LEN];
         read_exact(&mut inner, &mut head, "frame header")?;
         let header = FrameHeader::parse(&head).map_err(|e| match e {
-            Error::Truncated { .. } if head[6] & frame::FLAG_DELTA != 0 => Error::InvalidOption(
-                "delta frames need their reference: use decompress_delta".into(),
-            ),
+            Error::Truncated { .. } if head[6] & frame::FLAG_DELTA != 0 => stream_delta(None),
             e => e,
         })?;
-        if header.reference.is_some() {
-            return Err(Error::InvalidOption(
-                "delta frames need their reference: use decompress_delta".into(),
-            ));
+        if let Some((len, _)) = header.reference {
+            return Err(stream_delta(Some(len)));
         }
         Ok(Decoder {
             inner,
@@ -317,4 +313,16 @@ fn read_exact<R: Read>(r: &mut R, buf: &mut [u8], what: &'static str) -> Result<
         }
     }
     Ok(())
+}
+
+/// The streaming decoder's error for a delta frame (`len`: the reference's
+/// length, when the header extension was read).
+fn stream_delta(len: Option<u64>) -> Error {
+    Error::ReferenceRequired {
+        what: "frame",
+        detail: format!(
+            "{}; the streaming decoder cannot apply one: use decompress_delta",
+            len.map(|l| format!(" ({l} bytes)")).unwrap_or_default()
+        ),
+    }
 }

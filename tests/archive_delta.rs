@@ -177,8 +177,21 @@ fn missing_and_wrong_references_are_typed_errors() {
     let a = Archive::from_bytes(z4.clone()).unwrap();
     let e = restore(&a).unwrap_err();
     assert!(e.to_string().contains("needs its reference"), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::ReferenceRequired {
+                what: "archive",
+                ..
+            }
+        ),
+        "{e}"
+    );
     let e = a.tensor("moved").unwrap_err();
     assert!(e.to_string().contains("needs its reference"), "{e}");
+    // Not wrapped as a damaged tensor: its own error and C code.
+    assert!(matches!(e, Error::ReferenceRequired { .. }), "{e:?}");
+    assert_eq!(e.code(), -17);
     // Wrong file (same size, one byte of `moved` differs): refused when
     // attached.
     let mut other = old.clone();

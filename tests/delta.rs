@@ -3,9 +3,11 @@
 
 mod common;
 
+use std::io::Read;
+
 use z4ai::{
-    compress, compress_delta, decompress, decompress_delta, frame_info, DType, Effort, Error,
-    Options,
+    compress, compress_delta, decompress, decompress_delta, decompress_range, frame_info, DType,
+    Decoder, Effort, Error, Options,
 };
 
 /// `base` with about `percent`% of bf16 elements moved by 1..=3 ULP.
@@ -79,7 +81,43 @@ fn wrong_or_missing_reference_is_refused() {
     let base = common::weights(DType::BF16, 50_000, 3);
     let new = moved(&base, 5, 4);
     let blob = compress_delta(&new, &base, &Options::new(DType::BF16)).unwrap();
-    assert!(matches!(decompress(&blob), Err(Error::InvalidOption(_))));
+    // Without a reference: its own error (and C code), from every decoder.
+    let e = decompress(&blob).unwrap_err();
+    assert!(
+        matches!(e, Error::ReferenceRequired { what: "frame", .. }),
+        "{e}"
+    );
+    assert_eq!(e.code(), -17);
+    assert!(e.to_string().contains("needs its reference"), "{e}");
+    assert!(
+        e.to_string().contains(&format!("{} bytes", base.len())),
+        "{e}"
+    );
+    assert!(matches!(
+        decompress_range(&blob, 0, 10),
+        Err(Error::ReferenceRequired { .. })
+    ));
+    assert!(matches!(
+        z4ai::decompress_into(&blob, &mut vec![0; new.len()]),
+        Err(Error::ReferenceRequired { .. })
+    ));
+    assert!(matches!(
+        Decoder::new(&blob[..]).map(|_| ()),
+        Err(Error::ReferenceRequired { .. })
+    ));
+    // A delta header cut inside its reference extension is refused as such
+    // by the streaming decoder.
+    assert!(matches!(
+        Decoder::new(&blob[..30]).map(|_| ()),
+        Err(Error::ReferenceRequired { .. })
+    ));
+    let mut sink = Vec::new();
+    assert!(
+        Decoder::new(&compress(&new, &Options::new(DType::BF16)).unwrap()[..])
+            .unwrap()
+            .read_to_end(&mut sink)
+            .is_ok()
+    );
     let mut other = base.clone();
     other[0] ^= 1;
     assert!(matches!(
@@ -129,4 +167,80 @@ fn damaged_delta_frames_fail_cleanly() {
             bad[i] ^= 1 << bit;
         }
     }
+}
+
+/// `new` = `old` with every element changed by `f` (bf16 words).
+fn map_bf16(old: &[u8], f: impl Fn(u16) -> u16) -> Vec<u8> {
+    old.chunks_exact(2)
+        .flat_map(|e| f(u16::from_le_bytes([e[0], e[1]])).to_le_bytes())
+        .collect()
+}
+
+#[test]
+fn residual_mode_follows_the_data_and_info_shows_it() {
+    let base = common::weights(DType::BF16, 200_000, 11);
+    // One mantissa bit flipped everywhere: XOR is a constant, the
+    // difference is +-64 by the bit's value and the sign.
+    let flipped = map_bf16(&base, |v| v ^ 0x0040);
+    // One ULP up in value: the difference is a constant per sign, XOR
+    // follows the carries.
+    let up = map_bf16(&base, |v| if v & 0x8000 == 0 { v + 1 } else { v - 1 });
+    // Small chunks are estimated whole, large ones from a sample.
+    let cases = [(&flipped, "delta-xor"), (&up, "delta-diff")];
+    for ((new, mode), cs) in cases.into_iter().flat_map(|c| [(c, 65536), (c, 1 << 20)]) {
+        for effort in Effort::ALL {
+            let o = Options::new(DType::BF16).effort(effort).chunk_size(cs);
+            let blob = compress_delta(new, &base, &o).unwrap();
+            assert_eq!(decompress_delta(&blob, &base).unwrap(), *new);
+            let info = frame_info(&blob).unwrap();
+            let chunks = info.chunks.len() as u64;
+            assert_eq!(info.transforms.get("delta"), Some(&chunks), "{effort}");
+            assert_eq!(
+                info.transforms.get(mode),
+                Some(&chunks),
+                "{mode} {effort}: {info:?}"
+            );
+            // Residual planes report their real methods (const or
+            // rans-delta), never an empty name.
+            assert_eq!(info.planes.len(), 2);
+            for p in &info.planes {
+                let n: u64 = p.methods.values().map(|m| m.0).sum();
+                assert_eq!(n, chunks, "{info:?}");
+                assert!(
+                    p.methods
+                        .keys()
+                        .all(|m| ["const", "rans-delta", "raw"].contains(&m.as_str())),
+                    "{info:?}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn sampled_mode_choice_matches_trial_on_drifting_weights() {
+    // Weights of both signs drifting by a few ULPs (a training step): the
+    // difference wins. A default-effort chunk (sampled choice) and a
+    // max-effort chunk (both modes coded) pick the same mode.
+    let base = common::weights(DType::F32, 400_000, 12);
+    let mut r = common::Rng(13);
+    let new: Vec<u8> = base
+        .chunks_exact(4)
+        .flat_map(|e| {
+            let v = f32::from_le_bytes(e.try_into().unwrap());
+            let step = (r.next() % 2001) as f32 - 1000.0;
+            (v + v * step * 1e-6).to_le_bytes()
+        })
+        .collect();
+    let mode = |effort| {
+        let blob = compress_delta(&new, &base, &Options::new(DType::F32).effort(effort)).unwrap();
+        assert_eq!(decompress_delta(&blob, &base).unwrap(), new);
+        let t = frame_info(&blob).unwrap().transforms;
+        ["delta-xor", "delta-diff"]
+            .into_iter()
+            .filter(|m| t.contains_key(*m))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(mode(Effort::Default), ["delta-diff"]);
+    assert_eq!(mode(Effort::Default), mode(Effort::Max));
 }

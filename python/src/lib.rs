@@ -43,6 +43,7 @@ fn error_class<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyType>> 
         Error::UnsupportedVersion(_) => cls!("UnsupportedVersionError"),
         Error::Corrupt(_) => cls!("CorruptError"),
         Error::ReferenceMismatch => cls!("ReferenceMismatchError"),
+        Error::ReferenceRequired { .. } => cls!("ReferenceRequiredError"),
         Error::BufferTooSmall { .. } => cls!("BufferTooSmallError"),
         Error::InvalidOption(_) => cls!("InvalidOptionError"),
         Error::OutOfRange { .. } => cls!("OutOfRangeError"),

@@ -33,5 +33,9 @@ def test_wrong_or_missing_reference():
     other[0] = -1
     with pytest.raises(z4ai.ReferenceMismatchError):
         z4ai.decompress_delta(blob, other)
-    with pytest.raises(z4ai.Z4aiError):
+    with pytest.raises(z4ai.ReferenceRequiredError) as ei:
         z4ai.decompress(blob)
+    assert ei.value.code == -17
+    assert isinstance(ei.value, ValueError)
+    with pytest.raises(z4ai.ReferenceRequiredError):
+        z4ai.decompress_range(blob, 0, 8)

@@ -13,7 +13,13 @@ def test_hierarchy():
     assert issubclass(E.CorruptError, E.Z4aiError)
     for cls in (E.BadMagicError, E.UnsupportedVersionError, E.TruncatedError, E.ChecksumError):
         assert issubclass(cls, E.CorruptError)
-    for cls in (E.ReferenceMismatchError, E.BufferTooSmallError, E.InvalidOptionError, E.OutOfRangeError):
+    for cls in (
+        E.ReferenceMismatchError,
+        E.ReferenceRequiredError,
+        E.BufferTooSmallError,
+        E.InvalidOptionError,
+        E.OutOfRangeError,
+    ):
         assert issubclass(cls, E.Z4aiError) and issubclass(cls, ValueError)
     assert not issubclass(E.CorruptError, ValueError)
     assert E.Z4aiError.__module__ == "z4ai._errors"

@@ -42,6 +42,7 @@ from ._errors import (
     InvalidOptionError,
     OutOfRangeError,
     ReferenceMismatchError,
+    ReferenceRequiredError,
     TruncatedError,
     UnsupportedVersionError,
     Z4aiError,
@@ -100,6 +101,7 @@ __all__ = [
     "TruncatedError",
     "ChecksumError",
     "ReferenceMismatchError",
+    "ReferenceRequiredError",
     "BufferTooSmallError",
     "InvalidOptionError",
     "OutOfRangeError",
@@ -382,6 +384,8 @@ def decompress(blob: Any, threads: int = 0) -> bytes:
     Every chunk is checked against its checksum; a damaged frame raises a
     :class:`CorruptError` subclass and never returns wrong data. Bytes after
     the end of the frame are ignored (a frame may be followed by other data).
+    A delta frame raises :class:`ReferenceRequiredError`: decode it with
+    :func:`decompress_delta` and its reference.
     """
     _, frame = _split(blob)
     return _native.decompress(frame, _check_threads(threads))

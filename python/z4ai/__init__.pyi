@@ -15,6 +15,7 @@ from ._errors import (
     InvalidOptionError as InvalidOptionError,
     OutOfRangeError as OutOfRangeError,
     ReferenceMismatchError as ReferenceMismatchError,
+    ReferenceRequiredError as ReferenceRequiredError,
     TruncatedError as TruncatedError,
     UnsupportedVersionError as UnsupportedVersionError,
     Z4aiError as Z4aiError,

@@ -12,6 +12,7 @@ the same error::
     │   ├── TruncatedError           the input ends early
     │   └── ChecksumError            a header, block or chunk checksum failed
     ├── ReferenceMismatchError       (also ValueError) wrong delta reference
+    ├── ReferenceRequiredError       (also ValueError) a delta decoded without its reference
     ├── BufferTooSmallError          (also ValueError) ``out`` too small
     ├── InvalidOptionError           (also ValueError) bad dtype/effort/...
     └── OutOfRangeError              (also ValueError) range outside content
@@ -31,6 +32,7 @@ __all__ = [
     "TruncatedError",
     "ChecksumError",
     "ReferenceMismatchError",
+    "ReferenceRequiredError",
     "BufferTooSmallError",
     "InvalidOptionError",
     "OutOfRangeError",
@@ -81,6 +83,13 @@ class ReferenceMismatchError(Z4aiError, ValueError):
     """A delta was decoded against a reference other than its own."""
 
     code = -7
+
+
+class ReferenceRequiredError(Z4aiError, ValueError):
+    """A delta frame or delta archive was decoded without its reference
+    (use ``decompress_delta``, or attach the reference file)."""
+
+    code = -17
 
 
 class BufferTooSmallError(Z4aiError, ValueError):

@@ -216,11 +216,14 @@ impl Archive {
             .index
             .reference
             .unwrap_or(ReferenceId { size: 0, hash: 0 });
-        Error::InvalidOption(format!(
-            "this archive is a delta: it needs its reference file ({} bytes, xxh3-128 {:032x}); \
-             attach it with Archive::with_reference (CLI: --reference)",
-            r.size, r.hash
-        ))
+        Error::ReferenceRequired {
+            what: "archive",
+            detail: format!(
+                " file ({} bytes, xxh3-128 {:032x}); attach it with Archive::with_reference \
+                 (CLI: --reference)",
+                r.size, r.hash
+            ),
+        }
     }
 
     /// Whether any piece of file `fi` needs the reference.
@@ -505,6 +508,10 @@ impl Archive {
     }
 
     fn wrap(&self, fi: usize, pi: usize, e: Error) -> Error {
+        // A missing reference is the archive's condition, not the tensor's.
+        if let Error::ReferenceRequired { .. } = e {
+            return e;
+        }
         Error::Tensor {
             name: self.label(fi, pi),
             source: Box::new(e),

@@ -123,10 +123,10 @@ pub unsafe extern "C" fn z4ai_decompressed_size(src: *const c_void, src_size: i6
 /// code: `Z4AI_ERROR_DST_TOO_SMALL` when `dst_capacity` is below
 /// `z4ai_decompressed_size`, the frame errors (`Z4AI_ERROR_BAD_MAGIC` ..
 /// `Z4AI_ERROR_CHECKSUM_MISMATCH`), `Z4AI_ERROR_NULL_POINTER`,
-/// `Z4AI_ERROR_INVALID_ARGUMENT` (also for a delta frame: decode those with
-/// `z4ai_decompress_delta`). On error the contents of `dst` are
-/// unspecified; every decoded chunk is checked against its checksum
-/// before success is returned.
+/// `Z4AI_ERROR_INVALID_ARGUMENT`, `Z4AI_ERROR_REFERENCE_REQUIRED` for a
+/// delta frame (decode those with `z4ai_decompress_delta`). On error the
+/// contents of `dst` are unspecified; every decoded chunk is checked
+/// against its checksum before success is returned.
 ///
 /// # Safety
 ///
@@ -164,7 +164,8 @@ pub unsafe extern "C" fn z4ai_decompress(
 /// Returns `len`, or a negative code: `Z4AI_ERROR_OUT_OF_RANGE` when
 /// `offset + len` exceeds the content size, `Z4AI_ERROR_DST_TOO_SMALL`
 /// when `dst_capacity < len`, `Z4AI_ERROR_INVALID_ARGUMENT` for negative
-/// values or a delta frame, the frame errors, `Z4AI_ERROR_NULL_POINTER`.
+/// values, `Z4AI_ERROR_REFERENCE_REQUIRED` for a delta frame, the frame
+/// errors, `Z4AI_ERROR_NULL_POINTER`.
 /// The overlapping
 /// chunks are decoded in library memory and the range copied out.
 ///

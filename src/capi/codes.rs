@@ -1,8 +1,8 @@
 //! Pinned numbers of the C ABI: error codes, dtype codes, effort codes,
 //! and the static strings that name them.
 //!
-//! Error codes -2..=-11, -14 and -15 are [`crate::Error::code`]; -1, -12,
-//! -13 and -16 exist only at the C boundary. None of these numbers is ever renumbered or
+//! Error codes -2..=-11, -14, -15 and -17 are [`crate::Error::code`]; -1,
+//! -12, -13 and -16 exist only at the C boundary. None of these numbers is ever renumbered or
 //! reused; new errors get new, more negative codes.
 
 use std::ffi::{c_char, c_int, CStr};
@@ -19,7 +19,7 @@ fn guard_ptr(body: impl FnOnce() -> *const c_char + std::panic::UnwindSafe) -> *
 
 /// Error codes returned (as negative `int64_t` values) by the functions of
 /// this API. They are ABI: never renumbered, never reused; new errors get
-/// new, more negative codes. -2..=-11, -14 and -15 are
+/// new, more negative codes. -2..=-11, -14, -15 and -17 are
 /// [`crate::Error::code`].
 #[repr(C)]
 #[allow(non_camel_case_types)]
@@ -60,6 +60,9 @@ pub enum z4ai_error {
     Z4AI_ERROR_MALFORMED = -15,
     /// No tensor with the requested name or number is in the archive.
     Z4AI_ERROR_NOT_FOUND = -16,
+    /// A delta frame was given to a decoder without its reference (use
+    /// `z4ai_decompress_delta`).
+    Z4AI_ERROR_REFERENCE_REQUIRED = -17,
 }
 
 /// Element types, for `z4ai_params_set_dtype`. The values are the dtype
@@ -128,6 +131,8 @@ pub(crate) const Z4AI_ERROR_PANIC: i64 = z4ai_error::Z4AI_ERROR_PANIC as i64;
 pub(crate) const Z4AI_ERROR_TENSOR: i64 = z4ai_error::Z4AI_ERROR_TENSOR as i64;
 pub(crate) const Z4AI_ERROR_MALFORMED: i64 = z4ai_error::Z4AI_ERROR_MALFORMED as i64;
 pub(crate) const Z4AI_ERROR_NOT_FOUND: i64 = z4ai_error::Z4AI_ERROR_NOT_FOUND as i64;
+pub(crate) const Z4AI_ERROR_REFERENCE_REQUIRED: i64 =
+    z4ai_error::Z4AI_ERROR_REFERENCE_REQUIRED as i64;
 
 pub(crate) const Z4AI_EFFORT_FAST: c_int = z4ai_effort::Z4AI_EFFORT_FAST as c_int;
 pub(crate) const Z4AI_EFFORT_DEFAULT: c_int = z4ai_effort::Z4AI_EFFORT_DEFAULT as c_int;
@@ -153,6 +158,7 @@ fn error_text(code: i64) -> &'static CStr {
         Z4AI_ERROR_TENSOR => c"archive tensor failed to decode",
         Z4AI_ERROR_MALFORMED => c"malformed model file or archive",
         Z4AI_ERROR_NOT_FOUND => c"no such tensor in the archive",
+        Z4AI_ERROR_REFERENCE_REQUIRED => c"a delta needs its reference",
         _ => c"unknown error code",
     }
 }

@@ -9,7 +9,7 @@ use crate::{DType, Error};
 
 #[test]
 fn pinned_codes_match_error_code() {
-    let cases: [(Error, i64); 12] = [
+    let cases: [(Error, i64); 13] = [
         (Error::BadMagic, Z4AI_ERROR_BAD_MAGIC),
         (Error::UnsupportedVersion(9), Z4AI_ERROR_UNSUPPORTED_VERSION),
         (
@@ -60,6 +60,13 @@ fn pinned_codes_match_error_code() {
             },
             Z4AI_ERROR_MALFORMED,
         ),
+        (
+            Error::ReferenceRequired {
+                what: "frame",
+                detail: String::new(),
+            },
+            Z4AI_ERROR_REFERENCE_REQUIRED,
+        ),
     ];
     for (e, c) in cases {
         assert_eq!(e.code(), c, "{e}");
@@ -82,10 +89,11 @@ fn pinned_codes_match_error_code() {
         Z4AI_ERROR_TENSOR,
         Z4AI_ERROR_MALFORMED,
         Z4AI_ERROR_NOT_FOUND,
+        Z4AI_ERROR_REFERENCE_REQUIRED,
     ];
     assert_eq!(
         all,
-        [-1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14, -15, -16]
+        [-1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, -14, -15, -16, -17]
     );
 }
 
@@ -125,7 +133,7 @@ fn text(p: *const std::ffi::c_char) -> String {
 #[test]
 fn error_names_are_static_distinct_and_total() {
     let mut seen = std::collections::HashSet::new();
-    for code in -16..=-1 {
+    for code in -17..=-1 {
         assert!(
             seen.insert(text(z4ai_error_name(code))),
             "duplicate for {code}"
@@ -133,7 +141,7 @@ fn error_names_are_static_distinct_and_total() {
     }
     assert_eq!(text(z4ai_error_name(0)), "no error");
     assert_eq!(text(z4ai_error_name(12345)), "no error");
-    for code in [-17, -1000, i64::MIN] {
+    for code in [-18, -1000, i64::MIN] {
         assert_eq!(text(z4ai_error_name(code)), "unknown error code");
     }
     assert!(!seen.contains("unknown error code"));

@@ -342,7 +342,8 @@ static void test_delta(void) {
         CHECK_EQ(z4ai_decompress_delta(out, n, frame, fl, base, n - 1, p),
                  Z4AI_ERROR_REFERENCE_MISMATCH);
         /* A delta frame needs its reference. */
-        CHECK_EQ(z4ai_decompress(out, n, frame, fl, p), Z4AI_ERROR_INVALID_ARGUMENT);
+        CHECK_EQ(z4ai_decompress(out, n, frame, fl, p), Z4AI_ERROR_REFERENCE_REQUIRED);
+        CHECK_EQ(z4ai_decompress_range(out, n, frame, fl, 0, 16, p), Z4AI_ERROR_REFERENCE_REQUIRED);
         CHECK_EQ(z4ai_decompress_delta(out, n, frame, fl, NULL, n, p), Z4AI_ERROR_NULL_POINTER);
         CHECK_EQ(z4ai_decompress_delta(out, n - 1, frame, fl, base, n, p), Z4AI_ERROR_DST_TOO_SMALL);
         CHECK_EQ(z4ai_decompress_delta(out, n, frame, fl, base, -1, p), Z4AI_ERROR_INVALID_ARGUMENT);

@@ -149,6 +149,10 @@ enum Cmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Code FILE as a delta against this raw file (compress_delta /
+        /// decompress_delta).
+        #[arg(long)]
+        reference: Option<PathBuf>,
     },
 }
 
@@ -278,7 +282,11 @@ fn run(cmd: Cmd) -> CliResult {
             };
             let blob = read_input(&input)?;
             let data = match reference {
-                Some(r) => z4ai::decompress_delta(&blob, &read_input(&r)?)?,
+                Some(r) => z4ai::decompress_delta_with(
+                    &blob,
+                    &read_input(&r)?,
+                    &DecodeOptions { threads, isa: None },
+                )?,
                 None => z4ai::decompress_with(&blob, &DecodeOptions { threads, isa: None })?,
             };
             write_output(&output, &data, force)?;
@@ -361,8 +369,10 @@ fn run(cmd: Cmd) -> CliResult {
             repeat,
             chunk_size,
             json,
+            reference,
         } => bench(
             &file,
+            reference.as_deref(),
             dtype.parse()?,
             &effort,
             threads,
@@ -549,8 +559,10 @@ fn info_json(info: &z4ai::FrameInfo) -> String {
     .to_string()
 }
 
+#[allow(clippy::too_many_arguments)] // one per CLI flag
 fn bench(
     file: &Path,
+    reference: Option<&Path>,
     dtype: DType,
     effort: &str,
     threads: usize,
@@ -559,6 +571,7 @@ fn bench(
     json: bool,
 ) -> CliResult {
     let data = read_input(file)?;
+    let reference = reference.map(read_input).transpose()?;
     let efforts: Vec<Effort> = if effort == "all" {
         Effort::ALL.to_vec()
     } else {
@@ -578,7 +591,10 @@ fn bench(
         let mut best_c = f64::INFINITY;
         for _ in 0..repeat {
             let t = Instant::now();
-            blob = z4ai::compress(&data, &opts)?;
+            blob = match &reference {
+                Some(r) => z4ai::compress_delta(&data, r, &opts)?,
+                None => z4ai::compress(&data, &opts)?,
+            };
             best_c = best_c.min(t.elapsed().as_secs_f64());
         }
         let mut out = vec![0u8; data.len()];
@@ -586,7 +602,10 @@ fn bench(
         let mut best_d = f64::INFINITY;
         for _ in 0..repeat {
             let t = Instant::now();
-            z4ai::decompress_into_with(&blob, &mut out, &dopts)?;
+            match &reference {
+                Some(r) => z4ai::decompress_delta_into_with(&blob, r, &mut out, &dopts)?,
+                None => z4ai::decompress_into_with(&blob, &mut out, &dopts)?,
+            };
             best_d = best_d.min(t.elapsed().as_secs_f64());
         }
         let verified = out == data;
