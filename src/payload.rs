@@ -153,10 +153,9 @@ pub fn try_transforms(
     }
     let lat = lattice::analyse(literal, dtype);
     let pal = palette::build(literal, w);
+    // Estimated index bytes of a wide palette, from a sample.
     let wide = match pal {
-        None if palette::may_be_wide(literal, w) && wide_pays_on_sample(literal, dtype, k) => {
-            palette::wide_analysis(literal, w)
-        }
+        None if palette::may_be_wide(literal, w) => wide_sample_estimate(literal, dtype, k),
         _ => None,
     };
     if lat.is_none() && pal.is_none() && wide.is_none() {
@@ -164,59 +163,76 @@ pub fn try_transforms(
     }
     let plain_bytes = plain_bytes();
     let mut best: Option<(usize, Body)> = None;
-    let mut consider = |b: Body| {
+    let consider = |best: &mut Option<(usize, Body)>, b: Body| {
         let s = b.size(literal.len());
         if (s as f64) < plain_bytes * 0.995 && best.as_ref().is_none_or(|(bs, _)| s < *bs) {
-            best = Some((s, b));
+            *best = Some((s, b));
         }
     };
     if let Some(l) = lat {
-        consider(Body::Lattice {
-            group: l.group,
-            kinds: Sub::new(l.kinds, DType::U8, effort, k),
-            scales: Sub::new(l.scales, DType::F32, effort, k),
-            codes: Sub::new(l.codes, DType::I8, effort, k),
-            raw: Sub::new(l.raw, dtype, effort, k),
-        });
+        consider(
+            &mut best,
+            Body::Lattice {
+                group: l.group,
+                kinds: Sub::new(l.kinds, DType::U8, effort, k),
+                scales: Sub::new(l.scales, DType::F32, effort, k),
+                codes: Sub::new(l.codes, DType::I8, effort, k),
+                raw: Sub::new(l.raw, dtype, effort, k),
+            },
+        );
     }
     if let Some((values, indices)) = pal {
-        consider(Body::Palette {
-            count: values.len() / w,
-            values: Sub::new(values, dtype, effort, k),
-            indices: Sub::new(indices, DType::U8, effort, k),
-        });
+        consider(
+            &mut best,
+            Body::Palette {
+                count: values.len() / w,
+                values: Sub::new(values, dtype, effort, k),
+                indices: Sub::new(indices, DType::U8, effort, k),
+            },
+        );
     }
-    // A wide palette is coded only when its indices' entropy alone leaves
-    // room for the table, and its table too.
-    if let Some(a) = wide.filter(|a| a.index_bytes() < plain_bytes * 0.995) {
+    // A wide palette is counted only when the sample's estimate of its
+    // indices beats what is already there (a lattice often does), and is
+    // coded only when its indices' entropy alone leaves room for the
+    // table, and its table too.
+    let limit = best
+        .as_ref()
+        .map_or(plain_bytes * 0.995, |(s, _)| *s as f64);
+    let wide = wide
+        .filter(|&est| est < limit)
+        .and_then(|_| palette::wide_analysis(literal, w));
+    if let Some(a) = wide.filter(|a| a.index_bytes() < limit) {
         let index_bytes = a.index_bytes();
         let p = a.build();
         let gaps = Sub::new(p.gaps, int_dtype(w), effort, k);
-        if index_bytes + (gaps.size() as f64) < plain_bytes * 0.995 {
+        if index_bytes + (gaps.size() as f64) < limit {
             // Max effort for the indices: the low plane pays most when
             // conditioned on the high one, which `default` tries only
             // through block models.
-            consider(Body::WidePalette {
-                count: p.count,
-                gaps,
-                indices: Sub::new(p.indices, DType::I16, Effort::Max, k),
-            });
+            consider(
+                &mut best,
+                Body::WidePalette {
+                    count: p.count,
+                    gaps,
+                    indices: Sub::new(p.indices, DType::I16, Effort::Max, k),
+                },
+            );
         }
     }
     best.map(|(_, b)| b)
 }
 
-/// Whether, on a sample of the chunk, the entropy of the whole values is
-/// clearly (10%) below the plain coder's estimate: the table and the
-/// models still have to fit in the difference.
-fn wide_pays_on_sample(literal: &[u8], dtype: DType, k: &Kernels) -> bool {
+/// The wide palette's index bytes for the whole chunk as estimated on a
+/// sample, when there the entropy of the whole values is clearly (10%)
+/// below the plain coder's estimate (the table and the models still have
+/// to fit in the difference).
+fn wide_sample_estimate(literal: &[u8], dtype: DType, k: &Kernels) -> Option<f64> {
     let w = dtype.width();
     let s = palette::sample(literal, w);
-    let Some(bits) = palette::entropy_bits(&s, w) else {
-        return false;
-    };
+    let bits = palette::entropy_bits(&s, w)?;
     let planes = chunk::split(&s, dtype, k);
-    bits < 0.9 * 8.0 * plain_estimate(&planes, w, k) / (s.len() / w) as f64
+    let plain_bits = 8.0 * plain_estimate(&planes, w, k) / (s.len() / w) as f64;
+    (bits < 0.9 * plain_bits).then(|| bits * (literal.len() / w) as f64 / 8.0)
 }
 
 /// The integer dtype of a wide palette's gaps.
