@@ -21,7 +21,9 @@
 //!    with the plain coder's estimate on the same sample; data the plane
 //!    coder already codes near its value entropy (bf16 or fp16 values in a
 //!    wider container) stops here.
-//! 3. [`wide_analysis`]: the full count, which stops at the 65537th value.
+//! 3. [`wide_analysis`]: the full count, which stops at the 65537th value;
+//!    the caller runs it only when the sample's estimate of the index bytes
+//!    beats the best layout it already has (a lattice, often).
 
 use std::collections::HashMap;
 
