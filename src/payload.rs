@@ -1,5 +1,6 @@
-//! Chunk payload layouts above the plane coder: palette, quantization
-//! lattice, and the dedup wrapper (see `docs/FORMAT.md`, "Chunk payload").
+//! Chunk payload layouts above the plane coder: palette (narrow and wide),
+//! quantization lattice, and the dedup wrapper (see `docs/FORMAT.md`,
+//! "Chunk payload").
 //!
 //! A palette or lattice body is made of *sub-payloads*: self-contained
 //! plane-coded buffers (layout 0 or 1, inline models only), each preceded
@@ -24,6 +25,8 @@ pub const LAYOUT_PALETTE: u8 = 2;
 pub const LAYOUT_LATTICE: u8 = 3;
 /// Payload layout: dedup wrapper.
 pub const LAYOUT_DEDUP: u8 = 4;
+/// Payload layout: wide palette (257 ..= 65536 values, u16 indices).
+pub const LAYOUT_WIDE_PALETTE: u8 = 6;
 
 /// A plane-coded buffer inside a palette or lattice body, serialised once
 /// (length prefix included).
@@ -74,6 +77,15 @@ pub enum Body {
         /// One index byte per element.
         indices: Sub,
     },
+    /// Sorted value table (as gaps) and u16 indices.
+    WidePalette {
+        /// Number of values.
+        count: usize,
+        /// The table's gaps, in the integer dtype of the chunk's width.
+        gaps: Sub,
+        /// One u16 index per element (dtype i16: high, then low byte plane).
+        indices: Sub,
+    },
     /// Per-group scales and integer codes, with raw fallback groups.
     Lattice {
         /// Elements per group.
@@ -96,6 +108,7 @@ impl Body {
             Body::Palette {
                 values, indices, ..
             } => 3 + values.size() + indices.size(),
+            Body::WidePalette { gaps, indices, .. } => 4 + gaps.size() + indices.size(),
             Body::Lattice {
                 kinds,
                 scales,
@@ -142,34 +155,95 @@ pub fn try_transforms(
     }
     let lat = lattice::analyse(literal, dtype);
     let pal = palette::build(literal, w);
-    if lat.is_none() && pal.is_none() {
+    // Estimated index bytes of a wide palette, from a sample.
+    let wide = match pal {
+        None if palette::may_be_wide(literal, w) => wide_sample_estimate(literal, dtype, k),
+        _ => None,
+    };
+    if lat.is_none() && pal.is_none() && wide.is_none() {
         return None;
     }
     let plain_bytes = plain_bytes();
     let mut best: Option<(usize, Body)> = None;
-    let mut consider = |b: Body| {
+    let consider = |best: &mut Option<(usize, Body)>, b: Body| {
         let s = b.size(literal.len());
         if (s as f64) < plain_bytes * 0.995 && best.as_ref().is_none_or(|(bs, _)| s < *bs) {
-            best = Some((s, b));
+            *best = Some((s, b));
         }
     };
     if let Some(l) = lat {
-        consider(Body::Lattice {
-            group: l.group,
-            kinds: Sub::new(l.kinds, DType::U8, effort, k),
-            scales: Sub::new(l.scales, DType::F32, effort, k),
-            codes: Sub::new(l.codes, DType::I8, effort, k),
-            raw: Sub::new(l.raw, dtype, effort, k),
-        });
+        consider(
+            &mut best,
+            Body::Lattice {
+                group: l.group,
+                kinds: Sub::new(l.kinds, DType::U8, effort, k),
+                scales: Sub::new(l.scales, DType::F32, effort, k),
+                codes: Sub::new(l.codes, DType::I8, effort, k),
+                raw: Sub::new(l.raw, dtype, effort, k),
+            },
+        );
     }
     if let Some((values, indices)) = pal {
-        consider(Body::Palette {
-            count: values.len() / w,
-            values: Sub::new(values, dtype, effort, k),
-            indices: Sub::new(indices, DType::U8, effort, k),
-        });
+        consider(
+            &mut best,
+            Body::Palette {
+                count: values.len() / w,
+                values: Sub::new(values, dtype, effort, k),
+                indices: Sub::new(indices, DType::U8, effort, k),
+            },
+        );
+    }
+    // A wide palette is counted only when the sample's estimate of its
+    // indices beats what is already there (a lattice often does), and is
+    // coded only when its indices' entropy alone leaves room for the
+    // table, and its table too.
+    let limit = best
+        .as_ref()
+        .map_or(plain_bytes * 0.995, |(s, _)| *s as f64);
+    let wide = wide
+        .filter(|&est| est < limit)
+        .and_then(|_| palette::wide_analysis(literal, w));
+    if let Some(a) = wide.filter(|a| a.index_bytes() < limit) {
+        let index_bytes = a.index_bytes();
+        let p = a.build();
+        let gaps = Sub::new(p.gaps, int_dtype(w), effort, k);
+        if index_bytes + (gaps.size() as f64) < limit {
+            // Max effort for the indices: the low plane pays most when
+            // conditioned on the high one, which `default` tries only
+            // through block models.
+            consider(
+                &mut best,
+                Body::WidePalette {
+                    count: p.count,
+                    gaps,
+                    indices: Sub::new(p.indices, DType::I16, Effort::Max, k),
+                },
+            );
+        }
     }
     best.map(|(_, b)| b)
+}
+
+/// The wide palette's index bytes for the whole chunk as estimated on a
+/// sample, when there the entropy of the whole values is clearly (10%)
+/// below the plain coder's estimate (the table and the models still have
+/// to fit in the difference).
+fn wide_sample_estimate(literal: &[u8], dtype: DType, k: &Kernels) -> Option<f64> {
+    let w = dtype.width();
+    let s = palette::sample(literal, w);
+    let bits = palette::entropy_bits(&s, w)?;
+    let planes = chunk::split(&s, dtype, k);
+    let plain_bits = 8.0 * plain_estimate(&planes, w, k) / (s.len() / w) as f64;
+    (bits < 0.9 * plain_bits).then(|| bits * (literal.len() / w) as f64 / 8.0)
+}
+
+/// The integer dtype of a wide palette's gaps.
+fn int_dtype(width: usize) -> DType {
+    if width == 4 {
+        DType::I32
+    } else {
+        DType::I64
+    }
 }
 
 /// Appends a chunk's payload. `raw` is the whole chunk, `literal` its bytes
@@ -209,6 +283,16 @@ pub fn write_payload(
             out.push(LAYOUT_PALETTE);
             put_varint(out, *count as u64);
             values.write(out);
+            indices.write(out);
+        }
+        Body::WidePalette {
+            count,
+            gaps,
+            indices,
+        } => {
+            out.push(LAYOUT_WIDE_PALETTE);
+            put_varint(out, *count as u64);
+            gaps.write(out);
             indices.write(out);
         }
         Body::Lattice {
@@ -335,6 +419,21 @@ fn decode_body(
             palette::apply(&values, &indices, w, out)
                 .ok_or_else(|| Error::corrupt("palette index out of range"))?;
         }
+        Some(LAYOUT_WIDE_PALETTE) => {
+            r.u8("chunk layout")?;
+            let count = r.varint64("palette size")?;
+            let n = out.len() / w;
+            if !matches!(w, 4 | 8)
+                || !out.len().is_multiple_of(w)
+                || count <= palette::MAX_VALUES as u64
+                || count > palette::MAX_WIDE_VALUES.min(n) as u64
+            {
+                return Err(Error::corrupt("bad wide palette size"));
+            }
+            let gaps = read_sub(&mut r, int_dtype(w), count as usize * w, k, scratch)?;
+            let indices = read_sub(&mut r, DType::I16, n * 2, k, scratch)?;
+            palette::apply_wide(&gaps, &indices, w, out).map_err(Error::corrupt)?;
+        }
         Some(LAYOUT_LATTICE) => {
             r.u8("chunk layout")?;
             if !matches!(dtype, DType::BF16 | DType::F16 | DType::F32)
@@ -435,6 +534,7 @@ pub fn describe(
             return Ok((layers, planes));
         }
         Some(LAYOUT_PALETTE) => layers.push("palette"),
+        Some(LAYOUT_WIDE_PALETTE) => layers.push("palette16"),
         Some(LAYOUT_LATTICE) => layers.push("lattice"),
         _ => return Ok((layers, chunk::describe_chunk(rest, dtype, literal_len)?)),
     }

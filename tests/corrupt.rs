@@ -29,6 +29,14 @@ fn small_frames() -> Vec<(Vec<u8>, Vec<u8>)> {
         let blob = compress(&data, &Options::new(dtype).chunk_size(4096)).unwrap();
         v.push((data, blob));
     }
+    // Wide palette (layout 6): 400 values in one 4 KiB fp32 chunk.
+    let wide = common::codebook(1024, 400, false, 3);
+    let blob = compress(&wide, &Options::new(DType::F32).chunk_size(4096)).unwrap();
+    assert!(frame_info(&blob)
+        .unwrap()
+        .transforms
+        .contains_key("palette16"));
+    v.push((wide, blob));
     let zeros = vec![0u8; 5000];
     v.push((
         zeros.clone(),
@@ -126,4 +134,37 @@ fn absurd_sizes_are_rejected_without_allocating() {
     let r = Decoder::new(&v[..])
         .and_then(|mut d| std::io::Read::read_to_end(&mut d, &mut out).map_err(Into::into));
     assert!(r.is_err());
+}
+
+#[test]
+fn wide_palette_tables_and_sizes_are_checked() {
+    let data = common::codebook(1024, 400, false, 3);
+    let blob = compress(&data, &Options::new(DType::F32).chunk_size(4096)).unwrap();
+    // One chunk, no shared models: its payload starts after the 24-byte
+    // header, the 9-byte block head, one 16-byte table entry and a check.
+    let at = 24 + 9 + 16 + 4;
+    assert_eq!(blob[at], 6, "layout byte");
+    let count = |v: &[u8]| u32::from(v[at + 1] & 0x7F) | u32::from(v[at + 2]) << 7;
+    assert!(count(&blob) > 256 && count(&blob) <= 400);
+    let set_count = |c: u32| {
+        let mut v = blob.clone();
+        v[at + 1] = (c & 0x7F) as u8 | 0x80;
+        v[at + 2] = (c >> 7) as u8;
+        v
+    };
+    // Too small for a wide palette, more values than elements, and a
+    // count that does not match the table's sub-payload.
+    for c in [200, 256, 1025, 16383, count(&blob) + 1, count(&blob) - 1] {
+        let r = decompress(&set_count(c));
+        assert!(matches!(r, Err(Error::Corrupt(_))), "count {c}: {r:?}");
+    }
+    // The layout on a 2-byte dtype, where it does not exist.
+    let bf = common::weights(DType::BF16, 2048, 4);
+    let fast = Options::new(DType::BF16)
+        .chunk_size(4096)
+        .effort(Effort::Fast);
+    let mut v = compress(&bf, &fast).unwrap();
+    assert_eq!(v[at], 1);
+    v[at] = 6;
+    assert!(matches!(decompress(&v), Err(Error::Corrupt(_))));
 }

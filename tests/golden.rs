@@ -49,6 +49,11 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Options)> {
             o(DType::F32, Effort::Default),
         ),
         (
+            "fp32-palette16",
+            common::codebook(3000, 500, false, 11),
+            o(DType::F32, Effort::Default),
+        ),
+        (
             "fp32-lattice",
             common::quantized_rows(DType::F32, 16, 256, 7, 5),
             o(DType::F32, Effort::Default),

@@ -113,6 +113,69 @@ fn palette_for_few_distinct_values() {
 }
 
 #[test]
+fn wide_palette_for_hundreds_to_thousands_of_values() {
+    let big = Options::new(DType::F32).chunk_size(1 << 20);
+    for (dtype, data, o) in [
+        (
+            DType::F32,
+            common::codebook(600_000, 3000, false, 4),
+            big.clone(),
+        ),
+        (
+            DType::F64,
+            common::codebook(300_000, 40_000, true, 5),
+            Options::new(DType::F64).chunk_size(1 << 20),
+        ),
+        (
+            DType::F32,
+            common::codebook(4096, 400, false, 6),
+            opts(DType::F32),
+        ),
+    ] {
+        let blob = round_trip(&data, &o);
+        let info = frame_info(&blob).unwrap();
+        assert!(
+            info.transforms.get("palette16").copied().unwrap_or(0) > 0,
+            "{dtype}: {:?}",
+            info.transforms
+        );
+        let plain = compress(&data, &o.clone().effort(Effort::Fast)).unwrap();
+        assert!(
+            ratio(&data, &blob) > 1.5 * ratio(&data, &plain),
+            "{dtype}: {} vs {}",
+            ratio(&data, &blob),
+            ratio(&data, &plain)
+        );
+        let n = data.len() as u64;
+        for (off, len) in [(0, n), (n / 3, n / 3), (n - 5, 5)] {
+            let got = decompress_range(&blob, off, len).unwrap();
+            assert_eq!(got, &data[off as usize..(off + len) as usize]);
+        }
+    }
+    // Repeated pieces: the dedup wrapper around a wide palette body.
+    let a = common::codebook(100_000, 2000, false, 7);
+    let mut rep = a.clone();
+    rep.extend_from_slice(&common::codebook(30_000, 2000, false, 8));
+    rep.extend_from_slice(&a[..200_000]);
+    let blob = round_trip(&rep, &big);
+    let t = frame_info(&blob).unwrap().transforms;
+    assert!(
+        t.contains_key("dedup") && t.contains_key("palette16"),
+        "{t:?}"
+    );
+    // A 2-byte element is its own 16-bit index: never a wide palette.
+    let half: Vec<u8> = common::codebook(300_000, 3000, false, 9)
+        .chunks(4)
+        .flat_map(|e| [e[2], e[3]])
+        .collect();
+    let blob = round_trip(&half, &Options::new(DType::BF16));
+    assert!(!frame_info(&blob)
+        .unwrap()
+        .transforms
+        .contains_key("palette16"));
+}
+
+#[test]
 fn reduced_precision_costs_what_the_narrow_form_costs() {
     // fp32 holding bf16 values: low 16 bits zero -> two constant planes.
     let bf = common::weights(DType::BF16, 100_000, 5);

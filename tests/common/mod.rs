@@ -154,3 +154,21 @@ pub fn ok(o: &Output) -> String {
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// `n` fp32 (or, with `fp64`, fp64) elements drawn from a codebook of `k`
+/// N(0, 0.02) values (k-means weight clustering): a wide palette's input
+/// when `k > 256`.
+pub fn codebook(n: usize, k: usize, fp64: bool, seed: u64) -> Vec<u8> {
+    let mut r = Rng(seed | 1);
+    let book: Vec<f64> = (0..k).map(|_| r.gauss(0.02)).collect();
+    (0..n)
+        .flat_map(|_| {
+            let v = book[(r.next() % k as u64) as usize];
+            if fp64 {
+                v.to_le_bytes().to_vec()
+            } else {
+                (v as f32).to_le_bytes().to_vec()
+            }
+        })
+        .collect()
+}
