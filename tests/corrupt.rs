@@ -91,9 +91,9 @@ fn specific_errors() {
     ));
     assert!(matches!(decompress(&[]), Err(Error::Truncated { .. })));
     let mut v = blob.clone();
-    v[4] = 2;
+    v[4] = 3;
     rechecksum_header(&mut v);
-    assert!(matches!(decompress(&v), Err(Error::UnsupportedVersion(2))));
+    assert!(matches!(decompress(&v), Err(Error::UnsupportedVersion(3))));
     let mut v = blob.clone();
     v[7] = 1;
     rechecksum_header(&mut v);

@@ -25,8 +25,11 @@ use crate::options::{MAX_CHUNK_SIZE, MIN_CHUNK_SIZE};
 
 /// First four bytes of every frame.
 pub const MAGIC: [u8; 4] = *b"Z4AI";
-/// Format version written by this build.
-pub const VERSION: u8 = 1;
+/// Format version written by this build (2: version 1 plus chunk layout 6,
+/// the wide palette).
+pub const VERSION: u8 = 2;
+/// Oldest format version this build reads.
+pub const MIN_VERSION: u8 = 1;
 /// Bytes in the frame header.
 pub const HEADER_LEN: usize = 24;
 /// Header flag: the content size field is valid.
@@ -116,7 +119,7 @@ impl FrameHeader {
         }
         let mut r = Reader::new(data);
         let head = r.bytes(HEADER_LEN, "frame header")?;
-        if head[4] != VERSION {
+        if !(MIN_VERSION..=VERSION).contains(&head[4]) {
             return Err(Error::UnsupportedVersion(head[4]));
         }
         let stored = u32::from_le_bytes(head[20..24].try_into().unwrap());
