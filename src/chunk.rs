@@ -615,17 +615,18 @@ enum PlaneSrc<'a> {
 }
 
 impl PlaneSrc<'_> {
-    /// Whether this plane is a round-robin rANS stream whose contexts are
-    /// known before the chunk's planes decode (0, or plane 0's bytes): one
-    /// a pair decode can take.
-    fn pairable(&self) -> bool {
-        matches!(
-            self,
+    /// The context kind, tables and stream of a round-robin rANS plane
+    /// whose contexts are known before the chunk's planes decode (0, or
+    /// plane 0's bytes): one a pair decode can take.
+    fn rr_stream(&self) -> Option<(CtxKind, &RansTables, &[u8])> {
+        match self {
             PlaneSrc::Rans {
-                kind: CtxKind::Order0 | CtxKind::Plane0,
-                ..
-            }
-        )
+                kind: kind @ (CtxKind::Order0 | CtxKind::Plane0),
+                model,
+                stream,
+            } => Some((*kind, model.tables(), stream)),
+            _ => None,
+        }
     }
 }
 
@@ -728,21 +729,10 @@ fn decode_planes<'a>(
     let (p0, rest) = planes.split_at_mut(n);
     let mut p = 0;
     while p < w {
-        let pair = p + 1 < w && srcs[p].pairable() && srcs[p + 1].pairable();
-        let (
-            true,
-            PlaneSrc::Rans {
-                kind: ka,
-                model: ma,
-                stream: sa,
-            },
-            PlaneSrc::Rans {
-                kind: kb,
-                model: mb,
-                stream: sb,
-            },
-        ) = (pair, &srcs[p], srcs.get(p + 1).unwrap_or(&srcs[p]))
-        else {
+        let pair = srcs
+            .get(p + 1)
+            .and_then(|b| Some((srcs[p].rr_stream()?, b.rr_stream()?)));
+        let Some(((ka, ta, sa), (kb, tb, sb))) = pair else {
             let (plane0, dst) = if p == 0 {
                 (None, &mut *p0)
             } else {
@@ -756,25 +746,19 @@ fn decode_planes<'a>(
             p += 1;
             continue;
         };
-        let on_plane0 = *kb == CtxKind::Plane0;
         if p == 0 {
             // Plane 0 is order-0 here (checked above).
-            let cb = if on_plane0 {
+            let cb = if kb == CtxKind::Plane0 {
                 SecondCtx::First
             } else {
                 SecondCtx::Order0
             };
-            let b = &mut rest[..n];
-            k.rans_decode_pair(sa, None, ma.tables(), p0, sb, cb, mb.tables(), b)
+            k.rans_decode_pair(sa, None, ta, p0, sb, cb, tb, &mut rest[..n])
         } else {
             let (a, b) = rest[(p - 1) * n..(p + 1) * n].split_at_mut(n);
-            let ca = (*ka == CtxKind::Plane0).then_some(&*p0);
-            let cb = if on_plane0 {
-                SecondCtx::Plane(p0)
-            } else {
-                SecondCtx::Order0
-            };
-            k.rans_decode_pair(sa, ca, ma.tables(), a, sb, cb, mb.tables(), b)
+            let on_plane0 = |kind| (kind == CtxKind::Plane0).then_some(&*p0);
+            let cb = on_plane0(kb).map_or(SecondCtx::Order0, SecondCtx::Plane);
+            k.rans_decode_pair(sa, on_plane0(ka), ta, a, sb, cb, tb, b)
         }
         .map_err(rans_error)?;
         p += 2;

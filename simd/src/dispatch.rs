@@ -355,10 +355,6 @@ fn pair_in_turn(
         t_first,
         out_first,
     )?;
-    let c = match second_ctx {
-        SecondCtx::Order0 => Ctx::Order0,
-        SecondCtx::Plane(c) => Ctx::Plane(c),
-        SecondCtx::First => Ctx::Plane(out_first),
-    };
+    let c = second_ctx.bytes(out_first).map_or(Ctx::Order0, Ctx::Plane);
     decode(second, c, t_second, out_second)
 }

@@ -55,26 +55,23 @@ fn decode_avx512(
         data: stream,
         pos: HEADER_BYTES,
     };
-    match ctx {
-        Ctx::Order0 => {
-            let done = rr_rounds(&mut r, None, t, &mut x, out);
-            packed::decode_rr_tail(&mut r, None, t, done, &mut x, out)?;
-        }
+    let c = match ctx {
+        Ctx::Order0 => None,
         Ctx::Plane(c) => {
             assert_eq!(
                 c.len(),
                 out.len(),
                 "context plane length differs from output"
             );
-            let done = rr_rounds(&mut r, Some(c), t, &mut x, out);
-            packed::decode_rr_tail(&mut r, Some(c), t, done, &mut x, out)?;
+            Some(c)
         }
         Ctx::Order1 => {
             let done = o1_rounds(&mut r, t, &mut x, out);
             packed::decode_o1_tail(&mut r, t, done, &mut x, out)?;
+            return scalar::finish(&x, r.pos, stream.len());
         }
-    }
-    scalar::finish(&x, r.pos, stream.len())
+    };
+    RrStream::new(r, t, &x).finish(0, c, t, out)
 }
 
 /// Loads the packed decode entries at `idx`: (`freq`, `bias | sym << 16`).
@@ -270,28 +267,6 @@ impl<'a> RrStream<'a> {
     }
 }
 
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-fn rr_rounds(
-    r: &mut Reader<'_>,
-    ctx: Option<&[u8]>,
-    t: &RansTables,
-    x: &mut [u32; STATES],
-    out: &mut [u8],
-) -> usize {
-    let mut s = RrStream::new(
-        Reader {
-            data: r.data,
-            pos: r.pos,
-        },
-        t,
-        x,
-    );
-    let done = s.rounds_from(0, ctx, out);
-    store_states(&s.xs, x);
-    r.pos = s.r.pos;
-    done
-}
-
 /// See [`crate::Kernels::rans_decode_pair`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn decode_pair(
@@ -364,23 +339,18 @@ fn decode_pair_avx512(
         da = 1;
         while da < rounds_a && db < rounds_b && a.can_round() && b.can_round() {
             a.round(da, first_ctx, out_first);
-            let c = match second_ctx {
-                SecondCtx::Order0 => None,
-                SecondCtx::Plane(c) => Some(c),
-                SecondCtx::First => Some(&*out_first),
-            };
-            b.round(db, c, out_second);
+            b.round(db, second_ctx.bytes(out_first), out_second);
             da += 1;
             db += 1;
         }
     }
     a.finish(da * STATES, first_ctx, t_first, out_first)?;
-    let c = match second_ctx {
-        SecondCtx::Order0 => None,
-        SecondCtx::Plane(c) => Some(c),
-        SecondCtx::First => Some(&*out_first),
-    };
-    b.finish(db * STATES, c, t_second, out_second)
+    b.finish(
+        db * STATES,
+        second_ctx.bytes(out_first),
+        t_second,
+        out_second,
+    )
 }
 
 /// Lanes `0 .. act - 16 * g` of vector `g`.

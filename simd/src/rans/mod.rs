@@ -73,6 +73,17 @@ pub enum SecondCtx<'a> {
     First,
 }
 
+impl<'a> SecondCtx<'a> {
+    /// The context bytes, given the first stream's output (`None`: order-0).
+    pub fn bytes(self, first: &'a [u8]) -> Option<&'a [u8]> {
+        match self {
+            SecondCtx::Order0 => None,
+            SecondCtx::Plane(c) => Some(c),
+            SecondCtx::First => Some(first),
+        }
+    }
+}
+
 /// Errors from building tables or coding a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RansError {
