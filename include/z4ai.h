@@ -390,7 +390,8 @@ int64_t z4ai_compress_bound(int64_t src_size,
  * `Z4AI_ERROR_NULL_POINTER` for a NULL buffer with a non-zero size,
  * `Z4AI_ERROR_INVALID_ARGUMENT` for negative sizes or overlapping buffers.
  *
- * The frame is produced in library memory and copied into `dst`.
+ * The frame is produced in library memory (in parts) and copied into `dst`
+ * once.
  *
  * # Safety
  *

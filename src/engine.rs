@@ -123,7 +123,7 @@ impl FrameWriter {
     /// Encodes `data` (non-empty) as one block, appended to `out`. In a
     /// delta frame `reference` holds the reference's bytes at the same
     /// offsets (shorter or empty where it ends). Call inside the thread pool.
-    pub fn write_block(&mut self, data: &[u8], reference: &[u8], out: &mut Vec<u8>) {
+    pub fn write_block(&mut self, data: &[u8], reference: &[u8], out: &mut impl FrameSink) {
         let (dtype, effort, k) = (self.dtype, self.effort, self.k);
         let w = dtype.width();
         let cs = self.chunk_size;
@@ -270,17 +270,97 @@ impl FrameWriter {
                 hash: *h,
             })
             .collect();
-        frame::write_block_header(&section, &entries, out);
-        for (p, h, _) in &payloads {
-            out.extend_from_slice(p);
+        let mut head = Vec::new();
+        frame::write_block_header(&section, &entries, &mut head);
+        out.put(head);
+        for (p, h, _) in payloads {
+            out.put(p);
             self.hasher.update(&h.to_le_bytes());
         }
         self.content_size += data.len() as u64;
     }
 
     /// Appends the end block.
-    pub fn finish(self, out: &mut Vec<u8>) {
-        frame::write_end(self.content_size, self.hasher.digest(), out);
+    pub fn finish(self, out: &mut impl FrameSink) {
+        let mut end = Vec::new();
+        frame::write_end(self.content_size, self.hasher.digest(), &mut end);
+        out.put(end);
+    }
+}
+
+/// Where a [`FrameWriter`] puts the frame's bytes, in order, as the owned
+/// buffers it produced them in (headers, then each chunk's payload).
+pub trait FrameSink: Send {
+    /// Appends `part` to the frame.
+    fn put(&mut self, part: Vec<u8>);
+}
+
+/// One contiguous frame: every part is copied in.
+impl FrameSink for Vec<u8> {
+    fn put(&mut self, part: Vec<u8>) {
+        self.extend_from_slice(&part);
+    }
+}
+
+/// A compressed frame kept as the parts it was produced in, so that it can
+/// be copied once into memory the caller owns (a C buffer, a Python
+/// `bytes`) instead of being assembled in a `Vec` and copied again.
+#[derive(Debug, Default)]
+pub struct FrameParts {
+    parts: Vec<Vec<u8>>,
+    len: usize,
+}
+
+impl FrameSink for FrameParts {
+    fn put(&mut self, part: Vec<u8>) {
+        self.len += part.len();
+        self.parts.push(part);
+    }
+}
+
+impl FrameParts {
+    /// The frame's size in bytes.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the frame has no bytes (never true for a finished frame).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The parts in frame order; their concatenation is the frame.
+    pub fn parts(&self) -> impl Iterator<Item = &[u8]> {
+        self.parts.iter().map(Vec::as_slice)
+    }
+
+    /// Copies the frame into `dst[..self.len()]`, with up to `threads`
+    /// threads (0: rayon's global pool), and returns its size; `None` (and
+    /// nothing written) when `dst` is shorter than the frame.
+    pub fn copy_to(&self, dst: &mut [u8], threads: usize) -> Option<usize> {
+        let dst = dst.get_mut(..self.len)?;
+        let mut slots = Vec::with_capacity(self.parts.len());
+        let mut rest = dst;
+        for p in &self.parts {
+            let (slot, tail) = rest.split_at_mut(p.len());
+            slots.push((slot, p.as_slice()));
+            rest = tail;
+        }
+        with_pool(threads, || {
+            slots
+                .into_par_iter()
+                .for_each(|(slot, p)| slot.copy_from_slice(p))
+        });
+        Some(self.len)
+    }
+
+    /// The frame as one contiguous buffer.
+    pub fn into_vec(self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len);
+        for p in self.parts {
+            out.extend_from_slice(&p);
+        }
+        out
     }
 }
 
@@ -388,18 +468,37 @@ pub fn compress(data: &[u8], reference: Option<&[u8]>, opts: &Options) -> Result
     // Room for a stored frame: only the pages written are ever touched, so
     // the output never moves while it grows.
     let mut out = Vec::with_capacity(data.len() + data.len() / 512 + 4096);
+    compress_to(data, reference, opts, &mut out)?;
+    out.shrink_to_fit();
+    Ok(out)
+}
+
+/// As [`compress`], with the frame kept in its parts.
+pub fn compress_parts(data: &[u8], reference: Option<&[u8]>, opts: &Options) -> Result<FrameParts> {
+    let mut out = FrameParts::default();
+    compress_to(data, reference, opts, &mut out)?;
+    Ok(out)
+}
+
+fn compress_to(
+    data: &[u8],
+    reference: Option<&[u8]>,
+    opts: &Options,
+    out: &mut impl FrameSink,
+) -> Result<()> {
+    let mut head = Vec::new();
     let ref_info = reference.map(|r| (r.len() as u64, xxh3_64(r)));
-    let mut fw = FrameWriter::start(opts, Some(data.len() as u64), ref_info, &mut out)?;
+    let mut fw = FrameWriter::start(opts, Some(data.len() as u64), ref_info, &mut head)?;
+    out.put(head);
     let block = FrameWriter::block_bytes(opts)?;
     with_pool(opts.threads, || {
         for (i, b) in data.chunks(block).enumerate() {
             let r = reference.map_or(&[][..], |r| r.get(i * block..).unwrap_or(&[]));
-            fw.write_block(b, &r[..r.len().min(b.len())], &mut out);
+            fw.write_block(b, &r[..r.len().min(b.len())], out);
         }
     });
-    fw.finish(&mut out);
-    out.shrink_to_fit();
-    Ok(out)
+    fw.finish(out);
+    Ok(())
 }
 
 /// Parses a block's model section.

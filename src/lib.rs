@@ -34,6 +34,7 @@ mod stream;
 mod transform;
 
 pub use dtype::DType;
+pub use engine::FrameParts;
 pub use error::{Error, Result};
 pub use info::{frame_info, ChunkInfo, FrameInfo, PlaneSummary};
 pub use options::{
@@ -49,6 +50,18 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// Compresses `data` into a self-describing frame.
 pub fn compress(data: &[u8], opts: &Options) -> Result<Vec<u8>> {
     engine::compress(data, None, opts)
+}
+
+/// As [`compress`], but the frame is returned in the parts it was produced
+/// in, for callers that copy it into memory they own (one copy instead of
+/// two): see [`FrameParts::copy_to`].
+pub fn compress_parts(data: &[u8], opts: &Options) -> Result<FrameParts> {
+    engine::compress_parts(data, None, opts)
+}
+
+/// As [`compress_delta`], with the frame in parts (see [`compress_parts`]).
+pub fn compress_delta_parts(new: &[u8], reference: &[u8], opts: &Options) -> Result<FrameParts> {
+    engine::compress_parts(new, Some(reference), opts)
 }
 
 /// Compresses `new` as a bit-exact delta against `reference` (a previous

@@ -118,6 +118,34 @@ fn multiple_blocks() {
 }
 
 #[test]
+fn frame_parts_are_the_frame() {
+    let data = weights(DType::BF16, 50_000, 11);
+    for threads in [1, 2] {
+        let o = Options {
+            block_chunks: 3,
+            threads,
+            ..opts(DType::BF16, Effort::Default)
+        };
+        let blob = compress(&data, &o).unwrap();
+        let parts = z4ai::compress_parts(&data, &o).unwrap();
+        assert_eq!(parts.len(), blob.len());
+        assert_eq!(parts.parts().collect::<Vec<_>>().concat(), blob);
+        let mut dst = vec![0xAAu8; blob.len() + 7];
+        assert_eq!(parts.copy_to(&mut dst, threads), Some(blob.len()));
+        assert_eq!(&dst[..blob.len()], &blob[..]);
+        assert!(dst[blob.len()..].iter().all(|&b| b == 0xAA));
+        let mut short = vec![0u8; blob.len() - 1];
+        assert_eq!(parts.copy_to(&mut short, threads), None);
+        assert!(short.iter().all(|&b| b == 0));
+        assert_eq!(parts.into_vec(), blob);
+        let reference = weights(DType::BF16, 50_000, 12);
+        let delta = z4ai::compress_delta(&data, &reference, &o).unwrap();
+        let dparts = z4ai::compress_delta_parts(&data, &reference, &o).unwrap();
+        assert_eq!(dparts.into_vec(), delta);
+    }
+}
+
+#[test]
 fn options_are_validated() {
     let data = vec![0u8; 10];
     assert!(compress(&data, &Options::new(DType::BF16).chunk_size(10)).is_err());

@@ -278,14 +278,22 @@ fn compress<'py>(
     let opts = options(py, dtype, effort, threads, chunk_size)?;
     let input = Buffer::get(data, false, "data")?;
     let frame = py
-        .detach(|| z4ai::compress(input.as_slice(), &opts))
+        .detach(|| z4ai::compress_parts(input.as_slice(), &opts))
         .py(py)?;
     drop(input);
-    // A `bytes` cannot adopt the Vec's memory, so the frame is copied once;
-    // the copy is spread over the call's threads (the Rust API has no
-    // compress-into-buffer entry point that would avoid it).
+    bytes_of_parts(py, &frame, threads)
+}
+
+/// A `bytes` holding `frame`: it cannot adopt Rust memory, so the parts
+/// the engine produced are copied in once (spread over the call's threads),
+/// as the Rust API copies them once into its `Vec`.
+fn bytes_of_parts<'py>(
+    py: Python<'py>,
+    frame: &z4ai::FrameParts,
+    threads: usize,
+) -> PyResult<Bound<'py, PyBytes>> {
     new_bytes(py, frame.len(), |out| {
-        parallel_copy(out, &frame, threads);
+        frame.copy_to(out, threads);
         Ok(())
     })
 }
@@ -307,14 +315,11 @@ fn compress_delta<'py>(
     let input = Buffer::get(data, false, "data")?;
     let base = Buffer::get(reference, false, "reference")?;
     let frame = py
-        .detach(|| z4ai::compress_delta(input.as_slice(), base.as_slice(), &opts))
+        .detach(|| z4ai::compress_delta_parts(input.as_slice(), base.as_slice(), &opts))
         .py(py)?;
     drop(input);
     drop(base);
-    new_bytes(py, frame.len(), |out| {
-        parallel_copy(out, &frame, threads);
-        Ok(())
-    })
+    bytes_of_parts(py, &frame, threads)
 }
 
 /// decompress_delta(blob, reference) -> bytes

@@ -59,7 +59,8 @@ pub unsafe extern "C" fn z4ai_compress_bound(src_size: i64, params: *const z4ai_
 /// `Z4AI_ERROR_NULL_POINTER` for a NULL buffer with a non-zero size,
 /// `Z4AI_ERROR_INVALID_ARGUMENT` for negative sizes or overlapping buffers.
 ///
-/// The frame is produced in library memory and copied into `dst`.
+/// The frame is produced in library memory (in parts) and copied into `dst`
+/// once.
 ///
 /// # Safety
 ///
@@ -86,10 +87,11 @@ pub unsafe extern "C" fn z4ai_compress(
         let (src, dst) = unsafe { (in_buf(src, src_size)?, out_buf(dst, dst_capacity)?) };
         // SAFETY: forwarded from this function's contract.
         let (opts, _) = unsafe { params_or_default(params) };
-        let frame = crate::compress(src, &opts).map_err(code_of)?;
-        let out = dst.get_mut(..frame.len()).ok_or(Z4AI_ERROR_DST_TOO_SMALL)?;
-        out.copy_from_slice(&frame);
-        size_ret(frame.len() as u64)
+        let frame = crate::compress_parts(src, &opts).map_err(code_of)?;
+        let n = frame
+            .copy_to(dst, opts.threads)
+            .ok_or(Z4AI_ERROR_DST_TOO_SMALL)?;
+        size_ret(n as u64)
     })
 }
 
@@ -235,10 +237,11 @@ pub unsafe extern "C" fn z4ai_compress_delta(
             unsafe { delta_bufs(dst, dst_capacity, src, src_size, reference, reference_size)? };
         // SAFETY: forwarded from this function's contract.
         let (opts, _) = unsafe { params_or_default(params) };
-        let frame = crate::compress_delta(src, reference, &opts).map_err(code_of)?;
-        let out = dst.get_mut(..frame.len()).ok_or(Z4AI_ERROR_DST_TOO_SMALL)?;
-        out.copy_from_slice(&frame);
-        size_ret(frame.len() as u64)
+        let frame = crate::compress_delta_parts(src, reference, &opts).map_err(code_of)?;
+        let n = frame
+            .copy_to(dst, opts.threads)
+            .ok_or(Z4AI_ERROR_DST_TOO_SMALL)?;
+        size_ret(n as u64)
     })
 }
 
