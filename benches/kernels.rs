@@ -226,9 +226,23 @@ fn bench_rans(c: &mut Criterion) {
     }
 }
 
+fn bench_checksum(c: &mut Criterion) {
+    for &size in &CODER_SIZES {
+        let data = weights(size);
+        let mut g = c.benchmark_group(format!("xxh3/{}KiB", size / KIB));
+        g.throughput(Throughput::Bytes(size as u64));
+        for k in levels() {
+            g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                b.iter(|| k.xxh3_64(black_box(&data)))
+            });
+        }
+        g.finish();
+    }
+}
+
 criterion_group! {
     name = kernels;
     config = config();
-    targets = bench_planes, bench_hist, bench_rans
+    targets = bench_planes, bench_hist, bench_rans, bench_checksum
 }
 criterion_main!(kernels);

@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use rayon::prelude::*;
-use xxhash_rust::xxh3::{xxh3_64, Xxh3};
+use xxhash_rust::xxh3::Xxh3;
 use z4ai_simd::{Isa, Kernels, RansTables};
 
 use crate::chunk::{self, BlockModels, CtxKind, ModelRef, PlaneModels};
@@ -130,7 +130,7 @@ impl FrameWriter {
         let copies = if effort == Effort::Fast || !reference.is_empty() {
             Vec::new()
         } else {
-            dedup::find(data, w)
+            dedup::find(data, w, &k)
         };
         let per_chunk = split_copies(&copies, cs, data.len());
         let raws: Vec<&[u8]> = data.chunks(cs).collect();
@@ -236,7 +236,7 @@ impl FrameWriter {
                         out
                     }
                 };
-                (out, xxh3_64(raw), refs)
+                (out, k.xxh3_64(raw), refs)
             })
             .collect();
         // Keep the shared models that some payload names, renumbered in order.
@@ -487,7 +487,8 @@ fn compress_to(
     out: &mut impl FrameSink,
 ) -> Result<()> {
     let mut head = Vec::new();
-    let ref_info = reference.map(|r| (r.len() as u64, xxh3_64(r)));
+    let k = kernels(opts.isa)?;
+    let ref_info = reference.map(|r| (r.len() as u64, k.xxh3_64(r)));
     let mut fw = FrameWriter::start(opts, Some(data.len() as u64), ref_info, &mut head)?;
     out.put(head);
     let block = FrameWriter::block_bytes(opts)?;
@@ -564,7 +565,7 @@ pub fn decode_block(
                 scratch,
             )?;
             if copies.is_empty() {
-                verify_chunk(loc, dst)?;
+                verify_chunk(loc, dst, k)?;
             }
             Ok(copies)
         })
@@ -589,12 +590,12 @@ pub fn decode_block(
     }
     pieces
         .into_par_iter()
-        .try_for_each(|(loc, bytes)| verify_chunk(loc, bytes))
+        .try_for_each(|(loc, bytes)| verify_chunk(loc, bytes, k))
 }
 
 /// Checks a decoded chunk against its content hash.
-fn verify_chunk(loc: &ChunkLoc, bytes: &[u8]) -> Result<()> {
-    if xxh3_64(bytes) != loc.entry.hash {
+fn verify_chunk(loc: &ChunkLoc, bytes: &[u8], k: &Kernels) -> Result<()> {
+    if k.xxh3_64(bytes) != loc.entry.hash {
         return Err(Error::ChecksumMismatch {
             what: "chunk content",
             chunk: Some(loc.index),
@@ -604,7 +605,7 @@ fn verify_chunk(loc: &ChunkLoc, bytes: &[u8]) -> Result<()> {
 }
 
 /// Checks that `reference` is the one a delta frame was made against.
-fn check_reference(idx: &FrameIndex, reference: Option<&[u8]>) -> Result<()> {
+fn check_reference(idx: &FrameIndex, reference: Option<&[u8]>, k: &Kernels) -> Result<()> {
     match (idx.header.reference, reference) {
         (None, _) => Ok(()),
         (Some((len, hash)), None) => Err(Error::ReferenceRequired {
@@ -613,7 +614,7 @@ fn check_reference(idx: &FrameIndex, reference: Option<&[u8]>) -> Result<()> {
                 " ({len} bytes, xxh3-64 {hash:016x}); decode it with decompress_delta and that reference"
             ),
         }),
-        (Some((len, hash)), Some(r)) if r.len() as u64 == len && xxh3_64(r) == hash => Ok(()),
+        (Some((len, hash)), Some(r)) if r.len() as u64 == len && k.xxh3_64(r) == hash => Ok(()),
         _ => Err(Error::ReferenceMismatch),
     }
 }
@@ -628,7 +629,8 @@ pub fn decompress_into(
     reference: Option<&[u8]>,
 ) -> Result<usize> {
     let idx = FrameIndex::scan(blob)?;
-    check_reference(&idx, reference)?;
+    let k = kernels(isa)?;
+    check_reference(&idx, reference, &k)?;
     let size =
         usize::try_from(idx.content_size).map_err(|_| Error::corrupt("content too large"))?;
     if out.len() < size {
@@ -637,7 +639,6 @@ pub fn decompress_into(
             got: out.len() as u64,
         });
     }
-    let k = kernels(isa)?;
     let dtype = idx.header.dtype;
     with_pool(threads, || {
         let mut rest = &mut out[..size];
@@ -672,7 +673,8 @@ pub fn decompress_range(
     isa: Option<Isa>,
 ) -> Result<Vec<u8>> {
     let idx = FrameIndex::scan(blob)?;
-    check_reference(&idx, None)?;
+    let k = kernels(isa)?;
+    check_reference(&idx, None, &k)?;
     let end = offset
         .checked_add(len)
         .filter(|&e| e <= idx.content_size)
@@ -681,7 +683,6 @@ pub fn decompress_range(
             len,
             size: idx.content_size,
         })?;
-    let k = kernels(isa)?;
     let dtype = idx.header.dtype;
     let mut out = vec![0u8; len as usize];
     with_pool(threads, || {
@@ -765,7 +766,7 @@ pub fn decompress_range(
             for &i in &hit {
                 let c = &b.chunks[i];
                 let buf = &bufs[&i];
-                if xxh3_64(buf) != c.entry.hash {
+                if k.xxh3_64(buf) != c.entry.hash {
                     return Err(Error::ChecksumMismatch {
                         what: "chunk content",
                         chunk: Some(c.index),

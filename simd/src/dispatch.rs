@@ -6,9 +6,10 @@
 //! outputs are identical.
 
 use crate::rans::{Ctx, RansError, RansTables, SecondCtx};
-use crate::{hist, planes, rans, Isa};
+use crate::{checksum, hist, planes, rans, Isa};
 
 type PlaneFn = fn(&[u8], usize, bool, &mut [u8]);
+type HashFn = fn(&[u8]) -> u64;
 type Hist0Fn = fn(&[u8], &mut [u32; 256]);
 type HistCtxFn = fn(&[u8], &[u8], &mut [u32]);
 type EncodeFn = fn(&[u8], Ctx<'_>, &RansTables, &mut Vec<u8>) -> Result<(), RansError>;
@@ -59,6 +60,7 @@ pub struct Kernels {
     rans_decode: DecodeFn,
     /// A fused decoder of two streams, where the level has one.
     rans_decode_pair: Option<DecodePairFn>,
+    xxh3: HashFn,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -76,6 +78,7 @@ const SCALAR: Kernels = Kernels {
     rans_encode: rans::scalar::encode,
     rans_decode: rans::scalar::decode,
     rans_decode_pair: None,
+    xxh3: checksum::scalar,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -88,6 +91,7 @@ const AVX2: Kernels = Kernels {
     rans_encode: rans::avx2::encode,
     rans_decode: rans::avx2::decode,
     rans_decode_pair: None,
+    xxh3: checksum::avx2::hash,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -100,6 +104,7 @@ const AVX512: Kernels = Kernels {
     rans_encode: rans::avx512::encode,
     rans_decode: rans::avx512::decode,
     rans_decode_pair: Some(rans::avx512::decode_pair),
+    xxh3: checksum::avx512::hash,
 };
 
 /// NEON: plane kernels only; histograms and rANS inherit scalar (see
@@ -176,6 +181,19 @@ impl Kernels {
                 self.isa
             );
         }
+    }
+
+    /// XXH3-64 (seed 0) of `data`; see [`checksum`].
+    pub fn xxh3_64(&self, data: &[u8]) -> u64 {
+        let h = (self.xxh3)(data);
+        #[cfg(feature = "check-kernels")]
+        assert_eq!(
+            h,
+            (SCALAR.xxh3)(data),
+            "xxh3_64[{}] differs from scalar",
+            self.isa
+        );
+        h
     }
 
     /// See [`hist::scalar::order0`].

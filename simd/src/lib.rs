@@ -7,7 +7,8 @@
 //! * [`planes`]: field rotation fused with byte-plane split / merge,
 //! * [`hist`]: order-0 and context (order-1 / cross-plane) histograms,
 //! * [`rans`]: 32-way interleaved rANS, order-0, cross-plane context and
-//!   order-1 (segmented), encode and decode.
+//!   order-1 (segmented), encode and decode,
+//! * [`checksum`]: XXH3-64, the long-input loop in vector registers.
 //!
 //! Dispatch: [`Kernels::for_isa`] is the only constructor, so holding a
 //! `Kernels` proves the CPU can run it. [`Isa::active`] is detected once and
@@ -16,6 +17,7 @@
 
 use std::sync::OnceLock;
 
+pub mod checksum;
 pub mod hist;
 pub mod planes;
 pub mod rans;

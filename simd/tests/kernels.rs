@@ -549,3 +549,35 @@ fn rans_pair_decode_matches_two_decodes() {
         }
     }
 }
+
+#[test]
+fn xxh3_matches_scalar() {
+    let mut rng = Rng(0x5EED_0FC0_FFEE);
+    let big = rng.bytes((1 << 20) + 300);
+    let mut lengths: Vec<usize> = (0..=300).collect();
+    for b in [1024, 2048, 3072, 16384, 65536, 1 << 20] {
+        for d in [1, 63, 64, 65] {
+            lengths.extend([b - d, b, b + d]);
+        }
+    }
+    let zeros = vec![0u8; 5000];
+    let ones = vec![0xFFu8; 5000];
+    for k in levels() {
+        for &n in &lengths {
+            for off in [0, 1, 7] {
+                let d = &big[off..off + n];
+                assert_eq!(
+                    k.xxh3_64(d),
+                    Kernels::scalar().xxh3_64(d),
+                    "{} len {n} offset {off}",
+                    k.isa()
+                );
+            }
+        }
+        for d in [&zeros[..], &ones[..]] {
+            assert_eq!(k.xxh3_64(d), Kernels::scalar().xxh3_64(d), "{}", k.isa());
+        }
+    }
+    // The reference is XXH3-64 itself: the empty input's published value.
+    assert_eq!(Kernels::scalar().xxh3_64(b""), 0x2D06_8005_38D3_94C2);
+}

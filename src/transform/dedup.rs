@@ -21,7 +21,7 @@
 use std::collections::HashMap;
 
 use rayon::prelude::*;
-use xxhash_rust::xxh3::xxh3_64;
+use z4ai_simd::Kernels;
 
 /// Shortest copy worth a reference.
 pub const MIN_COPY: usize = 256;
@@ -101,7 +101,7 @@ fn cut_w<const W: usize>(seg: &[u8]) -> Vec<usize> {
 }
 
 /// Finds copies inside `data` (one block). Deterministic for any thread count.
-pub fn find(data: &[u8], width: usize) -> Vec<Copy> {
+pub fn find(data: &[u8], width: usize, k: &Kernels) -> Vec<Copy> {
     if data.len() < 2 * MIN_PIECE {
         return Vec::new();
     }
@@ -115,7 +115,7 @@ pub fn find(data: &[u8], width: usize) -> Vec<Copy> {
             cut(s, width)
                 .into_iter()
                 .map(|end| {
-                    let p = (base + prev, end - prev, xxh3_64(&s[prev..end]));
+                    let p = (base + prev, end - prev, k.xxh3_64(&s[prev..end]));
                     prev = end;
                     p
                 })
@@ -268,13 +268,13 @@ mod tests {
         data.extend_from_slice(&noise(10_000, 3));
         data.extend_from_slice(&b);
         for width in [1, 2] {
-            let copies = find(&data, width);
+            let copies = find(&data, width, &Kernels::active());
             validate(&copies, data.len()).unwrap();
             let saved: usize = copies.iter().map(|c| c.len).sum();
             assert!(saved > 240_000, "width {width}: saved {saved}");
             assert_eq!(apply(&data, &copies), data);
         }
-        assert!(find(&noise(500_000, 9), 2).is_empty());
+        assert!(find(&noise(500_000, 9), 2, &Kernels::active()).is_empty());
     }
 
     /// `cut` without the skip after each cut: the hash advanced over every

@@ -1,0 +1,130 @@
+//! XXH3-64 (seed 0, default secret), the checksum of chunks, dedup pieces
+//! and references: inputs up to 240 bytes go to `xxhash-rust`, and so do
+//! long inputs at the scalar level (that crate is the reference); the SIMD
+//! levels run the long-input loop — 64-byte stripes accumulated into eight
+//! `u64` lanes, scrambled every 1 KiB block — in vector registers, then
+//! finish with the same merge.
+//!
+//! Long-input algorithm (XXH3 specification): for each stripe `s` of a
+//! block, lane `i` takes `d = read64(stripe, 8i)`, `k = d ^
+//! read64(secret, 8s + 8i)`, then `acc[i ^ 1] += d` and `acc[i] +=
+//! lo32(k) * hi32(k)`; after 16 stripes `acc[i] = (acc[i] ^ (acc[i] >> 47)
+//! ^ read64(secret, 128 + 8i)) * PRIME32_1`. A last partial block takes
+//! its whole stripes, then the input's last 64 bytes with the secret at
+//! 121; the eight lanes are merged with the secret at 11.
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx2;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod avx512;
+
+/// Longest input hashed by the short-input paths of XXH3.
+pub const MID_SIZE_MAX: usize = 240;
+const STRIPE: usize = 64;
+const STRIPES_PER_BLOCK: usize = 16;
+const BLOCK: usize = STRIPE * STRIPES_PER_BLOCK;
+const SCRAMBLE_AT: usize = 128;
+const LAST_STRIPE_AT: usize = 121;
+const MERGE_AT: usize = 11;
+/// The scramble multiplier.
+pub(crate) const PRIME32_1: u64 = 0x9E37_79B1;
+const PRIME32_2: u64 = 0x85EB_CA77;
+const PRIME32_3: u64 = 0xC2B2_AE3D;
+const PRIME64_1: u64 = 0x9E37_79B1_85EB_CA87;
+const PRIME64_2: u64 = 0xC2B2_AE3D_27D4_EB4F;
+const PRIME64_3: u64 = 0x1656_67B1_9E37_79F9;
+const PRIME64_4: u64 = 0x85EB_CA77_C2B2_AE63;
+const PRIME64_5: u64 = 0x27D4_EB2F_1656_67C5;
+
+/// The accumulator lanes before the first stripe.
+pub(crate) const INITIAL_ACC: [u64; 8] = [
+    PRIME32_3, PRIME64_1, PRIME64_2, PRIME64_3, PRIME64_4, PRIME32_2, PRIME64_5, PRIME32_1,
+];
+
+/// The default secret of the XXH3 specification (192 bytes).
+const SECRET: [u8; 192] = [
+    0xb8, 0xfe, 0x6c, 0x39, 0x23, 0xa4, 0x4b, 0xbe, 0x7c, 0x01, 0x81, 0x2c, 0xf7, 0x21, 0xad, 0x1c,
+    0xde, 0xd4, 0x6d, 0xe9, 0x83, 0x90, 0x97, 0xdb, 0x72, 0x40, 0xa4, 0xa4, 0xb7, 0xb3, 0x67, 0x1f,
+    0xcb, 0x79, 0xe6, 0x4e, 0xcc, 0xc0, 0xe5, 0x78, 0x82, 0x5a, 0xd0, 0x7d, 0xcc, 0xff, 0x72, 0x21,
+    0xb8, 0x08, 0x46, 0x74, 0xf7, 0x43, 0x24, 0x8e, 0xe0, 0x35, 0x90, 0xe6, 0x81, 0x3a, 0x26, 0x4c,
+    0x3c, 0x28, 0x52, 0xbb, 0x91, 0xc3, 0x00, 0xcb, 0x88, 0xd0, 0x65, 0x8b, 0x1b, 0x53, 0x2e, 0xa3,
+    0x71, 0x64, 0x48, 0x97, 0xa2, 0x0d, 0xf9, 0x4e, 0x38, 0x19, 0xef, 0x46, 0xa9, 0xde, 0xac, 0xd8,
+    0xa8, 0xfa, 0x76, 0x3f, 0xe3, 0x9c, 0x34, 0x3f, 0xf9, 0xdc, 0xbb, 0xc7, 0xc7, 0x0b, 0x4f, 0x1d,
+    0x8a, 0x51, 0xe0, 0x4b, 0xcd, 0xb4, 0x59, 0x31, 0xc8, 0x9f, 0x7e, 0xc9, 0xd9, 0x78, 0x73, 0x64,
+    0xea, 0xc5, 0xac, 0x83, 0x34, 0xd3, 0xeb, 0xc3, 0xc5, 0x81, 0xa0, 0xff, 0xfa, 0x13, 0x63, 0xeb,
+    0x17, 0x0d, 0xdd, 0x51, 0xb7, 0xf0, 0xda, 0x49, 0xd3, 0x16, 0x55, 0x26, 0x29, 0xd4, 0x68, 0x9e,
+    0x2b, 0x16, 0xbe, 0x58, 0x7d, 0x47, 0xa1, 0xfc, 0x8f, 0xf8, 0xb8, 0xd1, 0x7a, 0xd0, 0x31, 0xce,
+    0x45, 0xcb, 0x3a, 0x8f, 0x95, 0x16, 0x04, 0x28, 0xaf, 0xd7, 0xfb, 0xca, 0xbb, 0x4b, 0x40, 0x7e,
+];
+
+/// XXH3-64 of `data` (seed 0): the reference every level must match.
+pub fn scalar(data: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(data)
+}
+
+/// Eight `u64` accumulator lanes held in one ISA's vector registers.
+///
+/// # Safety
+///
+/// Implementations use instructions of one ISA level; callers must only
+/// reach them from functions compiled for that level (`#[target_feature]`)
+/// and only on CPUs that have it. `input` and `key` must point to 64
+/// readable bytes.
+pub(crate) unsafe trait Lanes: Copy {
+    /// The lanes set to [`INITIAL_ACC`].
+    unsafe fn init() -> Self;
+    /// Accumulates one stripe of input with its keys.
+    unsafe fn stripe(self, input: *const u8, key: *const u8) -> Self;
+    /// Scrambles the lanes with the keys at `key`.
+    unsafe fn scramble(self, key: *const u8) -> Self;
+    /// The lanes, in order.
+    unsafe fn to_array(self) -> [u64; 8];
+}
+
+/// XXH3-64 of `data` with the long-input loop run on `L`.
+///
+/// # Safety
+///
+/// The CPU must support the ISA of `L`, and the caller must be compiled
+/// for it (this is inlined into each level's `#[target_feature]` entry).
+#[inline(always)]
+pub(crate) unsafe fn hash_with<L: Lanes>(data: &[u8]) -> u64 {
+    if data.len() <= MID_SIZE_MAX {
+        return scalar(data);
+    }
+    let blocks = (data.len() - 1) / BLOCK;
+    let tail_stripes = (data.len() - 1 - blocks * BLOCK) / STRIPE;
+    let (p, k) = (data.as_ptr(), SECRET.as_ptr());
+    let mut acc = L::init();
+    for b in 0..blocks {
+        for s in 0..STRIPES_PER_BLOCK {
+            // SAFETY: stripe s of block b ends at (b + 1) * BLOCK <= len - 1;
+            // its keys end at 8 * 15 + 64 = 184 <= 192.
+            acc = acc.stripe(p.add(b * BLOCK + s * STRIPE), k.add(s * 8));
+        }
+        // SAFETY: the scramble keys are the secret's last 64 bytes.
+        acc = acc.scramble(k.add(SCRAMBLE_AT));
+    }
+    for s in 0..tail_stripes {
+        // SAFETY: these stripes end at or before len - 1; s < 16.
+        acc = acc.stripe(p.add(blocks * BLOCK + s * STRIPE), k.add(s * 8));
+    }
+    // SAFETY: len > 240, so the last 64 bytes exist; keys end at 185.
+    acc = acc.stripe(p.add(data.len() - STRIPE), k.add(LAST_STRIPE_AT));
+    merge(acc.to_array(), data.len())
+}
+
+/// The hash of a long input from its final accumulator lanes.
+fn merge(acc: [u64; 8], len: usize) -> u64 {
+    let key = |at: usize| u64::from_le_bytes(SECRET[at..at + 8].try_into().unwrap());
+    let mut h = (len as u64).wrapping_mul(PRIME64_1);
+    for i in 0..4 {
+        let a = acc[2 * i] ^ key(MERGE_AT + 16 * i);
+        let b = acc[2 * i + 1] ^ key(MERGE_AT + 16 * i + 8);
+        let p = u128::from(a) * u128::from(b);
+        h = h.wrapping_add(p as u64 ^ (p >> 64) as u64);
+    }
+    h ^= h >> 37;
+    h = h.wrapping_mul(0x1656_6791_9E37_79F9);
+    h ^ (h >> 32)
+}
