@@ -27,6 +27,7 @@ const SCRAMBLE_AT: usize = 128;
 const LAST_STRIPE_AT: usize = 121;
 const MERGE_AT: usize = 11;
 /// The scramble multiplier.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const PRIME32_1: u64 = 0x9E37_79B1;
 const PRIME32_2: u64 = 0x85EB_CA77;
 const PRIME32_3: u64 = 0xC2B2_AE3D;
@@ -37,6 +38,7 @@ const PRIME64_4: u64 = 0x85EB_CA77_C2B2_AE63;
 const PRIME64_5: u64 = 0x27D4_EB2F_1656_67C5;
 
 /// The accumulator lanes before the first stripe.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const INITIAL_ACC: [u64; 8] = [
     PRIME32_3, PRIME64_1, PRIME64_2, PRIME64_3, PRIME64_4, PRIME32_2, PRIME64_5, PRIME32_1,
 ];
@@ -70,6 +72,7 @@ pub fn scalar(data: &[u8]) -> u64 {
 /// reach them from functions compiled for that level (`#[target_feature]`)
 /// and only on CPUs that have it. `input` and `key` must point to 64
 /// readable bytes.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) unsafe trait Lanes: Copy {
     /// The lanes set to [`INITIAL_ACC`].
     unsafe fn init() -> Self;
@@ -87,6 +90,7 @@ pub(crate) unsafe trait Lanes: Copy {
 ///
 /// The CPU must support the ISA of `L`, and the caller must be compiled
 /// for it (this is inlined into each level's `#[target_feature]` entry).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 pub(crate) unsafe fn hash_with<L: Lanes>(data: &[u8]) -> u64 {
     if data.len() <= MID_SIZE_MAX {
