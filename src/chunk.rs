@@ -369,14 +369,32 @@ fn zstd_if_better(plane: &[u8], current: usize, level: i32) -> Option<Vec<u8>> {
         return None;
     }
     let sample = &plane[..n.min(16 << 10)];
-    let zs = zstd::bulk::compress(sample, 1).ok()?;
+    let zs = zstd_compress(sample, 1)?;
     let sample_rate = zs.len() as f64 / sample.len() as f64;
     let current_rate = current as f64 / n as f64;
     if sample_rate > 0.95 * current_rate {
         return None;
     }
-    let z = zstd::bulk::compress(plane, level).ok()?;
+    let z = zstd_compress(plane, level)?;
     (5 + z.len() < current).then_some(z)
+}
+
+/// Zstd at `level` with this thread's compression context, kept between
+/// calls (creating one per plane showed in profiles).
+fn zstd_compress(data: &[u8], level: i32) -> Option<Vec<u8>> {
+    thread_local! {
+        static CCTX: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    CCTX.with(|c| {
+        let mut c = c.borrow_mut();
+        let z = match c.as_mut() {
+            Some(z) => z,
+            None => c.insert(zstd::bulk::Compressor::new(level).ok()?),
+        };
+        z.set_compression_level(level).ok()?;
+        z.compress(data).ok()
+    })
 }
 
 /// Where a payload names a shared model: the byte at offset `at` of the
