@@ -84,6 +84,8 @@ const SSE2: Kernels = Kernels {
     isa: Isa::Sse2,
     split: planes::sse2::split,
     merge: planes::sse2::merge,
+    rans_encode: rans::sse2::encode,
+    rans_decode: rans::sse2::decode,
     ..SCALAR
 };
 
