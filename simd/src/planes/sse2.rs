@@ -6,8 +6,11 @@
 //! pair of registers). That is a rotation right of the byte index by one
 //! bit, so after `log2 W` passes byte `b` of element `e` (index `e W + b`)
 //! sits at `16 b + e`: register `b` holds byte `b` of all 16 elements, in
-//! element order. Merge runs the inverse pass (`punpcklbw` / `punpckhbw`)
-//! as often. Rotation is two shifts and an `or` on the element lanes.
+//! element order. Merge runs the inverse pass (`punpcklbw` / `punpckhbw`,
+//! a rotation left by one bit) as often. Four merge passes equal
+//! `log2 W` split passes (the index has `4 + log2 W` bits) and cost less
+//! for `W >= 4`, so split uses them there. Rotation is two shifts and an
+//! `or` on the element lanes.
 
 use core::arch::x86_64::*;
 
@@ -76,10 +79,16 @@ fn split_w<const W: usize, const ROT: bool>(src: &[u8], dst: &mut [u8]) -> usize
         if ROT {
             r = r.map(|v| rotl1::<W>(v));
         }
-        let mut pass = 1;
-        while pass < W {
+        if W == 2 {
             r = unzip(r);
-            pass *= 2;
+        } else {
+            // Four merge passes rotate the index left by 4 bits, which for
+            // `4 + log2 W` bits is the same as `log2 W` split passes, at a
+            // third of the instructions (two unpacks per pair instead of
+            // two masks, two packs and two shifts).
+            for _ in 0..4 {
+                r = zip(r);
+            }
         }
         for (p, v) in r.iter().rev().enumerate() {
             // SAFETY: plane `p` elements `16 b .. 16 b + 16` lie inside `dst`

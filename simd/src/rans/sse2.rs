@@ -17,10 +17,10 @@
 //!   round of words (64 bytes) is left; the rest goes through the reference
 //!   step, so `Truncated` / `Corrupt` come exactly where the reference
 //!   reports them and nothing is read past the stream.
-//! * Encoder renormalisation writes each lane's word below the previous
-//!   one, lanes 3..0, and moves the write position down only for lanes that
-//!   renormalise (a word written for another lane is overwritten next or
-//!   lies in the buffer's padding).
+//! * Encoder renormalisation stores the word of every lane at an offset
+//!   below the write position from [`PUT`]: the lanes that renormalise end
+//!   at the write position in lane order, the others go to a spare slot
+//!   below them (overwritten later, or in the buffer's padding).
 //! * The encoder's `floor(x / f) = mulhi(x, rcp) >> s` has a per-lane
 //!   shift `s <= 14`; it is done as a multiplication by `2^(30 - s)` (built
 //!   in the exponent of a float) followed by a fixed shift by 30.
@@ -43,6 +43,33 @@ const VECS: usize = STATES / 4;
 /// set lanes before it (its word's byte offset); 0 for other lanes.
 /// `REN[m][4]`: the bytes the vector consumes.
 static REN: [[u8; 8]; 16] = ren_table();
+
+/// `PUT[m][k]` (`k < 4`): how far below the write position the encoder
+/// stores lane `k`'s word: for a lane set in `m`, the number of set lanes
+/// from `k` up (so the words end at the write position in lane order);
+/// for other lanes one below the words (a spare slot, overwritten later).
+/// `PUT[m][4]`: the words written.
+static PUT: [[u8; 8]; 16] = put_table();
+
+const fn put_table() -> [[u8; 8]; 16] {
+    let mut t = [[0u8; 8]; 16];
+    let mut m = 0;
+    while m < 16 {
+        let count = (m as u32).count_ones() as u8;
+        let mut k = 0;
+        while k < 4 {
+            t[m][k] = if (m >> k) & 1 == 1 {
+                ((m >> k) as u32).count_ones() as u8
+            } else {
+                count + 1
+            };
+            k += 1;
+        }
+        t[m][4] = count;
+        m += 1;
+    }
+    t
+}
 
 const fn ren_table() -> [[u8; 8]; 16] {
     let mut t = [[0u8; 8]; 16];
@@ -412,18 +439,26 @@ fn enc_step(x: V, e: &[V; 4], live: V, w: &mut BackWords) -> (V, V) {
     let mut xa = [0u32; 4];
     // SAFETY: `xa` is 16 bytes, the size of the store.
     unsafe { _mm_storeu_si128(xa.as_mut_ptr().cast(), x) };
+    let put = &PUT[mb];
     let buf = w.buf.as_mut_ptr();
-    let mut p = w.pos;
-    debug_assert!(p >= 4 && p <= w.buf.len());
-    for l in (0..4).rev() {
-        // SAFETY: `p >= PAD (16) > 0`: the buffer holds one word per symbol
-        // plus the padding and every step takes at most one word per symbol,
-        // so `p - 1` is inside the buffer.
-        unsafe { *buf.add(p - 1) = xa[l] as u16 };
-        p -= (mb >> l) & 1;
+    debug_assert!(w.pos >= 5 && w.pos <= w.buf.len());
+    for l in 0..4 {
+        // SAFETY: `w.pos >= PAD (16) > 5 >= put[l]`: the buffer holds one
+        // word per symbol plus the padding and every step takes at most one
+        // word per symbol, so the slot is inside the buffer.
+        unsafe { *buf.add(w.pos - usize::from(put[l])) = xa[l] as u16 };
     }
-    w.pos = p;
+    w.pos -= usize::from(put[4]);
     let xr = select(m, _mm_srli_epi32::<16>(x), x);
+    (select(live, code(xr, rcp, bias, cs), x), missing)
+}
+
+/// The coding step proper on renormalised states `xr`: `xr + bias +
+/// floor(xr / f) * (M - f)`, which is the reference's `((xr / f) << bits) +
+/// xr % f + cum`.
+#[inline]
+#[target_feature(enable = "sse2")]
+fn code(xr: V, rcp: V, bias: V, cs: V) -> V {
     // floor(xr / f) = (xr * rcp) >> (32 + s): the high half of the 64-bit
     // product (below 2^31), times 2^(30 - s), shifted right by 30. The
     // power of two is the float with exponent 30 - s (s <= 14, so it
@@ -441,11 +476,10 @@ fn enc_step(x: V, e: &[V; 4], live: V, w: &mut BackWords) -> (V, V) {
     // The odd quotients land in the high halves after a shift left by 2.
     let q_odd = _mm_slli_epi64::<2>(_mm_mul_epu32(hi_odd, _mm_srli_epi64::<32>(pow)));
     let q = _mm_or_si128(q_even, _mm_and_si128(q_odd, _mm_set_epi32(-1, 0, -1, 0)));
-    let xn = _mm_add_epi32(
+    _mm_add_epi32(
         _mm_add_epi32(xr, bias),
         mullo(q, _mm_and_si128(cs, _mm_set1_epi32(0xFFFF))),
-    );
-    (select(live, xn, x), missing)
+    )
 }
 
 #[target_feature(enable = "sse2")]
@@ -537,4 +571,75 @@ fn o1_encode(
     }
     store_states(&xs, x);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector coding step (the `pmuludq` quotient with its per-lane
+    /// shift done as a multiplication) equals the reference arithmetic for
+    /// every frequency at several scales, on the edges of the state range
+    /// (the encoder codes states in `1 ..= xm1`), with a different
+    /// frequency in every lane.
+    #[test]
+    fn code_step_is_exact_for_every_frequency() {
+        for bits in [1u32, 2, 7, 10, 12, 14, 15] {
+            let m = 1u32 << bits;
+            let mut rng = 0x2545_F491_4F6C_DD1Du64;
+            let mut next = move || {
+                rng ^= rng << 13;
+                rng ^= rng >> 7;
+                rng ^= rng << 17;
+                rng
+            };
+            let fs: Vec<u32> = (1..=m).collect();
+            for chunk in fs.chunks(4) {
+                let f: [u32; 4] = std::array::from_fn(|l| chunk[l % chunk.len()]);
+                let e: [EncSym; 4] = std::array::from_fn(|l| {
+                    packed::enc_sym(f[l], m - f[l] - (next() as u32 % (m - f[l] + 1)), bits)
+                });
+                for pick in 0..12 {
+                    let x: [u32; 4] = std::array::from_fn(|l| {
+                        let xm1 = e[l].xm1;
+                        let c = [
+                            1,
+                            2,
+                            f[l] - 1,
+                            f[l],
+                            f[l] + 1,
+                            2 * f[l] - 1,
+                            xm1 / 2,
+                            xm1 - 1,
+                        ];
+                        match pick {
+                            0..=7 => c[pick].clamp(1, xm1),
+                            8 => xm1,
+                            _ => 1 + (next() as u32 % xm1),
+                        }
+                    });
+                    // SAFETY: SSE2 is part of the x86-64 baseline; the
+                    // loads read 16-byte arrays.
+                    let got = unsafe {
+                        let v = |a: [u32; 4]| _mm_loadu_si128(a.as_ptr().cast());
+                        let lanes = |g: fn(&EncSym) -> u32| v(std::array::from_fn(|l| g(&e[l])));
+                        code(
+                            v(x),
+                            lanes(|e| e.rcp),
+                            lanes(|e| e.bias),
+                            lanes(|e| e.cmpl_shift),
+                        )
+                    };
+                    let mut g = [0u32; 4];
+                    // SAFETY: `g` is 16 bytes.
+                    unsafe { _mm_storeu_si128(g.as_mut_ptr().cast(), got) };
+                    for l in 0..4 {
+                        let start = e[l].bias - if f[l] == 1 { m - 1 } else { 0 };
+                        let want = ((x[l] / f[l]) << bits) + x[l] % f[l] + start;
+                        assert_eq!(g[l], want, "bits {bits} f {} x {}", f[l], x[l]);
+                    }
+                }
+            }
+        }
+    }
 }
