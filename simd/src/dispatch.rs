@@ -81,6 +81,17 @@ const SCALAR: Kernels = Kernels {
     xxh3: checksum::scalar,
 };
 
+/// SSE2: plane kernels and rANS; histograms inherit scalar.
+#[cfg(target_arch = "x86_64")]
+const SSE2: Kernels = Kernels {
+    isa: Isa::Sse2,
+    split: planes::sse2::split,
+    merge: planes::sse2::merge,
+    rans_encode: rans::sse2::encode,
+    rans_decode: rans::sse2::decode,
+    ..SCALAR
+};
+
 #[cfg(target_arch = "x86_64")]
 const AVX2: Kernels = Kernels {
     isa: Isa::Avx2,
@@ -126,7 +137,7 @@ impl Kernels {
         Some(match isa {
             Isa::Scalar => SCALAR,
             #[cfg(target_arch = "x86_64")]
-            Isa::Sse2 => Kernels { isa, ..SCALAR },
+            Isa::Sse2 => SSE2,
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => AVX2,
             #[cfg(target_arch = "x86_64")]

@@ -21,6 +21,8 @@ pub(crate) mod avx512;
 mod generic;
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod neon;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod sse2;
 
 /// Element widths the plane kernels accept.
 pub const WIDTHS: [usize; 4] = [1, 2, 4, 8];

@@ -80,39 +80,45 @@ pub(super) fn build_dec(t: &RansTables) -> Vec<u64> {
 
 pub(super) fn build_enc(t: &RansTables) -> Vec<EncSym> {
     let bits = t.scale_bits();
-    let m = 1u32 << bits;
     let mut v = Vec::with_capacity(t.table_count() * 256);
     for table in 0..t.table_count() {
         for s in 0..256 {
             let f = u32::from(t.freqs(table)[s]);
             let start = u32::from(t.cums(table)[s]);
-            v.push(match f {
-                0 => EncSym {
-                    rcp: 0,
-                    bias: 0,
-                    xm1: u32::MAX,
-                    cmpl_shift: 0,
-                },
-                1 => EncSym {
-                    rcp: u32::MAX,
-                    bias: start + m - 1,
-                    xm1: (1u32 << (31 - bits)) - 1,
-                    cmpl_shift: m - 1,
-                },
-                _ => {
-                    let l = 32 - (f - 1).leading_zeros();
-                    let rcp = ((1u64 << (31 + l)).div_ceil(u64::from(f))) as u32;
-                    EncSym {
-                        rcp,
-                        bias: start,
-                        xm1: (f << (31 - bits)) - 1,
-                        cmpl_shift: (m - f) | (l - 1) << 16,
-                    }
-                }
-            });
+            v.push(enc_sym(f, start, bits));
         }
     }
     v
+}
+
+/// The encoder entry of a symbol of frequency `f` starting at `start`, at
+/// scale `bits` (see the module docs).
+pub(crate) fn enc_sym(f: u32, start: u32, bits: u32) -> EncSym {
+    let m = 1u32 << bits;
+    match f {
+        0 => EncSym {
+            rcp: 0,
+            bias: 0,
+            xm1: u32::MAX,
+            cmpl_shift: 0,
+        },
+        1 => EncSym {
+            rcp: u32::MAX,
+            bias: start + m - 1,
+            xm1: (1u32 << (31 - bits)) - 1,
+            cmpl_shift: m - 1,
+        },
+        _ => {
+            let l = 32 - (f - 1).leading_zeros();
+            let rcp = ((1u64 << (31 + l)).div_ceil(u64::from(f))) as u32;
+            EncSym {
+                rcp,
+                bias: start,
+                xm1: (f << (31 - bits)) - 1,
+                cmpl_shift: (m - f) | (l - 1) << 16,
+            }
+        }
+    }
 }
 
 /// One encoder step on the scalar side: renormalise into `words` (written
