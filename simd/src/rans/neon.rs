@@ -22,9 +22,6 @@
 //! buffer's padding). `floor(x / f)` is `mulhi(x, rcp) >> shift`
 //! (`umull` / `umull2`, `uzp2`, `ushl`), as proven in [`packed`].
 
-// Loops over lanes and states index several arrays in step.
-#![allow(clippy::needless_range_loop)]
-
 use core::arch::aarch64::*;
 
 use super::packed::{self, BackWords, EncSym, Reader};
