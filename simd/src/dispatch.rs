@@ -118,13 +118,15 @@ const AVX512: Kernels = Kernels {
     xxh3: checksum::avx512::hash,
 };
 
-/// NEON: plane kernels only; histograms and rANS inherit scalar (see
-/// `docs/KERNELS.md`).
+/// NEON: plane and rANS kernels; histograms inherit scalar, and a pair
+/// decode is two NEON decodes in turn (see `docs/KERNELS.md`).
 #[cfg(target_arch = "aarch64")]
 const NEON: Kernels = Kernels {
     isa: Isa::Neon,
     split: planes::neon::split,
     merge: planes::neon::merge,
+    rans_encode: rans::neon::encode,
+    rans_decode: rans::neon::decode,
     ..SCALAR
 };
 

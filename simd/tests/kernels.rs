@@ -581,3 +581,77 @@ fn xxh3_matches_scalar() {
     // The reference is XXH3-64 itself: the empty input's published value.
     assert_eq!(Kernels::scalar().xxh3_64(b""), 0x2D06_8005_38D3_94C2);
 }
+
+/// Extreme models at every level: frequency-1 symbols (the encoder's
+/// `rcp = 2^32 - 1` path), a dominant symbol, the smallest and largest
+/// scales, and data that renormalises on nearly every symbol, on almost
+/// none, or irregularly, so that every lane pattern of the vector
+/// renormalisation (words taken, words written) occurs; lengths around the
+/// round boundaries; and the reference's exact `Result` on truncated
+/// streams of each.
+#[test]
+fn rans_extreme_models_match_scalar() {
+    let scalar = Kernels::scalar();
+    let mut rng = Rng(99);
+    let mut models: Vec<(u32, RansTables)> = Vec::new();
+    // Scale 1: two symbols, both of frequency 1.
+    let mut f = [0u16; 256];
+    f[..2].fill(1);
+    models.push((1, RansTables::new(1, [0; 256], vec![f]).unwrap()));
+    for bits in [9u32, 12, 15] {
+        // Table 0: symbol 7 takes all but 255 slots, every other symbol 1.
+        let mut dominant = [1u16; 256];
+        dominant[7] = (1 << bits) - 255;
+        // Table 1: flat.
+        let flat = [(1u16 << bits) / 256; 256];
+        let mut map = [0u8; 256];
+        for (c, m) in map.iter_mut().enumerate() {
+            *m = (c % 2) as u8;
+        }
+        models.push((
+            bits,
+            RansTables::new(bits, map, vec![dominant, flat]).unwrap(),
+        ));
+    }
+    let ks = levels_quiet();
+    for (bits, t) in &models {
+        let alphabet = if *bits == 1 { 2 } else { 256 };
+        for n in [1usize, 31, 32, 33, 63, 64, 65, 127, 128, 129, 1000, 4099] {
+            let uniform: Vec<u8> = (0..n).map(|_| (rng.next() % alphabet) as u8).collect();
+            let skewed: Vec<u8> = (0..n)
+                .map(|_| match rng.next() % 16 {
+                    0 => (rng.next() % alphabet) as u8,
+                    _ => (7 % alphabet) as u8,
+                })
+                .collect();
+            let ctx: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+            for (dname, data) in [("uniform", &uniform), ("skewed", &skewed)] {
+                // Every symbol is in every table, so any context works.
+                for mode in [Ctx::Order0, Ctx::Order1, Ctx::Plane(&ctx)] {
+                    let label = format!("bits={bits} {dname} n={n} {mode:?}");
+                    let label = &label[..label.len().min(60)];
+                    let mut want = Vec::new();
+                    scalar.rans_encode(data, mode, t, &mut want).unwrap();
+                    let mut cuts = vec![want.len()];
+                    cuts.extend((want.len().saturating_sub(70)..want.len()).step_by(3));
+                    for k in &ks {
+                        let mut got = Vec::new();
+                        k.rans_encode(data, mode, t, &mut got).unwrap();
+                        assert!(got == want, "encode {} {label}", k.isa());
+                        for &cut in &cuts {
+                            let s = &want[..cut];
+                            let mut w = vec![0u8; n];
+                            let wr = scalar.rans_decode(s, mode, t, &mut w);
+                            let mut g = vec![0u8; n];
+                            let gr = k.rans_decode(s, mode, t, &mut g);
+                            assert_eq!(gr, wr, "decode {} {label} cut {cut}", k.isa());
+                            if gr.is_ok() {
+                                assert!(g == *data && w == *data, "decode {} {label}", k.isa());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -35,8 +35,13 @@ pub(crate) mod avx2;
 pub(crate) mod avx512;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod sse2;
-// Only the x86 kernels use the packed forms so far.
-#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[cfg(target_arch = "aarch64")]
+pub(crate) mod neon;
+// Only the SIMD kernels use the packed forms.
+#[cfg_attr(
+    not(any(target_arch = "x86_64", target_arch = "aarch64")),
+    allow(dead_code)
+)]
 pub(crate) mod packed;
 
 use std::sync::OnceLock;
