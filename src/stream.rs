@@ -59,7 +59,10 @@ impl<W: Write> Encoder<W> {
             inner,
             opts: opts.clone(),
             fw: Some(fw),
-            buf: Vec::new(),
+            // Room for one block (or the promised size) up front: growing
+            // by doubling would copy, holding old and new buffers at once.
+            // Pages not yet written cost no memory.
+            buf: Vec::with_capacity(size.map_or(block, |s| s.min(block as u64) as usize)),
             block,
             out,
             size,
@@ -73,6 +76,8 @@ impl<W: Write> Encoder<W> {
         }
         let fw = self.fw.as_mut().expect("encoder not finished");
         let (buf, out) = (&self.buf, &mut self.out);
+        // Room for a stored block, so that the block's frame never moves.
+        out.reserve(buf.len() + buf.len() / 512 + 4096);
         engine::with_pool(self.opts.threads, || fw.write_block(buf, &[], out));
         self.inner.write_all(&self.out)?;
         self.out.clear();
