@@ -32,6 +32,7 @@ mod options;
 mod payload;
 mod stream;
 mod transform;
+mod trim;
 
 pub use dtype::DType;
 pub use engine::FrameParts;

@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 use crate::format::frame::{self, ChunkEntry, ChunkLoc, FrameHeader};
 use crate::options::{DecodeOptions, Options};
 
+/// Most bytes of block buffer an encoder reserves before input arrives.
+const RESERVE_MAX: usize = 64 << 20;
+
 /// Compresses everything written to it into one frame on `W`.
 /// Call [`Encoder::finish`] to write the end of the frame.
 pub struct Encoder<W: Write> {
@@ -59,7 +62,15 @@ impl<W: Write> Encoder<W> {
             inner,
             opts: opts.clone(),
             fw: Some(fw),
-            buf: Vec::new(),
+            // Room for one block (or the promised size) up front: growing
+            // by doubling would copy, holding old and new buffers at once.
+            // Pages not yet written cost no memory. Capped at 64 MiB (the
+            // default block), so that a huge configured block is not
+            // reserved before its bytes arrive.
+            buf: Vec::with_capacity(
+                size.map_or(block, |s| s.min(block as u64) as usize)
+                    .min(RESERVE_MAX),
+            ),
             block,
             out,
             size,
@@ -73,6 +84,8 @@ impl<W: Write> Encoder<W> {
         }
         let fw = self.fw.as_mut().expect("encoder not finished");
         let (buf, out) = (&self.buf, &mut self.out);
+        // Room for a stored block, so that the block's frame never moves.
+        out.reserve(buf.len() + buf.len() / 512 + 4096);
         engine::with_pool(self.opts.threads, || fw.write_block(buf, &[], out));
         self.inner.write_all(&self.out)?;
         self.out.clear();

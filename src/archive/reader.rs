@@ -668,6 +668,9 @@ impl Archive {
             w.write_all(&b)?;
             n += b.len() as u64;
         }
+        // What the workers freed goes back before the next batch (or
+        // streamed piece).
+        crate::trim::release();
         Ok(n)
     }
 

@@ -19,7 +19,7 @@ use xxhash_rust::xxh3::{xxh3_128, Xxh3};
 use super::format::{self, ArchiveKind, FileEntry, FileFormat, FrameRef, Index, Piece, RefSlice};
 use super::reference::{RefTensor, Reference};
 use super::source::{FileSource, ReadAt};
-use super::{gguf, plan_spans, ArchiveOptions, ArchiveStats, Span};
+use super::{gguf, plan_spans, ArchiveOptions, ArchiveStats, Span, ARCHIVE_BLOCK_CHUNKS};
 use crate::dtype::DType;
 use crate::engine::FrameWriter;
 use crate::error::{Error, Result};
@@ -27,7 +27,7 @@ use crate::options::Options;
 use crate::stream::Encoder;
 
 /// Bytes read at a time when hashing, comparing or streaming a big piece.
-const STEP: usize = 4 << 20;
+const STEP: usize = 1 << 20;
 
 /// One input file.
 struct Input<'a> {
@@ -231,6 +231,7 @@ fn frame_opts(opts: &ArchiveOptions, dtype: DType) -> Options {
         effort: opts.effort,
         threads: 0,
         chunk_size: opts.chunk_size,
+        block_chunks: ARCHIVE_BLOCK_CHUNKS,
         ..Options::default()
     }
 }
@@ -522,6 +523,9 @@ impl<W: Write> State<'_, W> {
             }
             self.push_piece(fi, &job.span, job.hash, frames, slice);
         }
+        // What the workers freed goes back before the next batch.
+        drop(jobs);
+        crate::trim::release();
         Ok(())
     }
 
@@ -689,6 +693,8 @@ impl<W: Write> State<'_, W> {
             });
         }
         self.push_piece(fi, span, hash, ids, None);
+        drop(buf);
+        crate::trim::release();
         Ok(())
     }
 
