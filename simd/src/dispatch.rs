@@ -83,8 +83,8 @@ const AVX2: Kernels = Kernels {
     isa: Isa::Avx2,
     split: planes::avx2::split,
     merge: planes::avx2::merge,
-    hist0: hist::scalar::order0,
-    hist_ctx: hist::scalar::context,
+    hist0: hist::unrolled::order0,
+    hist_ctx: hist::sse2::context,
     rans_encode: rans::avx2::encode,
     rans_decode: rans::avx2::decode,
     rans_decode_pair: None,
@@ -95,8 +95,8 @@ const AVX512: Kernels = Kernels {
     isa: Isa::Avx512,
     split: planes::avx512::split,
     merge: planes::avx512::merge,
-    hist0: hist::scalar::order0,
-    hist_ctx: hist::scalar::context,
+    hist0: hist::unrolled::order0,
+    hist_ctx: hist::sse2::context,
     rans_encode: rans::avx512::encode,
     rans_decode: rans::avx512::decode,
     rans_decode_pair: Some(rans::avx512::decode_pair),
@@ -121,7 +121,12 @@ impl Kernels {
         Some(match isa {
             Isa::Scalar => SCALAR,
             #[cfg(target_arch = "x86_64")]
-            Isa::Sse2 => Kernels { isa, ..SCALAR },
+            Isa::Sse2 => Kernels {
+                isa,
+                hist0: hist::unrolled::order0,
+                hist_ctx: hist::sse2::context,
+                ..SCALAR
+            },
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => AVX2,
             #[cfg(target_arch = "x86_64")]

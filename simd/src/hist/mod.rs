@@ -7,6 +7,9 @@
 //! Context tables are laid out `counts[ctx * 256 + sym]` (65 536 entries).
 
 pub mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub mod sse2;
+pub mod unrolled;
 
 /// Entries in a context histogram: 256 contexts x 256 symbols.
 pub const CTX_TABLE_LEN: usize = 256 * 256;
