@@ -102,13 +102,15 @@ const AVX512: Kernels = Kernels {
     rans_decode_pair: Some(rans::avx512::decode_pair),
 };
 
-/// NEON: plane kernels only; histograms and rANS inherit scalar (see
+/// NEON: plane and histogram kernels; rANS inherits scalar (see
 /// `docs/KERNELS.md`).
 #[cfg(target_arch = "aarch64")]
 const NEON: Kernels = Kernels {
     isa: Isa::Neon,
     split: planes::neon::split,
     merge: planes::neon::merge,
+    hist0: hist::unrolled::order0,
+    hist_ctx: hist::neon::context,
     ..SCALAR
 };
 

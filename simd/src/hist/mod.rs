@@ -7,6 +7,11 @@
 //! Context tables are laid out `counts[ctx * 256 + sym]` (65 536 entries).
 
 pub mod scalar;
+
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod indexed;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
 #[cfg(target_arch = "x86_64")]
 pub mod sse2;
 pub mod unrolled;
