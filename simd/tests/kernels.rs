@@ -231,6 +231,86 @@ fn context_histogram_runs_match_scalar() {
     }
 }
 
+/// Blocks dominated by one pair to different degrees (exactly `k` of every
+/// 128 pairs, `k` around the kernels' quarter threshold and up to all of
+/// them), the dominant pair changing between blocks or not, and order-1
+/// counts of mostly-zero planes.
+#[test]
+fn context_histogram_dominant_pairs_match_scalar() {
+    let scalar = Kernels::scalar();
+    let levels = levels();
+    let mut rng = Rng(0xD0_3117);
+    let shares = [0usize, 1, 16, 31, 32, 33, 64, 100, 127, 128];
+    for round in 0..40 {
+        let blocks = 24;
+        let mut data = Vec::with_capacity(blocks * 128 + 77);
+        let mut ctx = Vec::with_capacity(blocks * 128 + 77);
+        let pairs = [(0u8, 0u8), (0x3C, 0x7F), (0xFF, 0x00)];
+        for b in 0..blocks {
+            let k = shares[(rng.next() as usize + b) % shares.len()];
+            // Change the dominant pair in some rounds, keep it in others.
+            let (sym, c) = pairs[if round % 2 == 0 {
+                0
+            } else {
+                rng.next() as usize % 3
+            }];
+            let mut block: Vec<(u8, u8)> = (0..128)
+                .map(|j| {
+                    if j < k {
+                        (sym, c)
+                    } else {
+                        // Any pair but the dominant one.
+                        let x = rng.next();
+                        let p = (x as u8, (x >> 8) as u8);
+                        if p == (sym, c) {
+                            (sym ^ 1, c)
+                        } else {
+                            p
+                        }
+                    }
+                })
+                .collect();
+            // Shuffle so the dominant pairs sit anywhere, first lane included.
+            for j in (1..128).rev() {
+                block.swap(j, rng.next() as usize % (j + 1));
+            }
+            data.extend(block.iter().map(|p| p.0));
+            ctx.extend(block.iter().map(|p| p.1));
+        }
+        data.extend(rng.bytes(77));
+        ctx.extend(rng.bytes(77));
+        for shift in [0, 3] {
+            let (d, x) = (&data[shift..], &ctx[shift..]);
+            let mut want = vec![7u32; 65536];
+            scalar.hist_context(d, x, &mut want);
+            for k in &levels {
+                let mut got = vec![7u32; 65536];
+                k.hist_context(d, x, &mut got);
+                assert!(got == want, "hist ctx dominant {} round={round}", k.isa());
+            }
+        }
+    }
+    for pct in [0u64, 1, 5, 20, 50, 80] {
+        let plane: Vec<u8> = (0..5000)
+            .map(|_| {
+                let x = rng.next();
+                if x % 100 < pct {
+                    (x >> 32) as u8
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let mut want = vec![0u32; 65536];
+        scalar.hist_order1(&plane, &mut want);
+        for k in &levels {
+            let mut got = vec![0u32; 65536];
+            k.hist_order1(&plane, &mut got);
+            assert!(got == want, "hist o1 mostly-zero {} pct={pct}", k.isa());
+        }
+    }
+}
+
 /// Normalises counts to `2^bits` crudely but validly (test helper only).
 fn table_from(data: &[u8], bits: u32) -> [u16; 256] {
     let mut c = [0u64; 256];

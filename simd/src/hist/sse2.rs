@@ -14,22 +14,24 @@ use super::indexed::{self, Indices, BLOCK};
 /// Adds `counts[ctx[i] * 256 + data[i]] += 1` for every `i`; same result
 /// and same panics as [`super::scalar::context`].
 pub fn context(data: &[u8], ctx: &[u8], counts: &mut [u32]) {
-    indexed::context(data, ctx, counts, |d, c, idx| {
+    indexed::context(data, ctx, counts, |d, c, r, idx| {
         // SAFETY: SSE2 is part of the x86-64 baseline, so every x86-64 CPU
         // runs `index_block`.
-        unsafe { index_block(d, c, idx) }
+        unsafe { index_block(d, c, r, idx) }
     });
 }
 
-/// Writes the `c << 8 | d` indices of one block to `idx` and returns whether
-/// all pairs of the block are equal.
+/// Writes the `c << 8 | d` indices of one block to `idx` and returns how
+/// many equal `r`.
 #[inline]
 #[target_feature(enable = "sse2")]
-fn index_block(d: &[u8; BLOCK], c: &[u8; BLOCK], idx: &mut Indices) -> bool {
+fn index_block(d: &[u8; BLOCK], c: &[u8; BLOCK], r: u16, idx: &mut Indices) -> usize {
     let out = idx.as_mut_ptr().cast::<__m128i>();
-    let d0 = _mm_set1_epi8(d[0] as i8);
-    let c0 = _mm_set1_epi8(c[0] as i8);
-    let mut same = _mm_set1_epi8(-1);
+    let [r_sym, r_ctx] = r.to_le_bytes();
+    let rd = _mm_set1_epi8(r_sym as i8);
+    let rc = _mm_set1_epi8(r_ctx as i8);
+    // Per byte lane, the number of pairs equal to `r` (at most 8).
+    let mut same = _mm_setzero_si128();
     for k in 0..BLOCK / 16 {
         // SAFETY: `d` and `c` hold BLOCK bytes, so the 16 bytes at 16 * k
         // are in bounds (unaligned loads); `idx` holds 2 * BLOCK bytes, so
@@ -37,11 +39,15 @@ fn index_block(d: &[u8; BLOCK], c: &[u8; BLOCK], idx: &mut Indices) -> bool {
         unsafe {
             let dv = _mm_loadu_si128(d.as_ptr().add(16 * k).cast());
             let cv = _mm_loadu_si128(c.as_ptr().add(16 * k).cast());
-            let eq = _mm_and_si128(_mm_cmpeq_epi8(dv, d0), _mm_cmpeq_epi8(cv, c0));
-            same = _mm_and_si128(same, eq);
+            let eq = _mm_and_si128(_mm_cmpeq_epi8(dv, rd), _mm_cmpeq_epi8(cv, rc));
+            same = _mm_sub_epi8(same, eq);
             _mm_storeu_si128(out.add(2 * k), _mm_unpacklo_epi8(dv, cv));
             _mm_storeu_si128(out.add(2 * k + 1), _mm_unpackhi_epi8(dv, cv));
         }
     }
-    _mm_movemask_epi8(same) == 0xFFFF
+    // Two sums of eight lanes each, one per 64-bit half.
+    let sums = _mm_sad_epu8(same, _mm_setzero_si128());
+    let lo = _mm_cvtsi128_si32(sums);
+    let hi = _mm_cvtsi128_si32(_mm_unpackhi_epi64(sums, sums));
+    (lo + hi) as usize
 }
