@@ -168,6 +168,13 @@ fn bench_hist(c: &mut Criterion) {
         let (hi, lo) = bf16_planes(size);
         let rand = uniform(size);
         let rand_ctx: Vec<u8> = uniform(size + 1).split_off(1);
+        // A mostly-zero plane (a checkpoint-delta residual's top plane): 95%
+        // zeros, the rest uniform.
+        let zero95: Vec<u8> = uniform(size)
+            .iter()
+            .zip(uniform(size + 7).split_off(7))
+            .map(|(&b, r)| if r < 13 { b } else { 0 })
+            .collect();
         let mut g = c.benchmark_group(format!("hist/order0/{}KiB", size / KIB));
         g.throughput(Throughput::Bytes(size as u64));
         for k in levels() {
@@ -192,9 +199,13 @@ fn bench_hist(c: &mut Criterion) {
             });
         }
         g.finish();
-        // Order-1 of the bf16 exponent plane (the engine's plane-0 model) and
-        // of a uniform random plane.
-        for (name, plane) in [("order1", &hi), ("order1-rand", &rand)] {
+        // Order-1 of the bf16 exponent plane (the engine's plane-0 model), of
+        // a uniform random plane and of a mostly-zero plane.
+        for (name, plane) in [
+            ("order1", &hi),
+            ("order1-rand", &rand),
+            ("order1-zero95", &zero95),
+        ] {
             let mut g = c.benchmark_group(format!("hist/{name}/{}KiB", size / KIB));
             g.throughput(Throughput::Bytes(size as u64));
             let mut h = vec![0u32; 65536];
