@@ -150,9 +150,31 @@ fn bench_planes(c: &mut Criterion) {
     }
 }
 
+/// Uniform random bytes (a plane with no structure: every context row used).
+fn uniform(n: usize) -> Vec<u8> {
+    let mut s = 0x2545_F491_4F6C_DD1Du64;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 24) as u8
+        })
+        .collect()
+}
+
 fn bench_hist(c: &mut Criterion) {
     for &size in &CODER_SIZES {
         let (hi, lo) = bf16_planes(size);
+        let rand = uniform(size);
+        let rand_ctx: Vec<u8> = uniform(size + 1).split_off(1);
+        // A mostly-zero plane (a checkpoint-delta residual's top plane): 95%
+        // zeros, the rest uniform.
+        let zero95: Vec<u8> = uniform(size)
+            .iter()
+            .zip(uniform(size + 7).split_off(7))
+            .map(|(&b, r)| if r < 13 { b } else { 0 })
+            .collect();
         let mut g = c.benchmark_group(format!("hist/order0/{}KiB", size / KIB));
         g.throughput(Throughput::Bytes(size as u64));
         for k in levels() {
@@ -165,15 +187,48 @@ fn bench_hist(c: &mut Criterion) {
             });
         }
         g.finish();
-        let mut g = c.benchmark_group(format!("hist/order1/{}KiB", size / KIB));
+        let mut g = c.benchmark_group(format!("hist/order0-exp/{}KiB", size / KIB));
         g.throughput(Throughput::Bytes(size as u64));
-        let mut h = vec![0u32; 65536];
         for k in levels() {
             g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
-                b.iter(|| k.hist_order1(black_box(&hi), &mut h))
+                b.iter(|| {
+                    let mut h = [0u32; 256];
+                    k.hist_order0(black_box(&hi), &mut h);
+                    h
+                })
             });
         }
         g.finish();
+        // Order-1 of the bf16 exponent plane (the engine's plane-0 model), of
+        // a uniform random plane and of a mostly-zero plane.
+        for (name, plane) in [
+            ("order1", &hi),
+            ("order1-rand", &rand),
+            ("order1-zero95", &zero95),
+        ] {
+            let mut g = c.benchmark_group(format!("hist/{name}/{}KiB", size / KIB));
+            g.throughput(Throughput::Bytes(size as u64));
+            let mut h = vec![0u32; 65536];
+            for k in levels() {
+                g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                    b.iter(|| k.hist_order1(black_box(plane), &mut h))
+                });
+            }
+            g.finish();
+        }
+        // Cross-plane: the bf16 low plane under the exponent plane, and
+        // uniform random bytes under uniform random contexts.
+        for (name, plane, ctx) in [("plane", &lo, &hi), ("plane-rand", &rand, &rand_ctx)] {
+            let mut g = c.benchmark_group(format!("hist/{name}/{}KiB", size / KIB));
+            g.throughput(Throughput::Bytes(size as u64));
+            let mut h = vec![0u32; 65536];
+            for k in levels() {
+                g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                    b.iter(|| k.hist_context(black_box(plane), black_box(ctx), &mut h))
+                });
+            }
+            g.finish();
+        }
     }
 }
 

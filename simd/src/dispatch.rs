@@ -87,6 +87,8 @@ const SSE2: Kernels = Kernels {
     isa: Isa::Sse2,
     split: planes::sse2::split,
     merge: planes::sse2::merge,
+    hist0: hist::unrolled::order0,
+    hist_ctx: hist::sse2::context,
     rans_encode: rans::sse2::encode,
     rans_decode: rans::sse2::decode,
     ..SCALAR
@@ -97,8 +99,8 @@ const AVX2: Kernels = Kernels {
     isa: Isa::Avx2,
     split: planes::avx2::split,
     merge: planes::avx2::merge,
-    hist0: hist::scalar::order0,
-    hist_ctx: hist::scalar::context,
+    hist0: hist::unrolled::order0,
+    hist_ctx: hist::sse2::context,
     rans_encode: rans::avx2::encode,
     rans_decode: rans::avx2::decode,
     rans_decode_pair: None,
@@ -110,21 +112,23 @@ const AVX512: Kernels = Kernels {
     isa: Isa::Avx512,
     split: planes::avx512::split,
     merge: planes::avx512::merge,
-    hist0: hist::scalar::order0,
-    hist_ctx: hist::scalar::context,
+    hist0: hist::unrolled::order0,
+    hist_ctx: hist::sse2::context,
     rans_encode: rans::avx512::encode,
     rans_decode: rans::avx512::decode,
     rans_decode_pair: Some(rans::avx512::decode_pair),
     xxh3: checksum::avx512::hash,
 };
 
-/// NEON: plane and rANS kernels; histograms inherit scalar, and a pair
-/// decode is two NEON decodes in turn (see `docs/KERNELS.md`).
+/// NEON: plane, histogram and rANS kernels; a pair decode is two NEON
+/// decodes in turn (see `docs/KERNELS.md`).
 #[cfg(target_arch = "aarch64")]
 const NEON: Kernels = Kernels {
     isa: Isa::Neon,
     split: planes::neon::split,
     merge: planes::neon::merge,
+    hist0: hist::unrolled::order0,
+    hist_ctx: hist::neon::context,
     rans_encode: rans::neon::encode,
     rans_decode: rans::neon::decode,
     ..SCALAR

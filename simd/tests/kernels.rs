@@ -139,29 +139,174 @@ fn split_layout_is_as_specified() {
     assert_eq!(d4, [0x7F, 0, 0, 0]);
 }
 
+/// Histogram lengths: every length to 300 (the context kernels count in
+/// blocks of 128, the order-0 ones in words of 8), then the shared
+/// boundaries further out.
+fn hist_lengths() -> Vec<usize> {
+    let mut v: Vec<usize> = (0..=300).collect();
+    v.extend(interesting_lengths());
+    for b in [383, 384, 385, 1023, 1025] {
+        v.push(b);
+    }
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 #[test]
 fn histograms_match_scalar() {
     let scalar = Kernels::scalar();
     let mut rng = Rng(7);
-    for k in levels() {
-        for n in interesting_lengths() {
-            for (name, data) in patterns(&mut rng, n + 3) {
-                for shift in [0, 1, 3] {
-                    let d = &data[shift..shift + n];
-                    let mut want = [5u32; 256];
-                    scalar.hist_order0(d, &mut want);
+    let levels = levels();
+    for n in hist_lengths() {
+        for (name, data) in patterns(&mut rng, n + 3) {
+            for shift in [0, 1, 3] {
+                let d = &data[shift..shift + n];
+                // Counts are added onto tables that are not zero.
+                let mut want0 = [5u32; 256];
+                scalar.hist_order0(d, &mut want0);
+                assert_eq!(want0.iter().map(|&c| (c - 5) as usize).sum::<usize>(), n);
+                let ctx: Vec<u8> = d.iter().map(|&b| b.wrapping_mul(7) >> 2).collect();
+                let mut want_ctx = vec![1u32; 65536];
+                scalar.hist_context(d, &ctx, &mut want_ctx);
+                let mut want_o1 = vec![2u32; 65536];
+                scalar.hist_order1(d, &mut want_o1);
+                for k in &levels {
                     let mut got = [5u32; 256];
                     k.hist_order0(d, &mut got);
-                    assert_eq!(got, want, "hist0 {} {name} n={n}", k.isa());
-                    assert_eq!(got.iter().map(|&c| (c - 5) as usize).sum::<usize>(), n);
-                    let ctx: Vec<u8> = d.iter().map(|&b| b.wrapping_mul(7) >> 2).collect();
-                    let mut want = vec![1u32; 65536];
-                    scalar.hist_context(d, &ctx, &mut want);
+                    assert_eq!(got, want0, "hist0 {} {name} n={n}", k.isa());
                     let mut got = vec![1u32; 65536];
                     k.hist_context(d, &ctx, &mut got);
-                    assert_eq!(got, want, "hist ctx {} {name} n={n}", k.isa());
+                    assert!(got == want_ctx, "hist ctx {} {name} n={n}", k.isa());
+                    let mut got = vec![2u32; 65536];
+                    k.hist_order1(d, &mut got);
+                    assert!(got == want_o1, "hist o1 {} {name} n={n}", k.isa());
                 }
             }
+        }
+    }
+}
+
+/// Constant runs (one counter hit by every pair) and runs broken by a single
+/// different symbol or context byte at every position of the first blocks.
+#[test]
+fn context_histogram_runs_match_scalar() {
+    let scalar = Kernels::scalar();
+    let levels = levels();
+    let n = 777;
+    for (sym, c) in [(0u8, 0u8), (0xFF, 0x7C), (0x3C, 0xFF)] {
+        let data = vec![sym; n];
+        let ctx = vec![c; n];
+        let mut cases = vec![(data.clone(), ctx.clone())];
+        for p in 0..300 {
+            let mut d = data.clone();
+            d[p] ^= 1;
+            cases.push((d, ctx.clone()));
+            let mut x = ctx.clone();
+            x[p] ^= 0x80;
+            cases.push((data.clone(), x));
+        }
+        for (d, x) in &cases {
+            for shift in [0, 5] {
+                let (d, x) = (&d[shift..], &x[shift..]);
+                let mut want = vec![3u32; 65536];
+                scalar.hist_context(d, x, &mut want);
+                let mut want_o1 = vec![0u32; 65536];
+                scalar.hist_order1(d, &mut want_o1);
+                let mut want0 = [9u32; 256];
+                scalar.hist_order0(d, &mut want0);
+                for k in &levels {
+                    let mut got = vec![3u32; 65536];
+                    k.hist_context(d, x, &mut got);
+                    assert!(got == want, "hist ctx run {} sym={sym} ctx={c}", k.isa());
+                    let mut got = vec![0u32; 65536];
+                    k.hist_order1(d, &mut got);
+                    assert!(got == want_o1, "hist o1 run {} sym={sym}", k.isa());
+                    let mut got = [9u32; 256];
+                    k.hist_order0(d, &mut got);
+                    assert_eq!(got, want0, "hist0 run {} sym={sym}", k.isa());
+                }
+            }
+        }
+    }
+}
+
+/// Blocks dominated by one pair to different degrees (exactly `k` of every
+/// 128 pairs, `k` around the kernels' quarter threshold and up to all of
+/// them), the dominant pair changing between blocks or not, and order-1
+/// counts of mostly-zero planes.
+#[test]
+fn context_histogram_dominant_pairs_match_scalar() {
+    let scalar = Kernels::scalar();
+    let levels = levels();
+    let mut rng = Rng(0xD0_3117);
+    let shares = [0usize, 1, 16, 31, 32, 33, 64, 100, 127, 128];
+    for round in 0..40 {
+        let blocks = 24;
+        let mut data = Vec::with_capacity(blocks * 128 + 77);
+        let mut ctx = Vec::with_capacity(blocks * 128 + 77);
+        let pairs = [(0u8, 0u8), (0x3C, 0x7F), (0xFF, 0x00)];
+        for b in 0..blocks {
+            let k = shares[(rng.next() as usize + b) % shares.len()];
+            // Change the dominant pair in some rounds, keep it in others.
+            let (sym, c) = pairs[if round % 2 == 0 {
+                0
+            } else {
+                rng.next() as usize % 3
+            }];
+            let mut block: Vec<(u8, u8)> = (0..128)
+                .map(|j| {
+                    if j < k {
+                        (sym, c)
+                    } else {
+                        // Any pair but the dominant one.
+                        let x = rng.next();
+                        let p = (x as u8, (x >> 8) as u8);
+                        if p == (sym, c) {
+                            (sym ^ 1, c)
+                        } else {
+                            p
+                        }
+                    }
+                })
+                .collect();
+            // Shuffle so the dominant pairs sit anywhere, first lane included.
+            for j in (1..128).rev() {
+                block.swap(j, rng.next() as usize % (j + 1));
+            }
+            data.extend(block.iter().map(|p| p.0));
+            ctx.extend(block.iter().map(|p| p.1));
+        }
+        data.extend(rng.bytes(77));
+        ctx.extend(rng.bytes(77));
+        for shift in [0, 3] {
+            let (d, x) = (&data[shift..], &ctx[shift..]);
+            let mut want = vec![7u32; 65536];
+            scalar.hist_context(d, x, &mut want);
+            for k in &levels {
+                let mut got = vec![7u32; 65536];
+                k.hist_context(d, x, &mut got);
+                assert!(got == want, "hist ctx dominant {} round={round}", k.isa());
+            }
+        }
+    }
+    for pct in [0u64, 1, 5, 20, 50, 80] {
+        let plane: Vec<u8> = (0..5000)
+            .map(|_| {
+                let x = rng.next();
+                if x % 100 < pct {
+                    (x >> 32) as u8
+                } else {
+                    0
+                }
+            })
+            .collect();
+        let mut want = vec![0u32; 65536];
+        scalar.hist_order1(&plane, &mut want);
+        for k in &levels {
+            let mut got = vec![0u32; 65536];
+            k.hist_order1(&plane, &mut got);
+            assert!(got == want, "hist o1 mostly-zero {} pct={pct}", k.isa());
         }
     }
 }

@@ -8,5 +8,13 @@
 
 pub mod scalar;
 
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+mod indexed;
+#[cfg(target_arch = "aarch64")]
+pub mod neon;
+#[cfg(target_arch = "x86_64")]
+pub mod sse2;
+pub mod unrolled;
+
 /// Entries in a context histogram: 256 contexts x 256 symbols.
 pub const CTX_TABLE_LEN: usize = 256 * 256;
