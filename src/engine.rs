@@ -134,7 +134,11 @@ impl FrameWriter {
         };
         let per_chunk = split_copies(&copies, cs, data.len());
         let raws: Vec<&[u8]> = data.chunks(cs).collect();
-        // Literal bytes of each chunk, then a transform where one pays.
+        // Literal bytes of each chunk, then a transform where one pays; a
+        // plain chunk's histograms (summed into the block's shared models,
+        // then reused to choose each plane's code). Planes are not kept:
+        // the coding pass splits again, so a block never holds all of its
+        // chunks' planes at once (memory: see docs/ARCHIVE.md).
         let preps: Vec<Prep<'_>> = raws
             .par_iter()
             .zip(per_chunk)
@@ -150,48 +154,31 @@ impl FrameWriter {
                         payload::plain_estimate(planes, w, &k)
                     })
                 });
-                if delta.is_some() {
-                    return Prep {
-                        copies,
-                        planes: Vec::new(),
-                        literal,
-                        body: None,
-                        delta,
-                    };
-                }
-                let planes = split.unwrap_or_else(|| chunk::split(&literal, dtype, &k));
-                let body = if effort == Effort::Fast {
-                    None
-                } else {
-                    payload::try_transforms(
-                        &literal,
-                        dtype,
-                        effort,
-                        || payload::plain_estimate(&planes, w, &k),
-                        &k,
-                    )
-                };
-                Prep {
+                let mut prep = Prep {
                     copies,
-                    planes: if body.is_some() { Vec::new() } else { planes },
                     literal,
-                    body,
-                    delta: None,
+                    hists: None,
+                    body: None,
+                    delta,
+                };
+                if prep.delta.is_some() || effort == Effort::Fast {
+                    return prep;
                 }
+                let planes = split.unwrap_or_else(|| chunk::split(&prep.literal, dtype, &k));
+                prep.body = payload::try_transforms(
+                    &prep.literal,
+                    dtype,
+                    effort,
+                    || payload::plain_estimate(&planes, w, &k),
+                    &k,
+                );
+                if prep.body.is_none() {
+                    prep.hists = Some(ChunkHists::of(&planes, w, &k));
+                }
+                prep
             })
             .collect();
-        // Histograms of the plain chunks, counted once: summed into the
-        // block's shared models, then reused to choose each plane's code.
-        let is_plain = |p: &Prep<'_>| p.body.is_none() && p.delta.is_none();
-        let hists: Vec<Option<ChunkHists>> = if effort == Effort::Fast {
-            preps.iter().map(|_| None).collect()
-        } else {
-            preps
-                .par_iter()
-                .map(|p| is_plain(p).then(|| ChunkHists::of(&p.planes, w, &k)))
-                .collect()
-        };
-        let plain: Vec<&ChunkHists> = hists.iter().flatten().collect();
+        let plain: Vec<&ChunkHists> = preps.iter().filter_map(|p| p.hists.as_ref()).collect();
         let models = if plain.is_empty() {
             BlockModels::none(w)
         } else {
@@ -203,19 +190,18 @@ impl FrameWriter {
         // among all of the block's models, renumbered below.
         let mut payloads: Vec<(Vec<u8>, u64, Vec<ModelRef>)> = preps
             .into_par_iter()
-            .zip(hists)
             .zip(&raws)
-            .map(|((p, h), raw)| {
+            .map(|(p, raw)| {
                 let body = match (p.body, &p.delta) {
                     (Some(b), _) => Some(b),
                     (None, Some(_)) => None,
                     (None, None) => Some(Body::Planes(chunk::encode_planes(
-                        p.planes,
+                        chunk::split(&p.literal, dtype, &k),
                         dtype,
                         effort,
                         &models,
                         &k,
-                        h.as_ref(),
+                        p.hists.as_ref(),
                     ))),
                 };
                 // A payload larger than the chunk is replaced by a stored one.
@@ -368,7 +354,8 @@ impl FrameParts {
 struct Prep<'a> {
     copies: Vec<Copy>,
     literal: Cow<'a, [u8]>,
-    planes: Vec<u8>,
+    /// The histograms of a plain chunk's planes (not at `fast`).
+    hists: Option<ChunkHists>,
     body: Option<Body>,
     /// A delta payload, when the chunk is coded against a reference.
     delta: Option<Vec<u8>>,

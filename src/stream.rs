@@ -15,7 +15,7 @@ use std::io::{self, Read, Write};
 use xxhash_rust::xxh3::Xxh3;
 use z4ai_simd::{Kernels, RansTables};
 
-use crate::engine::{self, FrameWriter};
+use crate::engine::{self, FrameParts, FrameWriter};
 use crate::error::{Error, Result};
 use crate::format::frame::{self, ChunkEntry, ChunkLoc, FrameHeader};
 use crate::options::{DecodeOptions, Options};
@@ -31,7 +31,6 @@ pub struct Encoder<W: Write> {
     fw: Option<FrameWriter>,
     buf: Vec<u8>,
     block: usize,
-    out: Vec<u8>,
     /// The content size the header promised, if any.
     size: Option<u64>,
     /// Bytes taken so far.
@@ -53,10 +52,9 @@ impl<W: Write> Encoder<W> {
     }
 
     fn start(mut inner: W, opts: &Options, size: Option<u64>) -> Result<Encoder<W>> {
-        let mut out = Vec::new();
-        let fw = FrameWriter::start(opts, size, None, &mut out)?;
-        inner.write_all(&out)?;
-        out.clear();
+        let mut head = Vec::new();
+        let fw = FrameWriter::start(opts, size, None, &mut head)?;
+        inner.write_all(&head)?;
         let block = FrameWriter::block_bytes(opts)?;
         Ok(Encoder {
             inner,
@@ -72,7 +70,6 @@ impl<W: Write> Encoder<W> {
                     .min(RESERVE_MAX),
             ),
             block,
-            out,
             size,
             taken: 0,
         })
@@ -83,13 +80,20 @@ impl<W: Write> Encoder<W> {
             return Ok(());
         }
         let fw = self.fw.as_mut().expect("encoder not finished");
-        let (buf, out) = (&self.buf, &mut self.out);
-        // Room for a stored block, so that the block's frame never moves.
-        out.reserve(buf.len() + buf.len() / 512 + 4096);
-        engine::with_pool(self.opts.threads, || fw.write_block(buf, &[], out));
-        self.inner.write_all(&self.out)?;
-        self.out.clear();
+        let buf = &self.buf;
+        // The block's frame goes out in the parts it was coded in, never
+        // assembled: one block's payloads are the only copy held.
+        let mut parts = FrameParts::default();
+        engine::with_pool(self.opts.threads, || fw.write_block(buf, &[], &mut parts));
+        self.write_parts(&parts)?;
         self.buf.clear();
+        Ok(())
+    }
+
+    fn write_parts(&mut self, parts: &FrameParts) -> Result<()> {
+        for p in parts.parts() {
+            self.inner.write_all(p)?;
+        }
         Ok(())
     }
 
@@ -103,8 +107,9 @@ impl<W: Write> Encoder<W> {
         }
         self.flush_block()?;
         let fw = self.fw.take().expect("encoder not finished");
-        fw.finish(&mut self.out);
-        self.inner.write_all(&self.out)?;
+        let mut end = FrameParts::default();
+        fw.finish(&mut end);
+        self.write_parts(&end)?;
         self.inner.flush()?;
         Ok(self.inner)
     }

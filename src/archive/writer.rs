@@ -21,7 +21,7 @@ use super::reference::{RefTensor, Reference};
 use super::source::{FileSource, ReadAt};
 use super::{gguf, plan_spans, ArchiveOptions, ArchiveStats, Span, ARCHIVE_BLOCK_CHUNKS};
 use crate::dtype::DType;
-use crate::engine::FrameWriter;
+use crate::engine::{FrameParts, FrameWriter};
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::stream::Encoder;
@@ -323,7 +323,7 @@ struct Job {
     /// Set when earlier bytes are the same.
     dup: Dup,
     /// Coded frames (dtype code, bytes).
-    coded: Vec<(u8, Vec<u8>)>,
+    coded: Vec<(u8, FrameParts)>,
     /// The reference tensor of the same name, dtype and shape: where it
     /// is, and its bytes (dropped once coded).
     reference: Option<(RefSlice, Vec<u8>)>,
@@ -450,7 +450,7 @@ impl<W: Write> State<'_, W> {
                         let o = frame_opts(opts, j.span.dtype);
                         j.coded = vec![(
                             j.span.dtype.code(),
-                            crate::compress_delta(&j.data, old, &o)?,
+                            crate::compress_delta_parts(&j.data, old, &o)?,
                         )];
                         j.data = Vec::new();
                         return Ok(());
@@ -461,13 +461,16 @@ impl<W: Write> State<'_, W> {
                             fields
                                 .into_iter()
                                 .map(|(d, buf)| {
-                                    Ok((d.code(), crate::compress(&buf, &frame_opts(opts, d))?))
+                                    Ok((
+                                        d.code(),
+                                        crate::compress_parts(&buf, &frame_opts(opts, d))?,
+                                    ))
                                 })
                                 .collect::<Result<_>>()?
                         }
                         None => vec![(
                             j.span.dtype.code(),
-                            crate::compress(&j.data, &frame_opts(opts, j.span.dtype))?,
+                            crate::compress_parts(&j.data, &frame_opts(opts, j.span.dtype))?,
                         )],
                     };
                     j.data = Vec::new();
@@ -537,9 +540,12 @@ impl<W: Write> State<'_, W> {
             .and_then(|s| s.reference)
     }
 
-    fn write_frame(&mut self, blob: &[u8], dtype: u8, raw_len: u64) -> Result<u32> {
+    /// Writes a frame from the parts it was coded in (no contiguous copy).
+    fn write_frame(&mut self, blob: &FrameParts, dtype: u8, raw_len: u64) -> Result<u32> {
         let offset = self.out.pos;
-        self.out.write_all(blob)?;
+        for part in blob.parts() {
+            self.out.write_all(part)?;
+        }
         let id = u32::try_from(self.frames.len())
             .map_err(|_| Error::InvalidOption("more than 2^32 frames".into()))?;
         self.frames.push(FrameRef {

@@ -33,10 +33,10 @@ pub mod scalar;
 pub(crate) mod avx2;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
-#[cfg(target_arch = "x86_64")]
-pub(crate) mod sse2;
 #[cfg(target_arch = "aarch64")]
 pub(crate) mod neon;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod sse2;
 // Only the SIMD kernels use the packed forms.
 #[cfg_attr(
     not(any(target_arch = "x86_64", target_arch = "aarch64")),
