@@ -295,9 +295,37 @@ fn bench_checksum(c: &mut Criterion) {
     }
 }
 
+/// Every content-defined cut of the buffer, each search restarting 63
+/// elements before the element after the previous cut (as dedup does).
+fn all_cuts(k: &Kernels, data: &[u8], width: usize) -> usize {
+    let (mut start, mut cuts) = (0usize, 0usize);
+    while let Some(j) = k.find_cut(&data[start * width..], width, 63) {
+        cuts += 1;
+        start += j + 1 - 63;
+    }
+    cuts
+}
+
+fn bench_cut(c: &mut Criterion) {
+    // Every width in cache, and bf16's width from memory.
+    let rows = [(1, KIB), (2, KIB), (4, KIB), (8, KIB), (2, 32 * KIB)];
+    for (width, kib) in rows {
+        let size = kib * KIB;
+        let data = weights(size);
+        let mut g = c.benchmark_group(format!("cut/w{width}/{}KiB", size / KIB));
+        g.throughput(Throughput::Bytes(size as u64));
+        for k in levels() {
+            g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                b.iter(|| all_cuts(&k, black_box(&data), width))
+            });
+        }
+        g.finish();
+    }
+}
+
 criterion_group! {
     name = kernels;
     config = config();
-    targets = bench_planes, bench_hist, bench_rans, bench_checksum
+    targets = bench_planes, bench_hist, bench_rans, bench_checksum, bench_cut
 }
 criterion_main!(kernels);

@@ -6,10 +6,11 @@
 //! outputs are identical.
 
 use crate::rans::{Ctx, RansError, RansTables, SecondCtx};
-use crate::{checksum, hist, planes, rans, Isa};
+use crate::{checksum, cut, hist, planes, rans, Isa};
 
 type PlaneFn = fn(&[u8], usize, bool, &mut [u8]);
 type HashFn = fn(&[u8]) -> u64;
+type CutFn = fn(&[u8], usize, usize) -> Option<usize>;
 type Hist0Fn = fn(&[u8], &mut [u32; 256]);
 type HistCtxFn = fn(&[u8], &[u8], &mut [u32]);
 type EncodeFn = fn(&[u8], Ctx<'_>, &RansTables, &mut Vec<u8>) -> Result<(), RansError>;
@@ -28,7 +29,7 @@ type DecodePairFn = fn(
 #[cfg(target_arch = "x86_64")]
 cpufeatures::new!(cpu_avx2, "avx2");
 #[cfg(target_arch = "x86_64")]
-cpufeatures::new!(cpu_avx512, "avx512f", "avx512bw", "avx512vl");
+cpufeatures::new!(cpu_avx512, "avx512f", "avx512bw", "avx512vl", "avx512dq");
 
 /// Whether this CPU can run `isa`.
 pub(crate) fn supported(isa: Isa) -> bool {
@@ -61,6 +62,7 @@ pub struct Kernels {
     /// A fused decoder of two streams, where the level has one.
     rans_decode_pair: Option<DecodePairFn>,
     xxh3: HashFn,
+    cut: CutFn,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -79,6 +81,7 @@ const SCALAR: Kernels = Kernels {
     rans_decode: rans::scalar::decode,
     rans_decode_pair: None,
     xxh3: checksum::scalar,
+    cut: cut::scalar::find_cut,
 };
 
 /// SSE2: plane kernels and rANS; histograms inherit scalar.
@@ -105,6 +108,7 @@ const AVX2: Kernels = Kernels {
     rans_decode: rans::avx2::decode,
     rans_decode_pair: None,
     xxh3: checksum::avx2::hash,
+    cut: cut::scalar::find_cut,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -118,6 +122,7 @@ const AVX512: Kernels = Kernels {
     rans_decode: rans::avx512::decode,
     rans_decode_pair: Some(rans::avx512::decode_pair),
     xxh3: checksum::avx512::hash,
+    cut: cut::avx512::find_cut,
 };
 
 /// NEON: plane, histogram and rANS kernels; a pair decode is two NEON
@@ -211,6 +216,19 @@ impl Kernels {
             self.isa
         );
         h
+    }
+
+    /// The first content-defined cut in `data`; see [`cut::scalar::find_cut`].
+    pub fn find_cut(&self, data: &[u8], width: usize, warm: usize) -> Option<usize> {
+        let r = (self.cut)(data, width, warm);
+        #[cfg(feature = "check-kernels")]
+        assert_eq!(
+            r,
+            (SCALAR.cut)(data, width, warm),
+            "find_cut[{}] differs from scalar",
+            self.isa
+        );
+        r
     }
 
     /// See [`hist::scalar::order0`].

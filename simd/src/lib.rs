@@ -8,7 +8,8 @@
 //! * [`hist`]: order-0 and context (order-1 / cross-plane) histograms,
 //! * [`rans`]: 32-way interleaved rANS, order-0, cross-plane context and
 //!   order-1 (segmented), encode and decode,
-//! * [`checksum`]: XXH3-64, the long-input loop in vector registers.
+//! * [`checksum`]: XXH3-64, the long-input loop in vector registers,
+//! * [`cut`]: dedup's content-defined cut search (a rolling hash).
 //!
 //! Dispatch: [`Kernels::for_isa`] is the only constructor, so holding a
 //! `Kernels` proves the CPU can run it. [`Isa::active`] is detected once and
@@ -18,6 +19,7 @@
 use std::sync::OnceLock;
 
 pub mod checksum;
+pub mod cut;
 pub mod hist;
 pub mod planes;
 pub mod rans;
@@ -37,7 +39,7 @@ pub enum Isa {
     Sse2,
     /// x86-64 AVX2.
     Avx2,
-    /// x86-64 AVX-512 F + BW + VL (+ VBMI where a kernel uses `vpermb`).
+    /// x86-64 AVX-512 F + BW + VL + DQ (+ VBMI where a kernel uses `vpermb`).
     Avx512,
     /// aarch64 Advanced SIMD.
     Neon,

@@ -800,3 +800,117 @@ fn rans_extreme_models_match_scalar() {
         }
     }
 }
+
+/// Data whose rolling hash cuts at chosen elements: each element picked
+/// (by search) so that the hash after it does or does not end a piece.
+fn crafted_cuts(rng: &mut Rng, width: usize, elems: usize) -> Vec<u8> {
+    let s = z4ai_simd::cut::shift(width);
+    let mask = if width == 8 {
+        u64::MAX
+    } else {
+        (1u64 << (8 * width)) - 1
+    };
+    let (mut h, mut out) = (0u64, Vec::with_capacity(elems * width));
+    for _ in 0..elems {
+        let want_cut = rng.next().is_multiple_of(5);
+        let mut x = rng.next() & mask;
+        for _ in 0..4096 {
+            let next = (h << 1).wrapping_add(z4ai_simd::cut::element_hash(x));
+            if (next >> s == 0) == want_cut {
+                break;
+            }
+            x = rng.next() & mask;
+        }
+        h = (h << 1).wrapping_add(z4ai_simd::cut::element_hash(x));
+        out.extend_from_slice(&x.to_le_bytes()[..width]);
+    }
+    out
+}
+
+#[test]
+fn find_cut_matches_scalar() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let ks = levels();
+    let scalar = Kernels::scalar();
+    let mut cases = 0usize;
+    let mut hits = 0usize;
+    for width in [1usize, 2, 4, 8] {
+        let mut inputs = patterns(&mut rng, 70_000);
+        inputs.push(("crafted", crafted_cuts(&mut rng, width, 600)));
+        for (name, data) in &inputs {
+            let mut lens: Vec<usize> = (0..=80).chain([127, 128, 129, 200, 1000]).collect();
+            lens.push(data.len());
+            for elems in lens {
+                for off in [0usize, 1, 3, 7] {
+                    let Some(d) = data.get(off..(off + elems * width + width - 1).min(data.len()))
+                    else {
+                        continue;
+                    };
+                    for warm in [0usize, 1, 7, 8, 9, 63, 64, 100] {
+                        let want = scalar.find_cut(d, width, warm);
+                        hits += usize::from(want.is_some());
+                        cases += 1;
+                        for k in &ks {
+                            assert_eq!(
+                                k.find_cut(d, width, warm),
+                                want,
+                                "find_cut[{}] {name} w{width} len {} off {off} warm {warm}",
+                                k.isa(),
+                                d.len()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // Every cut of a long input, searched piece by piece as dedup does.
+        let data = crafted_cuts(&mut rng, width, 3000);
+        for k in &ks {
+            // Restarting 63 elements before the next element that may cut
+            // reproduces the hash of one scan over everything.
+            let cuts = |k: &Kernels| {
+                let (mut start, mut out) = (0usize, Vec::new());
+                while let Some(j) = k.find_cut(&data[start * width..], width, 63) {
+                    out.push(start + j);
+                    start = start + j + 1 - 63;
+                }
+                out
+            };
+            let (a, b) = (cuts(&scalar), cuts(k));
+            assert!(
+                a.len() > 20,
+                "crafted data must cut often: w{width} {}",
+                a.len()
+            );
+            assert_eq!(a, b, "find_cut[{}] w{width} cut sequence", k.isa());
+        }
+    }
+    assert!(hits > 1000, "too few cuts exercised: {hits} of {cases}");
+}
+
+#[test]
+fn find_cut_scalar_is_the_rolling_hash() {
+    // The reference against the definition written out: every element.
+    let mut rng = Rng(99);
+    for width in [1usize, 2, 4, 8] {
+        let data = crafted_cuts(&mut rng, width, 500);
+        let s = 52 + width.trailing_zeros();
+        for warm in [0usize, 5, 63] {
+            let mut h = 0u64;
+            let mut want = None;
+            for (i, e) in data.chunks_exact(width).enumerate() {
+                let mut b = [0u8; 8];
+                b[..width].copy_from_slice(e);
+                let x = u64::from_le_bytes(b);
+                h = (h << 1)
+                    .wrapping_add((x ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+                if i >= warm && h >> s == 0 {
+                    want = Some(i);
+                    break;
+                }
+            }
+            assert!(want.is_some());
+            assert_eq!(Kernels::scalar().find_cut(&data, width, warm), want);
+        }
+    }
+}

@@ -46,58 +46,32 @@ pub struct Copy {
     pub len: usize,
 }
 
-/// The rolling hash's value of one element (`W` bytes, little-endian): a
-/// multiplicative hash, whose top bits depend on every bit of the element.
-#[inline(always)]
-fn element_hash<const W: usize>(e: &[u8]) -> u64 {
-    let mut b = [0u8; 8];
-    b[..W].copy_from_slice(&e[..W]);
-    (u64::from_le_bytes(b) ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9)
-}
-
-/// Piece boundaries (end offsets) of one segment of `width`-byte elements.
-fn cut(seg: &[u8], width: usize) -> Vec<usize> {
-    match width {
-        1 => cut_w::<1>(seg),
-        2 => cut_w::<2>(seg),
-        4 => cut_w::<4>(seg),
-        8 => cut_w::<8>(seg),
-        _ => unreachable!("element widths are 1, 2, 4 or 8"),
-    }
-}
-
-fn cut_w<const W: usize>(seg: &[u8]) -> Vec<usize> {
-    // About one boundary per 4 KiB: the top `12 - log2(W)` bits zero.
-    let shift = 52 + W.trailing_zeros();
-    let n = seg.len() / W * W;
-    let mut ends = Vec::with_capacity(seg.len() / 4096 + 1);
+/// Piece boundaries (end offsets) of one segment of `width`-byte elements,
+/// handed to `piece_end` in order as they are found (so the caller can hash
+/// each piece while it is still in cache). The rolling hash and its cut
+/// condition are [`z4ai_simd::cut`]'s.
+fn cut(seg: &[u8], width: usize, k: &Kernels, mut piece_end: impl FnMut(usize)) {
+    let n = seg.len() / width * width;
     let mut start = 0;
     // No cut falls within MIN_PIECE of the previous one, and the hash only
     // remembers its last 64 elements (each step shifts older ones out): so
     // it starts 63 elements before the first element that may end a piece,
     // and the cuts are exactly those of a scan over every element.
     while start + MIN_PIECE <= n {
-        let first = start + MIN_PIECE - W;
-        let mut h = seg[first - 63 * W..first]
-            .chunks_exact(W)
-            .fold(0u64, |h, e| (h << 1).wrapping_add(element_hash::<W>(e)));
+        let first = start + MIN_PIECE - width;
         let last = (start + MAX_PIECE).min(n);
-        let hit = seg[first..last].chunks_exact(W).position(|e| {
-            h = (h << 1).wrapping_add(element_hash::<W>(e));
-            h >> shift == 0
-        });
+        let hit = k.find_cut(&seg[first - 63 * width..last], width, 63);
         let end = match hit {
-            Some(j) => first + (j + 1) * W,
+            Some(j) => first + (j - 63 + 1) * width,
             None if last == start + MAX_PIECE => last,
             None => break,
         };
-        ends.push(end);
+        piece_end(end);
         start = end;
     }
     if start < seg.len() {
-        ends.push(seg.len());
+        piece_end(seg.len());
     }
-    ends
 }
 
 /// Finds copies inside `data` (one block). Deterministic for any thread count.
@@ -112,14 +86,12 @@ pub fn find(data: &[u8], width: usize, k: &Kernels) -> Vec<Copy> {
         .flat_map_iter(|(si, s)| {
             let base = si * seg;
             let mut prev = 0;
-            cut(s, width)
-                .into_iter()
-                .map(|end| {
-                    let p = (base + prev, end - prev, k.xxh3_64(&s[prev..end]));
-                    prev = end;
-                    p
-                })
-                .collect::<Vec<_>>()
+            let mut out = Vec::with_capacity(s.len() / 4096 + 1);
+            cut(s, width, k, |end| {
+                out.push((base + prev, end - prev, k.xxh3_64(&s[prev..end])));
+                prev = end;
+            });
+            out
         })
         .collect();
     let mut first: HashMap<(u64, usize), usize> = HashMap::with_capacity(pieces.len());
@@ -277,6 +249,14 @@ mod tests {
         assert!(find(&noise(500_000, 9), 2, &Kernels::active()).is_empty());
     }
 
+    /// The rolling hash's value of one element (`W` bytes, little-endian),
+    /// written out independently of the kernels.
+    fn element_hash<const W: usize>(e: &[u8]) -> u64 {
+        let mut b = [0u8; 8];
+        b[..W].copy_from_slice(&e[..W]);
+        (u64::from_le_bytes(b) ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9)
+    }
+
     /// `cut` without the skip after each cut: the hash advanced over every
     /// element.
     fn cut_every_element(seg: &[u8], width: usize) -> Vec<usize> {
@@ -312,11 +292,15 @@ mod tests {
         for width in [1, 2, 4, 8] {
             for len in [0, 1, 1023, 1024, 1025, 70_000, data.len()] {
                 let seg = &data[..len];
-                assert_eq!(
-                    cut(seg, width),
-                    cut_every_element(seg, width),
-                    "{width} {len}"
-                );
+                let want = cut_every_element(seg, width);
+                for k in z4ai_simd::Isa::supported_levels()
+                    .into_iter()
+                    .filter_map(Kernels::for_isa)
+                {
+                    let mut got = Vec::new();
+                    cut(seg, width, &k, |end| got.push(end));
+                    assert_eq!(got, want, "{width} {len} {}", k.isa());
+                }
             }
         }
     }

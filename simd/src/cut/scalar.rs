@@ -1,0 +1,42 @@
+//! The reference cut search: one element at a time.
+
+use super::{element_hash, shift};
+
+/// The first element index `i >= warm` of `data` (as `width`-byte elements;
+/// a partial last element is ignored) whose rolling hash ends a piece, see
+/// [`super`]. Panics unless `width` is 1, 2, 4 or 8.
+pub fn find_cut(data: &[u8], width: usize, warm: usize) -> Option<usize> {
+    match width {
+        1 => find_w::<1>(data, warm, 0),
+        2 => find_w::<2>(data, warm, 0),
+        4 => find_w::<4>(data, warm, 0),
+        8 => find_w::<8>(data, warm, 0),
+        _ => panic!("element widths are 1, 2, 4 or 8"),
+    }
+}
+
+#[inline(always)]
+fn element<const W: usize>(e: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    b[..W].copy_from_slice(&e[..W]);
+    element_hash(u64::from_le_bytes(b))
+}
+
+/// The search with the hash `h` before `data[0]`.
+#[inline(always)]
+pub(crate) fn find_w<const W: usize>(data: &[u8], warm: usize, h: u64) -> Option<usize> {
+    let n = data.len() / W;
+    let warm = warm.min(n);
+    let s = shift(W);
+    let h = data[..warm * W]
+        .chunks_exact(W)
+        .fold(h, |h, e| (h << 1).wrapping_add(element::<W>(e)));
+    let mut h = h;
+    data[warm * W..]
+        .chunks_exact(W)
+        .position(|e| {
+            h = (h << 1).wrapping_add(element::<W>(e));
+            h >> s == 0
+        })
+        .map(|j| warm + j)
+}
