@@ -1,17 +1,18 @@
 //! AVX-512 (F + BW + VL) rANS: the 32 states as two vectors of 16 lanes.
 //!
 //! The structure is the AVX2 kernel's ([`super::avx2`]); what AVX-512 adds:
-//! comparisons give lane masks directly, decoder renormalisation spreads
-//! the words with `vpexpandd` (no permutation table), and the encoder packs
-//! its words with `vpcompressd` + `vpmovdw` and a masked store of exactly
-//! the words written, so nothing below the write position is touched.
+//! comparisons give lane masks directly, and decoder renormalisation
+//! spreads the words with `vpexpandd` (no permutation table). Decode only:
+//! an AVX-512 encoder (16-lane steps, words packed with `vpcompressd`) was
+//! measured about 3% slower end to end than the AVX2 one, which the
+//! AVX-512 level therefore uses (docs/KERNELS.md).
 
 // Loops over lanes and states index several arrays in step.
 #![allow(clippy::needless_range_loop)]
 
 use core::arch::x86_64::*;
 
-use super::packed::{self, BackWords, EncSym, Reader};
+use super::packed::{self, Reader};
 use super::{
     order1_segment_len, scalar, Ctx, RansError, RansTables, SecondCtx, HEADER_BYTES, RANS_L, STATES,
 };
@@ -30,17 +31,6 @@ pub(crate) fn decode(
     // which `Kernels::for_isa` builds only after `dispatch::supported`
     // confirmed AVX2 and AVX-512 F, BW and VL at run time.
     unsafe { decode_avx512(stream, ctx, t, out) }
-}
-
-/// See [`scalar::encode`].
-pub(crate) fn encode(
-    data: &[u8],
-    ctx: Ctx<'_>,
-    t: &RansTables,
-    out: &mut Vec<u8>,
-) -> Result<(), RansError> {
-    // SAFETY: as in `decode`.
-    unsafe { encode_avx512(data, ctx, t, out) }
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
@@ -404,187 +394,4 @@ fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mu
     packed::o1_scatter(&tmp, q, round - rows, rows, out);
     store_states(&xs, x);
     round
-}
-
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-fn encode_avx512(
-    data: &[u8],
-    ctx: Ctx<'_>,
-    t: &RansTables,
-    out: &mut Vec<u8>,
-) -> Result<(), RansError> {
-    let n = data.len();
-    let mut x = [RANS_L; STATES];
-    let mut w = BackWords::new(n);
-    match ctx {
-        Ctx::Order0 | Ctx::Plane(_) => {
-            let c = match ctx {
-                Ctx::Plane(c) => {
-                    assert_eq!(c.len(), n, "context plane length differs from data");
-                    Some(c)
-                }
-                _ => None,
-            };
-            let full = n / STATES * STATES;
-            packed::encode_rr_tail(data, c, t, full, &mut x, &mut w)?;
-            rr_encode(data, c, t, full / STATES, &mut x, &mut w)?;
-        }
-        Ctx::Order1 => o1_encode(data, t, &mut x, &mut w)?,
-    }
-    w.finish(&x, out);
-    Ok(())
-}
-
-/// Encoder entries of 16 lanes, as (rcp, bias, xm1, cmpl | shift << 16).
-#[inline]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-fn enc_load(enc: &[EncSym], idx: &[usize; 16]) -> [__m512i; 4] {
-    debug_assert!(idx.iter().all(|&i| i < enc.len()));
-    // SAFETY: every index is `table * 256 + symbol` with `table` a table of
-    // the model, so below `enc.len()`; an entry is 16 bytes, 16-aligned.
-    let ld = |i: usize| unsafe { _mm_load_si128(enc.as_ptr().add(i) as *const __m128i) };
-    // Row `k` holds entries k, k + 4, k + 8, k + 12, one per 128-bit lane.
-    let row = |k: usize| {
-        let v = _mm512_castsi128_si512(ld(idx[k]));
-        let v = _mm512_inserti32x4::<1>(v, ld(idx[k + 4]));
-        let v = _mm512_inserti32x4::<2>(v, ld(idx[k + 8]));
-        _mm512_inserti32x4::<3>(v, ld(idx[k + 12]))
-    };
-    let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
-    let t0 = _mm512_unpacklo_epi32(r0, r1);
-    let t1 = _mm512_unpackhi_epi32(r0, r1);
-    let t2 = _mm512_unpacklo_epi32(r2, r3);
-    let t3 = _mm512_unpackhi_epi32(r2, r3);
-    [
-        _mm512_unpacklo_epi64(t0, t2),
-        _mm512_unpackhi_epi64(t0, t2),
-        _mm512_unpacklo_epi64(t1, t3),
-        _mm512_unpackhi_epi64(t1, t3),
-    ]
-}
-
-/// One encoder step of 16 states (see the AVX2 kernel); returns the new
-/// states and the live lanes whose symbol has no frequency.
-#[inline]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-fn enc_step(
-    x: __m512i,
-    e: &[__m512i; 4],
-    live: __mmask16,
-    w: &mut BackWords,
-) -> (__m512i, __mmask16) {
-    let [rcp, bias, xm1, cs] = *e;
-    let missing = _mm512_mask_cmpeq_epi32_mask(live, xm1, _mm512_set1_epi32(-1));
-    let m = _mm512_mask_cmpgt_epi32_mask(live, x, xm1);
-    let cnt = m.count_ones() as usize;
-    let words = _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(m, x));
-    debug_assert!(w.pos >= cnt);
-    // SAFETY: the buffer holds one word per symbol (plus padding) and each
-    // step takes at most one word per symbol, so `w.pos >= cnt`; the masked
-    // store writes exactly the `cnt` words `w.pos - cnt .. w.pos`.
-    unsafe {
-        _mm256_mask_storeu_epi16(
-            w.buf.as_mut_ptr().add(w.pos - cnt) as *mut i16,
-            ((1u32 << cnt) - 1) as __mmask16,
-            words,
-        )
-    };
-    w.pos -= cnt;
-    let xr = _mm512_mask_mov_epi32(x, m, _mm512_srli_epi32::<16>(x));
-    let pe = _mm512_mul_epu32(xr, rcp);
-    let po = _mm512_mul_epu32(_mm512_srli_epi64::<32>(xr), _mm512_srli_epi64::<32>(rcp));
-    let qv = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64::<32>(pe), po);
-    let qv = _mm512_srlv_epi32(qv, _mm512_srli_epi32::<16>(cs));
-    let xn = _mm512_add_epi32(
-        _mm512_add_epi32(xr, bias),
-        _mm512_mullo_epi32(qv, _mm512_and_si512(cs, _mm512_set1_epi32(0xFFFF))),
-    );
-    (_mm512_mask_mov_epi32(x, live, xn), missing)
-}
-
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-fn rr_encode(
-    data: &[u8],
-    ctx: Option<&[u8]>,
-    t: &RansTables,
-    rounds: usize,
-    x: &mut [u32; STATES],
-    w: &mut BackWords,
-) -> Result<(), RansError> {
-    if rounds == 0 {
-        return Ok(());
-    }
-    let enc = t.enc_entries();
-    let bases = t.enc_bases();
-    let mut bad: __mmask16 = 0;
-    let mut xs = load_states(x);
-    for k in (0..rounds).rev() {
-        for g in (0..2).rev() {
-            let i = k * STATES + 16 * g;
-            let d = &data[i..i + 16];
-            let idx: [usize; 16] = match ctx {
-                None => std::array::from_fn(|l| bases[0] as usize + usize::from(d[l])),
-                Some(c) => {
-                    let c = &c[i..i + 16];
-                    std::array::from_fn(|l| bases[usize::from(c[l])] as usize + usize::from(d[l]))
-                }
-            };
-            let e = enc_load(enc, &idx);
-            let (xn, miss) = enc_step(xs[g], &e, 0xFFFF, w);
-            xs[g] = xn;
-            bad |= miss;
-        }
-    }
-    if bad != 0 {
-        return Err(RansError::SymbolNotInTable);
-    }
-    store_states(&xs, x);
-    Ok(())
-}
-
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-fn o1_encode(
-    data: &[u8],
-    t: &RansTables,
-    x: &mut [u32; STATES],
-    w: &mut BackWords,
-) -> Result<(), RansError> {
-    let n = data.len();
-    let q = order1_segment_len(n);
-    if q == 0 {
-        return Ok(());
-    }
-    let enc = t.enc_entries();
-    let bases = t.enc_bases();
-    let mut bad: __mmask16 = 0;
-    let mut xs = load_states(x);
-    let (mut sym, mut ctx) = (
-        [[0; STATES]; packed::O1_BLOCK],
-        [[0; STATES]; packed::O1_BLOCK],
-    );
-    let mut end = q;
-    while end > 0 {
-        let r0 = end.saturating_sub(packed::O1_BLOCK);
-        packed::o1_gather(data, q, r0, end - r0, &mut sym, &mut ctx);
-        for round in (r0..end).rev() {
-            let act = packed::o1_active(n, q, round);
-            let (s, c) = (&sym[round - r0], &ctx[round - r0]);
-            for g in (0..2).rev() {
-                // Idle lanes read entry `bases[0] + 0`, valid and masked off.
-                let idx: [usize; 16] = std::array::from_fn(|l| {
-                    bases[usize::from(c[16 * g + l])] as usize + usize::from(s[16 * g + l])
-                });
-                let e = enc_load(enc, &idx);
-                let (xn, miss) = enc_step(xs[g], &e, live_mask(act, g), w);
-                xs[g] = xn;
-                bad |= miss;
-            }
-        }
-        end = r0;
-    }
-    if bad != 0 {
-        return Err(RansError::SymbolNotInTable);
-    }
-    store_states(&xs, x);
-    Ok(())
 }
