@@ -49,7 +49,25 @@ fn compress_decompress_info_verify_bench() {
     assert_eq!(v["dtype"], "bf16");
     assert_eq!(v["content_size"], data.len() as u64);
     assert!(v["planes"].as_array().unwrap().len() == 2);
-    assert!(common::ok(&common::run_cli(&["info", "w.bin.z4"], d)).contains("ratio"));
+    let text = common::ok(&common::run_cli(&["info", "w.bin.z4"], d));
+    assert!(
+        text.contains("ratio") && text.contains("plane 0:"),
+        "{text}"
+    );
+    // A frame coded entirely by a transform has no plane lines.
+    let pal: Vec<u8> = (0..12_000u32)
+        .flat_map(|i| (f32::from(u16::try_from(i % 7).unwrap()) * 0.25).to_le_bytes())
+        .collect();
+    std::fs::write(d.join("pal.bin"), &pal).unwrap();
+    common::ok(&common::run_cli(
+        &["compress", "--dtype", "fp32", "pal.bin"],
+        d,
+    ));
+    let text = common::ok(&common::run_cli(&["info", "pal.bin.z4"], d));
+    assert!(
+        text.contains("planes:      none") && !text.contains("plane 0:"),
+        "{text}"
+    );
     assert!(common::ok(&common::run_cli(&["verify", "w.bin.z4"], d)).contains("OK"));
 
     let bench = common::ok(&common::run_cli(

@@ -533,7 +533,14 @@ fn print_info(file: &Path, info: &z4ai::FrameInfo) {
             tf.join(", ")
         }
     );
+    // Chunks coded by a transform or stored code no planes of their own.
+    if info.planes.iter().all(|s| s.methods.is_empty()) {
+        println!("planes:      none (every chunk is coded by a transform or stored)");
+    }
     for (p, s) in info.planes.iter().enumerate() {
+        if s.methods.is_empty() {
+            continue;
+        }
         let methods: Vec<String> = s
             .methods
             .iter()
