@@ -2,13 +2,15 @@
 //! rayon across chunks, and the frame assembled in order.
 //!
 //! Encoding a block (`default` and `max`):
-//! 1. split every chunk into byte planes (parallel);
-//! 2. accumulate order-0 histograms of every plane, the order-1 histogram of
-//!    plane 0 and the plane-0-conditioned histograms of planes 1 and 2;
-//! 3. build shared models from them (order-0 at scale 14, context models at
-//!    scale 12 with merged rare contexts);
-//! 4. choose and encode every plane of every chunk (parallel);
-//! 5. keep only the shared models some chunk uses and write the block.
+//! 1. per chunk (parallel): split it into byte planes, try the transforms,
+//!    and for a plain chunk count order-0 histograms of every plane, the
+//!    order-1 histogram of plane 0 and the plane-0-conditioned histograms
+//!    of planes 1 and 2; the planes are then dropped (memory);
+//! 2. build shared models from the summed histograms (order-0 at scale 14,
+//!    context models at scale 12 with merged rare contexts);
+//! 3. per chunk (parallel): split again, choose and encode every plane;
+//! 4. keep only the shared models some chunk uses and write the block, in
+//!    the parts it was coded in, to a [`FrameSink`].
 //!
 //! Every decision depends only on the block's bytes, so the output is the
 //! same at any thread count and any kernel level.
