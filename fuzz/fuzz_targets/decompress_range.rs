@@ -1,4 +1,7 @@
-//! Range decoding with arbitrary offsets on arbitrary frames.
+//! Range decoding with arbitrary offsets on arbitrary frames (the first 16
+//! bytes are the offset and length). A range decode checks only the chunks
+//! it decodes, so damage elsewhere in the frame does not stop it; whenever
+//! the whole frame decodes too, the range must be its slice.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 
@@ -10,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
     let len = u64::from_le_bytes(data[8..16].try_into().unwrap()) % (1 << 20);
     let frame = &data[16..];
     if let Ok(part) = z4ai::decompress_range(frame, off, len) {
-        let whole = z4ai::decompress(frame).expect("range decoded, so the whole frame must");
-        assert_eq!(&whole[off as usize..(off + len) as usize], &part[..]);
+        assert_eq!(part.len() as u64, len);
+        if let Ok(whole) = z4ai::decompress(frame) {
+            assert_eq!(&whole[off as usize..(off + len) as usize], &part[..]);
+        }
     }
 });
