@@ -139,7 +139,9 @@ pub fn decompressed_size(blob: &[u8]) -> Result<u64> {
 }
 
 /// Decodes `len` bytes starting at `offset` of the content, decoding only
-/// the chunks that overlap the range.
+/// the chunks that overlap the range. Each of those chunks is checked
+/// against its content hash; damage elsewhere in the frame is not seen
+/// (use [`decompress`] or the CLI's `verify` to check a whole frame).
 pub fn decompress_range(blob: &[u8], offset: u64, len: u64) -> Result<Vec<u8>> {
     engine::decompress_range(blob, offset, len, 0, None)
 }
