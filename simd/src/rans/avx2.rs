@@ -26,7 +26,7 @@
 use core::arch::x86_64::*;
 
 use super::packed::{self, BackWords, EncSym, Reader};
-use super::{order1_segment_len, scalar, Ctx, RansError, RansTables, HEADER_BYTES, RANS_L};
+use super::{order1_segment_len, Ctx, RansError, RansTables, RANS_L};
 use super::{RansError as E, STATES};
 
 /// Whether decode lookups use `vpgatherdq` (true) or scalar loads.
@@ -73,7 +73,7 @@ const fn compress_top_table() -> [[u32; 8]; 256] {
     t
 }
 
-/// See [`scalar::decode`].
+/// See [`super::scalar::decode`].
 pub(crate) fn decode(
     stream: &[u8],
     ctx: Ctx<'_>,
@@ -86,7 +86,7 @@ pub(crate) fn decode(
     unsafe { decode_avx2(stream, ctx, t, out) }
 }
 
-/// See [`scalar::encode`].
+/// See [`super::scalar::encode`].
 pub(crate) fn encode(
     data: &[u8],
     ctx: Ctx<'_>,
@@ -104,31 +104,14 @@ fn decode_avx2(
     t: &RansTables,
     out: &mut [u8],
 ) -> Result<(), RansError> {
-    let mut x = scalar::read_states(stream)?;
-    let mut r = Reader {
-        data: stream,
-        pos: HEADER_BYTES,
-    };
-    match ctx {
-        Ctx::Order0 => {
-            let done = rr_rounds(&mut r, None, t, &mut x, out);
-            packed::decode_rr_tail(&mut r, None, t, done, &mut x, out)?;
-        }
-        Ctx::Plane(c) => {
-            assert_eq!(
-                c.len(),
-                out.len(),
-                "context plane length differs from output"
-            );
-            let done = rr_rounds(&mut r, Some(c), t, &mut x, out);
-            packed::decode_rr_tail(&mut r, Some(c), t, done, &mut x, out)?;
-        }
-        Ctx::Order1 => {
-            let done = o1_rounds(&mut r, t, &mut x, out);
-            packed::decode_o1_tail(&mut r, t, done, &mut x, out)?;
-        }
-    }
-    scalar::finish(&x, r.pos, stream.len())
+    packed::decode_with(
+        stream,
+        ctx,
+        t,
+        out,
+        |r, c, x, out| rr_rounds(r, c, t, x, out),
+        |r, x, out| o1_rounds(r, t, x, out),
+    )
 }
 
 /// Loads the packed decode entries at `idx`: (`freq`, `bias | sym << 16`).
@@ -355,26 +338,14 @@ fn encode_avx2(
     t: &RansTables,
     out: &mut Vec<u8>,
 ) -> Result<(), RansError> {
-    let n = data.len();
-    let mut x = [RANS_L; STATES];
-    let mut w = BackWords::new(n);
-    match ctx {
-        Ctx::Order0 | Ctx::Plane(_) => {
-            let c = match ctx {
-                Ctx::Plane(c) => {
-                    assert_eq!(c.len(), n, "context plane length differs from data");
-                    Some(c)
-                }
-                _ => None,
-            };
-            let full = n / STATES * STATES;
-            packed::encode_rr_tail(data, c, t, full, &mut x, &mut w)?;
-            rr_encode(data, c, t, full / STATES, &mut x, &mut w)?;
-        }
-        Ctx::Order1 => o1_encode(data, t, &mut x, &mut w)?,
-    }
-    w.finish(&x, out);
-    Ok(())
+    packed::encode_with(
+        data,
+        ctx,
+        t,
+        out,
+        |c, rounds, x, w| rr_encode(data, c, t, rounds, x, w),
+        |x, w| o1_encode(data, t, x, w),
+    )
 }
 
 /// Encoder entries of 8 lanes, as (rcp, bias, xm1, cmpl | shift << 16).

@@ -33,7 +33,7 @@
 // Loops over lanes and states index several arrays in step.
 #![allow(clippy::needless_range_loop)]
 
-use super::{order1_segment_len, RansError, RansTables, HEADER_BYTES, RANS_L, STATES};
+use super::{order1_segment_len, scalar, Ctx, RansError, RansTables, HEADER_BYTES, RANS_L, STATES};
 
 /// Encoder entry for one `(table, symbol)`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -252,6 +252,94 @@ impl Reader<'_> {
     pub fn left(&self) -> usize {
         self.data.len() - self.pos
     }
+}
+
+/// The decoder of a vector level built from its two round loops: reads
+/// the state header, runs whole rounds with `rr_rounds` (`Order0` /
+/// `Plane`, which gets the context plane) or `o1_rounds`, which return the
+/// symbols (round-robin) or rounds (order-1) they decoded, finishes with
+/// the reference step and checks the stream's end.
+///
+/// Panics if a `Ctx::Plane` context is not as long as `out`.
+#[inline(always)]
+pub(crate) fn decode_with(
+    stream: &[u8],
+    ctx: Ctx<'_>,
+    t: &RansTables,
+    out: &mut [u8],
+    rr_rounds: impl FnOnce(&mut Reader<'_>, Option<&[u8]>, &mut [u32; STATES], &mut [u8]) -> usize,
+    o1_rounds: impl FnOnce(&mut Reader<'_>, &mut [u32; STATES], &mut [u8]) -> usize,
+) -> Result<(), RansError> {
+    let mut x = scalar::read_states(stream)?;
+    let mut r = Reader {
+        data: stream,
+        pos: HEADER_BYTES,
+    };
+    match ctx {
+        Ctx::Order0 | Ctx::Plane(_) => {
+            let c = match ctx {
+                Ctx::Plane(c) => {
+                    assert_eq!(
+                        c.len(),
+                        out.len(),
+                        "context plane length differs from output"
+                    );
+                    Some(c)
+                }
+                _ => None,
+            };
+            let done = rr_rounds(&mut r, c, &mut x, out);
+            decode_rr_tail(&mut r, c, t, done, &mut x, out)?;
+        }
+        Ctx::Order1 => {
+            let done = o1_rounds(&mut r, &mut x, out);
+            decode_o1_tail(&mut r, t, done, &mut x, out)?;
+        }
+    }
+    scalar::finish(&x, r.pos, stream.len())
+}
+
+/// The encoder of a vector level built from its two round loops: a
+/// round-robin stream codes its partial last round with the reference step,
+/// then its whole rounds with `rr_encode` (given the context plane and the
+/// number of rounds); an order-1 stream goes to `o1_encode`. Appends the
+/// stream to `out`.
+///
+/// Panics if a `Ctx::Plane` context is not as long as `data`.
+#[inline(always)]
+pub(crate) fn encode_with(
+    data: &[u8],
+    ctx: Ctx<'_>,
+    t: &RansTables,
+    out: &mut Vec<u8>,
+    rr_encode: impl FnOnce(
+        Option<&[u8]>,
+        usize,
+        &mut [u32; STATES],
+        &mut BackWords,
+    ) -> Result<(), RansError>,
+    o1_encode: impl FnOnce(&mut [u32; STATES], &mut BackWords) -> Result<(), RansError>,
+) -> Result<(), RansError> {
+    let n = data.len();
+    let mut x = [RANS_L; STATES];
+    let mut w = BackWords::new(n);
+    match ctx {
+        Ctx::Order0 | Ctx::Plane(_) => {
+            let c = match ctx {
+                Ctx::Plane(c) => {
+                    assert_eq!(c.len(), n, "context plane length differs from data");
+                    Some(c)
+                }
+                _ => None,
+            };
+            let full = n / STATES * STATES;
+            encode_rr_tail(data, c, t, full, &mut x, &mut w)?;
+            rr_encode(c, full / STATES, &mut x, &mut w)?;
+        }
+        Ctx::Order1 => o1_encode(&mut x, &mut w)?,
+    }
+    w.finish(&x, out);
+    Ok(())
 }
 
 /// Decodes symbols `from..out.len()` of a round-robin stream.

@@ -31,7 +31,7 @@
 use core::arch::x86_64::*;
 
 use super::packed::{self, BackWords, EncSym, Reader};
-use super::{order1_segment_len, scalar, Ctx, RansError, RansTables, HEADER_BYTES, RANS_L};
+use super::{order1_segment_len, Ctx, RansError, RansTables, RANS_L};
 use super::{RansError as E, STATES};
 
 type V = __m128i;
@@ -89,73 +89,42 @@ const fn ren_table() -> [[u8; 8]; 16] {
     t
 }
 
-/// See [`scalar::decode`].
+/// See [`super::scalar::decode`].
 pub(crate) fn decode(
     stream: &[u8],
     ctx: Ctx<'_>,
     t: &RansTables,
     out: &mut [u8],
 ) -> Result<(), RansError> {
-    let mut x = scalar::read_states(stream)?;
-    let mut r = Reader {
-        data: stream,
-        pos: HEADER_BYTES,
-    };
-    match ctx {
-        Ctx::Order0 | Ctx::Plane(_) => {
-            let c = match ctx {
-                Ctx::Plane(c) => {
-                    assert_eq!(
-                        c.len(),
-                        out.len(),
-                        "context plane length differs from output"
-                    );
-                    Some(c)
-                }
-                _ => None,
-            };
-            // SAFETY: SSE2 is part of the x86-64 baseline.
-            let done = unsafe { rr_rounds(&mut r, c, t, &mut x, out) };
-            packed::decode_rr_tail(&mut r, c, t, done, &mut x, out)?;
-        }
-        Ctx::Order1 => {
-            // SAFETY: as above.
-            let done = unsafe { o1_rounds(&mut r, t, &mut x, out) };
-            packed::decode_o1_tail(&mut r, t, done, &mut x, out)?;
-        }
-    }
-    scalar::finish(&x, r.pos, stream.len())
+    packed::decode_with(
+        stream,
+        ctx,
+        t,
+        out,
+        // SAFETY: SSE2 is part of the x86-64 baseline.
+        |r, c, x, out| unsafe { rr_rounds(r, c, t, x, out) },
+        // SAFETY: as above.
+        |r, x, out| unsafe { o1_rounds(r, t, x, out) },
+    )
 }
 
-/// See [`scalar::encode`].
+/// See [`super::scalar::encode`].
 pub(crate) fn encode(
     data: &[u8],
     ctx: Ctx<'_>,
     t: &RansTables,
     out: &mut Vec<u8>,
 ) -> Result<(), RansError> {
-    let n = data.len();
-    let mut x = [RANS_L; STATES];
-    let mut w = BackWords::new(n);
-    match ctx {
-        Ctx::Order0 | Ctx::Plane(_) => {
-            let c = match ctx {
-                Ctx::Plane(c) => {
-                    assert_eq!(c.len(), n, "context plane length differs from data");
-                    Some(c)
-                }
-                _ => None,
-            };
-            let full = n / STATES * STATES;
-            packed::encode_rr_tail(data, c, t, full, &mut x, &mut w)?;
-            // SAFETY: SSE2 is part of the x86-64 baseline.
-            unsafe { rr_encode(data, c, t, full / STATES, &mut x, &mut w)? };
-        }
+    packed::encode_with(
+        data,
+        ctx,
+        t,
+        out,
+        // SAFETY: SSE2 is part of the x86-64 baseline.
+        |c, rounds, x, w| unsafe { rr_encode(data, c, t, rounds, x, w) },
         // SAFETY: as above.
-        Ctx::Order1 => unsafe { o1_encode(data, t, &mut x, &mut w)? },
-    }
-    w.finish(&x, out);
-    Ok(())
+        |x, w| unsafe { o1_encode(data, t, x, w) },
+    )
 }
 
 /// The model constants a vector step needs.
