@@ -508,8 +508,12 @@ pub fn decode_chunk_with(
             out.copy_from_slice(r.bytes(out.len(), "stored chunk")?);
         }
         LAYOUT_PLANES => {
-            scratch.clear();
-            scratch.resize(n * w, 0);
+            // Every plane decode overwrites its whole part, so the buffer
+            // is only grown, never cleared (zeroing it showed in profiles).
+            if scratch.len() < n * w {
+                scratch.resize(n * w, 0);
+            }
+            let scratch = &mut scratch[..n * w];
             match delta_ctx {
                 None => decode_planes(&mut r, n, w, models, k, scratch)?,
                 Some(c) => {

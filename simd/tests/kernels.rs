@@ -695,6 +695,49 @@ fn rans_pair_decode_matches_two_decodes() {
     }
 }
 
+/// One first-stream model paired with second-stream models whose context
+/// maps differ (a kernel may keep per-pairing forms of the first model):
+/// every pairing decodes exactly, in either order of use.
+#[test]
+fn rans_pair_decode_with_other_second_models() {
+    let scalar = Kernels::scalar();
+    let mut rng = Rng(91);
+    let n = 20_000;
+    let a: Vec<u8> = (0..n).map(|_| (rng.next() % 23) as u8).collect();
+    let b: Vec<u8> = (0..n).map(|_| (rng.next() % 150) as u8).collect();
+    let ta = &models_for(&a, &a, 14)[0].1;
+    let tbs: Vec<RansTables> = models_for(&b, &a, 12).into_iter().map(|m| m.1).collect();
+    let mut sa = Vec::new();
+    scalar.rans_encode(&a, Ctx::Order0, ta, &mut sa).unwrap();
+    let sbs: Vec<Vec<u8>> = tbs
+        .iter()
+        .map(|tb| {
+            let mut sb = Vec::new();
+            scalar.rans_encode(&b, Ctx::Plane(&a), tb, &mut sb).unwrap();
+            sb
+        })
+        .collect();
+    for k in levels() {
+        for order in [[0, 1, 0, 1], [1, 0, 1, 0]] {
+            for i in order {
+                let (mut ga, mut gb) = (vec![0u8; n], vec![0u8; n]);
+                k.rans_decode_pair(
+                    &sa,
+                    None,
+                    ta,
+                    &mut ga,
+                    &sbs[i],
+                    SecondCtx::First,
+                    &tbs[i],
+                    &mut gb,
+                )
+                .unwrap();
+                assert!(ga == a && gb == b, "{} second model {i}", k.isa());
+            }
+        }
+    }
+}
+
 #[test]
 fn xxh3_matches_scalar() {
     let mut rng = Rng(0x5EED_0FC0_FFEE);

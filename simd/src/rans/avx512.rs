@@ -191,30 +191,38 @@ impl<'a> RrStream<'a> {
     }
 
     /// Decodes symbols `32 * round ..+ 32` into `out`, with contexts from
-    /// `ctx` at the same indices (context 0 without one).
+    /// `ctx` at the same indices (context 0 without one); returns the
+    /// symbols' lanes as [`dec_step`] gives them.
     ///
     /// Panics unless `out` (and `ctx`) hold those symbols; the caller checks
     /// [`Self::can_round`] first.
     #[inline]
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-    fn round(&mut self, round: usize, ctx: Option<&[u8]>, out: &mut [u8]) {
+    fn round(&mut self, round: usize, ctx: Option<&[u8]>, out: &mut [u8]) -> [__m512i; 2] {
+        let i0 = round * STATES;
+        let bases = match ctx.map(|c| &c[i0..i0 + STATES]) {
+            None => [self.base0; 2],
+            // SAFETY: `c` holds 32 bytes; the gather indices are bytes,
+            // below `bases.len() == 256`.
+            Some(c) => std::array::from_fn(|g| unsafe {
+                let cb = _mm_loadu_si128(c.as_ptr().add(16 * g) as *const __m128i);
+                _mm512_i32gather_epi32::<4>(
+                    _mm512_cvtepu8_epi32(cb),
+                    self.bases.as_ptr() as *const i32,
+                )
+            }),
+        };
+        self.round_on(round, bases, out)
+    }
+
+    /// [`Self::round`] with the table offsets of the 32 lanes given.
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+    fn round_on(&mut self, round: usize, bases: [__m512i; 2], out: &mut [u8]) -> [__m512i; 2] {
         let i0 = round * STATES;
         let out = &mut out[i0..i0 + STATES];
-        let ctx = ctx.map(|c| &c[i0..i0 + STATES]);
-        for g in 0..2 {
-            let base = match ctx {
-                None => self.base0,
-                // SAFETY: `c` holds 32 bytes; the gather indices are bytes,
-                // below `bases.len() == 256`.
-                Some(c) => unsafe {
-                    let cb = _mm_loadu_si128(c.as_ptr().add(16 * g) as *const __m128i);
-                    _mm512_i32gather_epi32::<4>(
-                        _mm512_cvtepu8_epi32(cb),
-                        self.bases.as_ptr() as *const i32,
-                    )
-                },
-            };
-            let (xn, s) = dec_step(&self.k, self.dec, self.xs[g], base);
+        std::array::from_fn(|g| {
+            let (xn, s) = dec_step(&self.k, self.dec, self.xs[g], bases[g]);
             self.xs[g] = renorm(&self.k, &mut self.r, xn);
             // SAFETY: `out` holds 32 bytes.
             unsafe {
@@ -223,7 +231,8 @@ impl<'a> RrStream<'a> {
                     _mm512_cvtepi32_epi8(s),
                 )
             };
-        }
+            s
+        })
     }
 
     /// Decodes whole rounds from `start` while the stream has words for
@@ -319,17 +328,32 @@ fn decode_pair_avx512(
         data,
         pos: HEADER_BYTES,
     };
+    // With `SecondCtx::First` the first stream's entries carry the second
+    // stream's table index (`dec_entries_tagged`): its lanes give the second
+    // stream's next offsets without a memory round trip or a gather.
+    let tagged = matches!(second_ctx, SecondCtx::First)
+        .then(|| t_first.dec_entries_tagged(t_second.ctx_map()));
     let mut a = RrStream::new(reader(first), t_first, &xa);
+    if let Some(d) = &tagged {
+        a.dec = d;
+    }
     let mut b = RrStream::new(reader(second), t_second, &xb);
     let (rounds_a, rounds_b) = (out_first.len() / STATES, out_second.len() / STATES);
+    let bits_b = _mm_cvtsi32_si128(t_second.scale_bits() as i32);
     // `da` rounds of the first stream done, `db` of the second; db < da.
     let (mut da, mut db) = (0, 0);
     if rounds_a > 0 && a.can_round() {
-        a.round(0, first_ctx, out_first);
+        let mut s = a.round(0, first_ctx, out_first);
         da = 1;
         while da < rounds_a && db < rounds_b && a.can_round() && b.can_round() {
-            a.round(da, first_ctx, out_first);
-            b.round(db, second_ctx.bytes(out_first), out_second);
+            let next = a.round(da, first_ctx, out_first);
+            if tagged.is_some() {
+                let bases = s.map(|v| _mm512_sll_epi32(_mm512_srli_epi32::<8>(v), bits_b));
+                b.round_on(db, bases, out_second);
+            } else {
+                b.round(db, second_ctx.bytes(out_first), out_second);
+            }
+            s = next;
             da += 1;
             db += 1;
         }

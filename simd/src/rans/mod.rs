@@ -44,6 +44,7 @@ pub(crate) mod sse2;
 )]
 pub(crate) mod packed;
 
+use std::borrow::Cow;
 use std::sync::OnceLock;
 
 /// Number of interleaved states.
@@ -132,6 +133,9 @@ pub struct RansTables {
     /// kernel (the scalar reference never pays for them).
     dec_packed: OnceLock<Vec<u64>>,
     enc_packed: OnceLock<Vec<packed::EncSym>>,
+    /// Decode entries tagged for the first context map asked for (see
+    /// [`RansTables::dec_entries_tagged`]), with that map.
+    dec_tagged: OnceLock<([u8; 256], Vec<u64>)>,
 }
 
 impl RansTables {
@@ -181,6 +185,7 @@ impl RansTables {
             slot2sym,
             dec_packed: OnceLock::new(),
             enc_packed: OnceLock::new(),
+            dec_tagged: OnceLock::new(),
         })
     }
 
@@ -228,6 +233,28 @@ impl RansTables {
     #[allow(dead_code)] // unused on targets without a SIMD rANS kernel
     pub(crate) fn dec_entries(&self) -> &[u64] {
         self.dec_packed.get_or_init(|| packed::build_dec(self))
+    }
+
+    /// [`RansTables::dec_entries`] with `next_map[s]` in bits 56..64 of the
+    /// entry of every slot of symbol `s`: a pair decoder whose second stream
+    /// takes this stream's symbols as contexts reads the second stream's
+    /// table index from the same lookup. The entries for the first map asked
+    /// for are kept (a block's shared models are always paired alike).
+    #[allow(dead_code)]
+    pub(crate) fn dec_entries_tagged(&self, next_map: &[u8; 256]) -> Cow<'_, [u64]> {
+        let build = || {
+            let tag = |e: u64| e | u64::from(next_map[usize::from((e >> 48) as u8)]) << 56;
+            self.dec_entries()
+                .iter()
+                .map(|&e| tag(e))
+                .collect::<Vec<u64>>()
+        };
+        let (map, entries) = self.dec_tagged.get_or_init(|| (*next_map, build()));
+        if map == next_map {
+            Cow::Borrowed(entries)
+        } else {
+            Cow::Owned(build())
+        }
     }
 
     /// Encoder entries, `table * 256 + symbol`; see [`packed::EncSym`].

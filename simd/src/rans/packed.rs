@@ -12,6 +12,7 @@
 //! bits  0..32  freq[s]            (1 ..= 2^15)
 //! bits 32..48  slot - cum[s]      (< freq[s])
 //! bits 48..56  s
+//! bits 56..64  0, or a tag for a pair decoder (RansTables::dec_entries_tagged)
 //! ```
 //!
 //! so one load (or one lane of a gather) gives everything a decode step
