@@ -12,6 +12,7 @@ use std::borrow::Cow;
 use z4ai_simd::rans::{self, Ctx, SecondCtx};
 use z4ai_simd::{Kernels, RansTables};
 
+use crate::buffers::Buffers;
 use crate::dtype::DType;
 use crate::entropy::{self, build_context_model, CostTable};
 use crate::error::{Error, Result};
@@ -126,6 +127,13 @@ pub enum PlaneCode {
 }
 
 impl PlaneCode {
+    /// Hands the code's stream, if it has one, to `bufs`.
+    fn recycle(self, bufs: &Buffers) {
+        if let PlaneCode::Rans(_, _, b) | PlaneCode::Zstd(b) = self {
+            bufs.give(b);
+        }
+    }
+
     /// Serialised size in bytes for a plane of `n` symbols.
     pub fn size(&self, n: usize) -> usize {
         match self {
@@ -157,12 +165,31 @@ pub struct EncodedChunk {
     pub codes: Vec<PlaneCode>,
 }
 
+impl EncodedChunk {
+    /// Hands the chunk's planes and streams to `bufs` for the next chunk.
+    pub fn recycle(self, bufs: &Buffers) {
+        bufs.give(self.planes);
+        for c in self.codes {
+            c.recycle(bufs);
+        }
+    }
+}
+
 /// Splits `raw` into byte planes (the last `raw.len() % width` bytes are
 /// the tail and are not part of any plane).
 pub fn split(raw: &[u8], dtype: DType, k: &Kernels) -> Vec<u8> {
     let w = dtype.width();
     let n = raw.len() / w;
     let mut planes = vec![0u8; n * w];
+    k.split_planes(&raw[..n * w], w, dtype.rotates(), &mut planes);
+    planes
+}
+
+/// [`split`] into a buffer of `bufs`.
+pub fn split_in(raw: &[u8], dtype: DType, k: &Kernels, bufs: &Buffers) -> Vec<u8> {
+    let w = dtype.width();
+    let n = raw.len() / w;
+    let mut planes = bufs.filled(n * w);
     k.split_planes(&raw[..n * w], w, dtype.rotates(), &mut planes);
     planes
 }
@@ -176,6 +203,7 @@ pub fn encode_planes(
     models: &BlockModels,
     k: &Kernels,
     hists: Option<&ChunkHists>,
+    bufs: &Buffers,
 ) -> EncodedChunk {
     let w = dtype.width();
     let n = planes.len() / w;
@@ -183,7 +211,7 @@ pub fn encode_planes(
         .map(|p| {
             let plane = &planes[p * n..(p + 1) * n];
             let ctx = if p > 0 { Some(&planes[..n]) } else { None };
-            choose_plane(p, plane, ctx, effort, models, k, hists)
+            choose_plane(p, plane, ctx, effort, models, k, hists, bufs)
         })
         .collect();
     EncodedChunk { planes, codes }
@@ -203,10 +231,19 @@ fn choose_plane(
     models: &BlockModels,
     k: &Kernels,
     hists: Option<&ChunkHists>,
+    bufs: &Buffers,
 ) -> PlaneCode {
     let n = plane.len();
     if n == 0 {
         return PlaneCode::Raw;
+    }
+    if hists.is_none() && effort == Effort::Fast && p > 0 {
+        // Stored as is unless constant: no histogram needed to tell.
+        return if plane.iter().all(|&b| b == plane[0]) {
+            PlaneCode::Const(plane[0])
+        } else {
+            PlaneCode::Raw
+        };
     }
     let o0 = match hists {
         Some(h) => h.o0[p],
@@ -276,21 +313,21 @@ fn choose_plane(
                 model: ModelSel::Inline(t),
             });
         }
-        return best_by_trial(plane, ctx_plane, cands, models, k);
+        return best_by_trial(plane, ctx_plane, cands, models, k, bufs);
     }
     cands.sort_by(|a, b| a.bits.total_cmp(&b.bits));
     let best_bits = cands.first().map_or(f64::INFINITY, |c| c.bits);
     // The estimates are exact up to table rounding: take the first candidate
     // that encodes (a shared model may miss a symbol of this chunk).
     let mut code = if best_bits < raw_bits {
-        encode_best(plane, ctx_plane, cands, models, k, true)
+        encode_best(plane, ctx_plane, cands, models, k, true, bufs)
     } else {
         PlaneCode::Raw
     };
     let size = code.size(n);
     if effort == Effort::Default {
         if let Some(z) = zstd_if_better(plane, size, 3) {
-            code = PlaneCode::Zstd(z);
+            std::mem::replace(&mut code, PlaneCode::Zstd(z)).recycle(bufs);
         }
     }
     code
@@ -303,6 +340,7 @@ fn try_encode(
     model: &ModelSel,
     models: &BlockModels,
     k: &Kernels,
+    bufs: &Buffers,
 ) -> Option<Vec<u8>> {
     let t = match model {
         ModelSel::Shared(i) => &models.tables[*i],
@@ -314,9 +352,14 @@ fn try_encode(
         CtxKind::Plane0 => Ctx::Plane(ctx_plane?),
         CtxKind::Delta => return None,
     };
-    let mut out = Vec::with_capacity(plane.len());
-    k.rans_encode(plane, ctx, t, &mut out).ok()?;
-    Some(out)
+    let mut out = bufs.empty(plane.len());
+    match k.rans_encode(plane, ctx, t, &mut out) {
+        Ok(()) => Some(out),
+        Err(_) => {
+            bufs.give(out);
+            None
+        }
+    }
 }
 
 fn best_by_trial(
@@ -325,10 +368,14 @@ fn best_by_trial(
     cands: Vec<Candidate>,
     models: &BlockModels,
     k: &Kernels,
+    bufs: &Buffers,
 ) -> PlaneCode {
-    let best = encode_best(plane, ctx_plane, cands, models, k, false);
+    let best = encode_best(plane, ctx_plane, cands, models, k, false, bufs);
     match zstd_if_better(plane, best.size(plane.len()), 19) {
-        Some(z) => PlaneCode::Zstd(z),
+        Some(z) => {
+            best.recycle(bufs);
+            PlaneCode::Zstd(z)
+        }
         None => best,
     }
 }
@@ -342,16 +389,19 @@ fn encode_best(
     models: &BlockModels,
     k: &Kernels,
     first: bool,
+    bufs: &Buffers,
 ) -> PlaneCode {
     let n = plane.len();
     let mut best = PlaneCode::Raw;
     let mut size = best.size(n);
     for c in cands {
-        if let Some(stream) = try_encode(plane, ctx_plane, c.kind, &c.model, models, k) {
+        if let Some(stream) = try_encode(plane, ctx_plane, c.kind, &c.model, models, k, bufs) {
             let pc = PlaneCode::Rans(c.kind, c.model, stream);
             if pc.size(n) < size {
                 size = pc.size(n);
-                best = pc;
+                std::mem::replace(&mut best, pc).recycle(bufs);
+            } else {
+                pc.recycle(bufs);
             }
             if first {
                 break;

@@ -23,6 +23,7 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::Xxh3;
 use z4ai_simd::{Isa, Kernels, RansTables};
 
+use crate::buffers::Buffers;
 use crate::chunk::{self, BlockModels, CtxKind, ModelRef, PlaneModels};
 use crate::delta;
 use crate::dtype::DType;
@@ -51,6 +52,11 @@ pub fn kernels(isa: Option<Isa>) -> Result<Kernels> {
         }),
     }
 }
+
+/// Most buffers a [`FrameWriter`] keeps for reuse: a chunk being coded
+/// holds its planes and one or two streams per plane, so this covers
+/// several threads' worth.
+const BUFFERS_KEPT: usize = 16;
 
 /// Runs `f` on a pool of `threads` workers (0: rayon's global pool).
 pub fn with_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
@@ -87,6 +93,8 @@ pub struct FrameWriter {
     k: Kernels,
     content_size: u64,
     hasher: Xxh3,
+    /// Planes and streams reused from chunk to chunk.
+    bufs: Buffers,
 }
 
 impl FrameWriter {
@@ -114,6 +122,7 @@ impl FrameWriter {
             k,
             content_size: 0,
             hasher: Xxh3::new(),
+            bufs: Buffers::new(BUFFERS_KEPT),
         })
     }
 
@@ -126,7 +135,7 @@ impl FrameWriter {
     /// delta frame `reference` holds the reference's bytes at the same
     /// offsets (shorter or empty where it ends). Call inside the thread pool.
     pub fn write_block(&mut self, data: &[u8], reference: &[u8], out: &mut impl FrameSink) {
-        let (dtype, effort, k) = (self.dtype, self.effort, self.k);
+        let (dtype, effort, k, bufs) = (self.dtype, self.effort, self.k, &self.bufs);
         let w = dtype.width();
         let cs = self.chunk_size;
         let copies = if effort == Effort::Fast || !reference.is_empty() {
@@ -152,7 +161,7 @@ impl FrameWriter {
                 let mut split = None;
                 let delta = reference.get(i * cs..i * cs + raw.len()).and_then(|r| {
                     delta::encode(raw, r, dtype, effort, &k, || {
-                        let planes = split.insert(chunk::split(&literal, dtype, &k));
+                        let planes = split.insert(chunk::split_in(&literal, dtype, &k, bufs));
                         payload::plain_estimate(planes, w, &k)
                     })
                 });
@@ -166,7 +175,8 @@ impl FrameWriter {
                 if prep.delta.is_some() || effort == Effort::Fast {
                     return prep;
                 }
-                let planes = split.unwrap_or_else(|| chunk::split(&prep.literal, dtype, &k));
+                let planes =
+                    split.unwrap_or_else(|| chunk::split_in(&prep.literal, dtype, &k, bufs));
                 prep.body = payload::try_transforms(
                     &prep.literal,
                     dtype,
@@ -177,6 +187,7 @@ impl FrameWriter {
                 if prep.body.is_none() {
                     prep.hists = Some(ChunkHists::of(&planes, w, &k));
                 }
+                bufs.give(planes);
                 prep
             })
             .collect();
@@ -198,12 +209,13 @@ impl FrameWriter {
                     (Some(b), _) => Some(b),
                     (None, Some(_)) => None,
                     (None, None) => Some(Body::Planes(chunk::encode_planes(
-                        chunk::split(&p.literal, dtype, &k),
+                        chunk::split_in(&p.literal, dtype, &k, bufs),
                         dtype,
                         effort,
                         &models,
                         &k,
                         p.hists.as_ref(),
+                        bufs,
                     ))),
                 };
                 // A payload larger than the chunk is replaced by a stored one.
@@ -224,6 +236,9 @@ impl FrameWriter {
                         out
                     }
                 };
+                if let Some(Body::Planes(enc)) = body {
+                    enc.recycle(bufs);
+                }
                 (out, k.xxh3_64(raw), refs)
             })
             .collect();

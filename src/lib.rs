@@ -18,6 +18,7 @@
 #![deny(unsafe_code)]
 
 pub mod archive;
+mod buffers;
 pub mod capi;
 mod chunk;
 mod delta;

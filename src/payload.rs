@@ -9,6 +9,7 @@
 
 use z4ai_simd::{Kernels, RansTables};
 
+use crate::buffers::Buffers;
 use crate::chunk::{self, BlockModels, EncodedChunk, ModelRef, PlaneReport};
 use crate::delta;
 use crate::dtype::DType;
@@ -44,6 +45,7 @@ impl Sub {
             &BlockModels::none(dtype.width()),
             k,
             None,
+            &Buffers::new(0),
         );
         let mut payload = Vec::new();
         let mut refs = Vec::new();
