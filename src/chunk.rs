@@ -207,11 +207,17 @@ pub fn encode_planes(
 ) -> EncodedChunk {
     let w = dtype.width();
     let n = planes.len() / w;
+    let coder = Coder {
+        effort,
+        models,
+        k,
+        bufs,
+    };
     let codes = (0..w)
         .map(|p| {
             let plane = &planes[p * n..(p + 1) * n];
             let ctx = if p > 0 { Some(&planes[..n]) } else { None };
-            choose_plane(p, plane, ctx, effort, models, k, hists, bufs)
+            choose_plane(p, plane, ctx, hists, &coder)
         })
         .collect();
     EncodedChunk { planes, codes }
@@ -223,16 +229,29 @@ struct Candidate {
     model: ModelSel,
 }
 
+/// What coding a chunk's planes shares: the effort, the block's models,
+/// the kernels and the buffers to reuse.
+#[derive(Clone, Copy)]
+struct Coder<'a> {
+    effort: Effort,
+    models: &'a BlockModels,
+    k: &'a Kernels,
+    bufs: &'a Buffers,
+}
+
 fn choose_plane(
     p: usize,
     plane: &[u8],
     ctx_plane: Option<&[u8]>,
-    effort: Effort,
-    models: &BlockModels,
-    k: &Kernels,
     hists: Option<&ChunkHists>,
-    bufs: &Buffers,
+    coder: &Coder<'_>,
 ) -> PlaneCode {
+    let Coder {
+        effort,
+        models,
+        k,
+        bufs,
+    } = *coder;
     let n = plane.len();
     if n == 0 {
         return PlaneCode::Raw;
