@@ -584,7 +584,15 @@ pub fn decode_chunk_with(
             }
             let scratch = &mut scratch[..n * w];
             match delta_ctx {
-                None => decode_planes(&mut r, n, w, models, k, scratch)?,
+                None => {
+                    let stored = decode_planes(&mut r, n, w, models, k, scratch)?;
+                    let planes: [&[u8]; 8] = std::array::from_fn(|p| match stored[p] {
+                        Some(b) => b,
+                        None if p < w => &scratch[p * n..(p + 1) * n],
+                        None => &[],
+                    });
+                    k.merge_planes_from(&planes[..w], dtype.rotates(), &mut out[..n * w]);
+                }
                 Some(c) => {
                     for p in 0..w {
                         let (done, rest) = scratch.split_at_mut(p * n);
@@ -599,9 +607,9 @@ pub fn decode_chunk_with(
                         let src = read_plane(&mut r, n, models)?;
                         decode_plane(&src, &mut rest[..n], ctx, k)?;
                     }
+                    k.merge_planes(scratch, w, dtype.rotates(), &mut out[..n * w]);
                 }
             }
-            k.merge_planes(scratch, w, dtype.rotates(), &mut out[..n * w]);
             let tail = out.len() - n * w;
             out[n * w..].copy_from_slice(r.bytes(tail, "chunk tail")?);
         }
@@ -800,7 +808,9 @@ fn decode_plane(src: &PlaneSrc<'_>, dst: &mut [u8], ctx: PlaneCtx<'_>, k: &Kerne
 
 /// Decodes the `w` planes of `n` symbols of a non-delta chunk into `planes`,
 /// two rANS streams at a time where their contexts allow (plane 0 with
-/// plane 1, then later planes in twos).
+/// plane 1, then later planes in twos). A plane after the first that is
+/// stored verbatim is not copied: it is returned (by index) as the
+/// payload's bytes, and its part of `planes` is left as it was.
 fn decode_planes<'a>(
     r: &mut Reader<'a>,
     n: usize,
@@ -808,7 +818,7 @@ fn decode_planes<'a>(
     models: &'a [RansTables],
     k: &Kernels,
     planes: &mut [u8],
-) -> Result<()> {
+) -> Result<[Option<&'a [u8]>; 8]> {
     let srcs = (0..w)
         .map(|_| read_plane(r, n, models))
         .collect::<Result<Vec<_>>>()?;
@@ -818,12 +828,18 @@ fn decode_planes<'a>(
         }
     }
     let (p0, rest) = planes.split_at_mut(n);
+    let mut stored = [None; 8];
     let mut p = 0;
     while p < w {
         let pair = srcs
             .get(p + 1)
             .and_then(|b| Some((srcs[p].rr_stream()?, b.rr_stream()?)));
         let Some(((ka, ta, sa), (kb, tb, sb))) = pair else {
+            if let (1.., PlaneSrc::Raw(b)) = (p, &srcs[p]) {
+                stored[p] = Some(*b);
+                p += 1;
+                continue;
+            }
             let (plane0, dst) = if p == 0 {
                 (None, &mut *p0)
             } else {
@@ -854,5 +870,5 @@ fn decode_planes<'a>(
         .map_err(rans_error)?;
         p += 2;
     }
-    Ok(())
+    Ok(stored)
 }

@@ -9,6 +9,7 @@ use crate::rans::{Ctx, RansError, RansTables, SecondCtx};
 use crate::{checksum, cut, hist, planes, rans, Isa};
 
 type PlaneFn = fn(&[u8], usize, bool, &mut [u8]);
+type MergeFn = fn(&[&[u8]], bool, &mut [u8]);
 type HashFn = fn(&[u8]) -> u64;
 type CutFn = fn(&[u8], usize, usize) -> Option<usize>;
 type Hist0Fn = fn(&[u8], &mut [u32; 256]);
@@ -54,7 +55,7 @@ pub(crate) fn supported(isa: Isa) -> bool {
 pub struct Kernels {
     isa: Isa,
     split: PlaneFn,
-    merge: PlaneFn,
+    merge: MergeFn,
     hist0: Hist0Fn,
     hist_ctx: HistCtxFn,
     rans_encode: EncodeFn,
@@ -74,7 +75,7 @@ impl std::fmt::Debug for Kernels {
 const SCALAR: Kernels = Kernels {
     isa: Isa::Scalar,
     split: planes::scalar::split,
-    merge: planes::scalar::merge,
+    merge: planes::scalar::merge_from,
     hist0: hist::scalar::order0,
     hist_ctx: hist::scalar::context,
     rans_encode: rans::scalar::encode,
@@ -193,14 +194,20 @@ impl Kernels {
 
     /// See [`planes::scalar::merge`].
     pub fn merge_planes(&self, src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
-        (self.merge)(src, width, rotate, dst);
+        planes::check_args(src, width, dst);
+        self.merge_planes_from(&planes::plane_slices(src, width)[..width], rotate, dst);
+    }
+
+    /// See [`planes::scalar::merge_from`].
+    pub fn merge_planes_from(&self, src: &[&[u8]], rotate: bool, dst: &mut [u8]) {
+        (self.merge)(src, rotate, dst);
         #[cfg(feature = "check-kernels")]
         {
             let mut want = vec![0u8; dst.len()];
-            (SCALAR.merge)(src, width, rotate, &mut want);
+            (SCALAR.merge)(src, rotate, &mut want);
             assert!(
                 dst == &want[..],
-                "merge_planes[{}] differs from scalar",
+                "merge_planes_from[{}] differs from scalar",
                 self.isa
             );
         }

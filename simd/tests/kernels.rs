@@ -117,6 +117,26 @@ fn planes_match_scalar_and_invert() {
                                 "merge {} {name} n={n} w={width} rot={rotate}",
                                 k.isa()
                             );
+                            // The same planes from separate buffers, each at
+                            // its own misalignment.
+                            let m = len / width;
+                            let held: Vec<Vec<u8>> = (0..width)
+                                .map(|p| {
+                                    let mut v = vec![0xA5u8; p + 1];
+                                    v.extend_from_slice(&got[p * m..(p + 1) * m]);
+                                    v
+                                })
+                                .collect();
+                            let parts: Vec<&[u8]> =
+                                held.iter().enumerate().map(|(p, v)| &v[p + 1..]).collect();
+                            let mut back = vec![0u8; len];
+                            k.merge_planes_from(&parts, rotate, &mut back);
+                            assert_eq!(
+                                back,
+                                src,
+                                "merge_from {} {name} n={n} w={width} rot={rotate}",
+                                k.isa()
+                            );
                         }
                     }
                 }

@@ -4,7 +4,7 @@
 use core::arch::x86_64::*;
 
 use super::generic::{self, Lanes};
-use super::{check_args, merge_tail, split_tail};
+use super::{check_args, check_merge_args, merge_tail, split_tail};
 
 // SAFETY: the methods use AVX2 only; they are called from `#[target_feature
 // (enable = "avx2")]` functions reachable only through AVX2-checked tables.
@@ -82,15 +82,16 @@ pub(crate) fn split(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
     split_tail(src, width, rotate, dst, done);
 }
 
-/// See [`super::scalar::merge`].
-pub(crate) fn merge(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
-    check_args(src, width, dst);
-    if width == 1 {
-        return super::scalar::merge(src, width, rotate, dst);
+/// See [`super::scalar::merge_from`].
+pub(crate) fn merge(planes: &[&[u8]], rotate: bool, dst: &mut [u8]) {
+    check_merge_args(planes, dst);
+    if planes.len() == 1 {
+        return super::scalar::merge_from(planes, rotate, dst);
     }
-    // SAFETY: as in `split`.
-    let done = unsafe { merge_avx2(src, width, rotate, dst) };
-    merge_tail(src, width, rotate, dst, done);
+    // SAFETY: as in `split`; `check_merge_args` established the length
+    // contract of `generic::merge`.
+    let done = unsafe { merge_avx2(planes, rotate, dst) };
+    merge_tail(planes, rotate, dst, done);
 }
 
 #[target_feature(enable = "avx2")]
@@ -108,15 +109,15 @@ unsafe fn split_avx2(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) -> 
 }
 
 #[target_feature(enable = "avx2")]
-unsafe fn merge_avx2(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) -> usize {
+unsafe fn merge_avx2(planes: &[&[u8]], rotate: bool, dst: &mut [u8]) -> usize {
     type V = __m256i;
-    match (width, rotate) {
-        (2, false) => generic::merge::<V, 2, false>(src, dst),
-        (2, true) => generic::merge::<V, 2, true>(src, dst),
-        (4, false) => generic::merge::<V, 4, false>(src, dst),
-        (4, true) => generic::merge::<V, 4, true>(src, dst),
-        (8, false) => generic::merge::<V, 8, false>(src, dst),
-        (8, true) => generic::merge::<V, 8, true>(src, dst),
+    match (planes.len(), rotate) {
+        (2, false) => generic::merge::<V, 2, false>(planes, dst),
+        (2, true) => generic::merge::<V, 2, true>(planes, dst),
+        (4, false) => generic::merge::<V, 4, false>(planes, dst),
+        (4, true) => generic::merge::<V, 4, true>(planes, dst),
+        (8, false) => generic::merge::<V, 8, false>(planes, dst),
+        (8, true) => generic::merge::<V, 8, true>(planes, dst),
         _ => 0,
     }
 }

@@ -6,7 +6,7 @@
 use core::arch::x86_64::*;
 
 use super::generic::{self, Lanes};
-use super::{check_args, merge_tail, split_tail};
+use super::{check_args, check_merge_args, merge_tail, split_tail};
 
 // SAFETY: the methods use AVX-512 F and BW only; they are called from
 // `#[target_feature]` functions reachable only through the AVX-512 table.
@@ -86,15 +86,16 @@ pub(crate) fn split(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
     split_tail(src, width, rotate, dst, done);
 }
 
-/// See [`super::scalar::merge`].
-pub(crate) fn merge(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
-    check_args(src, width, dst);
-    if width == 1 {
-        return super::scalar::merge(src, width, rotate, dst);
+/// See [`super::scalar::merge_from`].
+pub(crate) fn merge(planes: &[&[u8]], rotate: bool, dst: &mut [u8]) {
+    check_merge_args(planes, dst);
+    if planes.len() == 1 {
+        return super::scalar::merge_from(planes, rotate, dst);
     }
-    // SAFETY: as in `split`.
-    let done = unsafe { merge_avx512(src, width, rotate, dst) };
-    merge_tail(src, width, rotate, dst, done);
+    // SAFETY: as in `split`; `check_merge_args` established the length
+    // contract of `generic::merge`.
+    let done = unsafe { merge_avx512(planes, rotate, dst) };
+    merge_tail(planes, rotate, dst, done);
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
@@ -112,15 +113,15 @@ unsafe fn split_avx512(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) -
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-unsafe fn merge_avx512(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) -> usize {
+unsafe fn merge_avx512(planes: &[&[u8]], rotate: bool, dst: &mut [u8]) -> usize {
     type V = __m512i;
-    match (width, rotate) {
-        (2, false) => generic::merge::<V, 2, false>(src, dst),
-        (2, true) => generic::merge::<V, 2, true>(src, dst),
-        (4, false) => generic::merge::<V, 4, false>(src, dst),
-        (4, true) => generic::merge::<V, 4, true>(src, dst),
-        (8, false) => generic::merge::<V, 8, false>(src, dst),
-        (8, true) => generic::merge::<V, 8, true>(src, dst),
+    match (planes.len(), rotate) {
+        (2, false) => generic::merge::<V, 2, false>(planes, dst),
+        (2, true) => generic::merge::<V, 2, true>(planes, dst),
+        (4, false) => generic::merge::<V, 4, false>(planes, dst),
+        (4, true) => generic::merge::<V, 4, true>(planes, dst),
+        (8, false) => generic::merge::<V, 8, false>(planes, dst),
+        (8, true) => generic::merge::<V, 8, true>(planes, dst),
         _ => 0,
     }
 }

@@ -166,26 +166,28 @@ pub(crate) unsafe fn split<V: Lanes, const W: usize, const ROT: bool>(
     blocks * per
 }
 
-/// Merges the whole blocks of the planes in `src` into `dst`; returns the
-/// elements done.
+/// Merges the whole blocks of `planes` into `dst`; returns the elements
+/// done.
 ///
 /// # Safety
 ///
-/// As for [`split`].
+/// The CPU supports `V`'s ISA; `planes` holds `W` planes of
+/// `dst.len() / W` bytes each.
 #[inline(always)]
 pub(crate) unsafe fn merge<V: Lanes, const W: usize, const ROT: bool>(
-    src: &[u8],
+    planes: &[&[u8]],
     dst: &mut [u8],
 ) -> usize {
-    let n = src.len() / W;
+    let n = dst.len() / W;
     let per = 16 * V::LANES;
     let blocks = n / per;
     let mask = V::splat(&MASKS[mask_index(W)][1]);
-    let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
+    let s: [*const u8; W] = std::array::from_fn(|p| planes[p].as_ptr());
+    let d = dst.as_mut_ptr();
     for b in 0..blocks {
         let mut y = [mask; W];
         for (p, v) in y.iter_mut().enumerate() {
-            *v = V::load(s.add(p * n + b * per));
+            *v = V::load(s[p].add(b * per));
         }
         transpose::<V, W>(&mut y);
         for (r, v) in y.iter().enumerate() {

@@ -43,6 +43,37 @@ pub(crate) fn check_args(src: &[u8], width: usize, dst: &[u8]) {
     );
 }
 
+/// Checks the contract of a merge from separate planes (one per byte of
+/// an element, each `dst.len() / planes.len()` bytes); panics on caller bugs.
+#[inline]
+pub(crate) fn check_merge_args(planes: &[&[u8]], dst: &[u8]) {
+    let width = planes.len();
+    assert!(WIDTHS.contains(&width), "plane width must be 1, 2, 4 or 8");
+    assert_eq!(
+        dst.len() % width,
+        0,
+        "length must be a whole number of elements"
+    );
+    assert!(
+        planes.iter().all(|p| p.len() == dst.len() / width),
+        "plane and destination lengths differ"
+    );
+}
+
+/// The `width` planes of a split buffer `src` (plane `p` is
+/// `src[p * n .. (p + 1) * n]`), as the merge kernels take them; entries
+/// from `width` on are empty.
+pub fn plane_slices(src: &[u8], width: usize) -> [&[u8]; 8] {
+    let n = src.len() / width.max(1);
+    std::array::from_fn(|p| {
+        if p < width {
+            &src[p * n..(p + 1) * n]
+        } else {
+            &[][..]
+        }
+    })
+}
+
 /// Splits elements `from..n` the way [`scalar::split`] does: the part of a
 /// buffer a vector kernel leaves over.
 #[allow(dead_code)]
@@ -60,15 +91,16 @@ pub(crate) fn split_tail(src: &[u8], width: usize, rotate: bool, dst: &mut [u8],
     }
 }
 
-/// Merges elements `from..n` the way [`scalar::merge`] does.
+/// Merges elements `from..n` the way [`scalar::merge_from`] does.
 #[allow(dead_code)]
-pub(crate) fn merge_tail(src: &[u8], width: usize, rotate: bool, dst: &mut [u8], from: usize) {
-    let n = src.len() / width;
+pub(crate) fn merge_tail(planes: &[&[u8]], rotate: bool, dst: &mut [u8], from: usize) {
+    let width = planes.len();
+    let n = dst.len() / width;
     let r = rotate as u32;
     for i in from..n {
         let mut w = 0u64;
-        for p in 0..width {
-            w = w << 8 | u64::from(src[p * n + i]);
+        for plane in planes {
+            w = w << 8 | u64::from(plane[i]);
         }
         let w = (w >> r | w << ((8 * width as u32 - 1) * r)) & mask(width);
         dst[i * width..(i + 1) * width].copy_from_slice(&w.to_le_bytes()[..width]);

@@ -8,7 +8,7 @@
 
 use core::arch::aarch64::*;
 
-use super::{check_args, merge_tail, split_tail};
+use super::{check_args, check_merge_args, merge_tail, split_tail};
 
 type V = uint8x16_t;
 
@@ -161,14 +161,14 @@ fn split_w<const W: usize>(src: &[u8], rotate: bool, dst: &mut [u8]) -> usize {
     blocks * 16
 }
 
-fn merge_w<const W: usize>(src: &[u8], rotate: bool, dst: &mut [u8]) -> usize {
-    let n = src.len() / W;
+fn merge_w<const W: usize>(planes: &[&[u8]], rotate: bool, dst: &mut [u8]) -> usize {
+    let n = dst.len() / W;
     let blocks = n / 16;
     for b in 0..blocks {
-        // SAFETY: plane `W - 1 - k` elements `16 b .. 16 b + 16` lie in `src`.
-        let bytes: [V; W] = std::array::from_fn(|k| unsafe {
-            vld1q_u8(src.as_ptr().add((W - 1 - k) * n + 16 * b))
-        });
+        // SAFETY: plane `W - 1 - k` elements `16 b .. 16 b + 16` lie in
+        // that plane (`n` bytes).
+        let bytes: [V; W] =
+            std::array::from_fn(|k| unsafe { vld1q_u8(planes[W - 1 - k].as_ptr().add(16 * b)) });
         let mut r = interleave(bytes);
         if rotate {
             r = r.map(|v| rot(v, W, false));
@@ -193,14 +193,14 @@ pub(crate) fn split(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
     split_tail(src, width, rotate, dst, done);
 }
 
-/// See [`super::scalar::merge`].
-pub(crate) fn merge(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
-    check_args(src, width, dst);
-    let done = match width {
-        2 => merge_w::<2>(src, rotate, dst),
-        4 => merge_w::<4>(src, rotate, dst),
-        8 => merge_w::<8>(src, rotate, dst),
-        _ => return super::scalar::merge(src, width, rotate, dst),
+/// See [`super::scalar::merge_from`].
+pub(crate) fn merge(planes: &[&[u8]], rotate: bool, dst: &mut [u8]) {
+    check_merge_args(planes, dst);
+    let done = match planes.len() {
+        2 => merge_w::<2>(planes, rotate, dst),
+        4 => merge_w::<4>(planes, rotate, dst),
+        8 => merge_w::<8>(planes, rotate, dst),
+        _ => return super::scalar::merge_from(planes, rotate, dst),
     };
-    merge_tail(src, width, rotate, dst, done);
+    merge_tail(planes, rotate, dst, done);
 }

@@ -1,6 +1,6 @@
 //! Scalar reference for plane split and merge: the specification.
 
-use super::check_args;
+use super::{check_args, check_merge_args};
 
 /// Splits `src` (elements of `width` bytes) into `width` byte planes in `dst`,
 /// rotating each element left by one bit first when `rotate` is set.
@@ -44,26 +44,31 @@ pub fn split(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
 /// Inverse of [`split`]: gathers `width` planes from `src` back into elements.
 pub fn merge(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
     check_args(src, width, dst);
-    let n = src.len() / width;
+    merge_from(&super::plane_slices(src, width)[..width], rotate, dst);
+}
+
+/// [`merge`] from planes held anywhere: `planes[p]` is plane `p` (most
+/// significant byte first), each `dst.len() / planes.len()` bytes.
+pub fn merge_from(planes: &[&[u8]], rotate: bool, dst: &mut [u8]) {
+    check_merge_args(planes, dst);
     let r = rotate as u32;
-    match width {
-        1 => {
-            for (d, &s) in dst.iter_mut().zip(src) {
+    match planes {
+        [one] => {
+            for (d, &s) in dst.iter_mut().zip(*one) {
                 *d = s.rotate_right(r);
             }
         }
-        2 => {
-            let (hi, lo) = src.split_at(n);
+        [hi, lo] => {
             for (i, e) in dst.chunks_exact_mut(2).enumerate() {
                 let w = (u16::from(hi[i]) << 8 | u16::from(lo[i])).rotate_right(r);
                 e.copy_from_slice(&w.to_le_bytes());
             }
         }
-        4 => {
+        [_, _, _, _] => {
             for (i, e) in dst.chunks_exact_mut(4).enumerate() {
                 let mut w = 0u32;
-                for p in 0..4 {
-                    w = w << 8 | u32::from(src[p * n + i]);
+                for plane in planes {
+                    w = w << 8 | u32::from(plane[i]);
                 }
                 e.copy_from_slice(&w.rotate_right(r).to_le_bytes());
             }
@@ -71,8 +76,8 @@ pub fn merge(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
         _ => {
             for (i, e) in dst.chunks_exact_mut(8).enumerate() {
                 let mut w = 0u64;
-                for p in 0..8 {
-                    w = w << 8 | u64::from(src[p * n + i]);
+                for plane in planes {
+                    w = w << 8 | u64::from(plane[i]);
                 }
                 e.copy_from_slice(&w.rotate_right(r).to_le_bytes());
             }

@@ -14,7 +14,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{check_args, merge_tail, split_tail};
+use super::{check_args, check_merge_args, merge_tail, split_tail};
 
 type V = __m128i;
 
@@ -101,14 +101,15 @@ fn split_w<const W: usize, const ROT: bool>(src: &[u8], dst: &mut [u8]) -> usize
 
 /// Merges the whole blocks; returns the elements done.
 #[target_feature(enable = "sse2")]
-fn merge_w<const W: usize, const ROT: bool>(src: &[u8], dst: &mut [u8]) -> usize {
-    let n = src.len() / W;
+fn merge_w<const W: usize, const ROT: bool>(planes: &[&[u8]], dst: &mut [u8]) -> usize {
+    let n = dst.len() / W;
     let blocks = n / 16;
-    let (s, d) = (src.as_ptr(), dst.as_mut_ptr());
+    let d = dst.as_mut_ptr();
     for b in 0..blocks {
-        // SAFETY: plane `W - 1 - k` elements `16 b .. 16 b + 16` lie in `src`.
+        // SAFETY: plane `W - 1 - k` elements `16 b .. 16 b + 16` lie in
+        // that plane (`n` bytes).
         let mut r: [V; W] = std::array::from_fn(|k| unsafe {
-            _mm_loadu_si128(s.add((W - 1 - k) * n + 16 * b).cast())
+            _mm_loadu_si128(planes[W - 1 - k].as_ptr().add(16 * b).cast())
         });
         let mut pass = 1;
         while pass < W {
@@ -151,27 +152,28 @@ fn split_sse2(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) -> usize {
     }
 }
 
-/// See [`super::scalar::merge`].
-pub(crate) fn merge(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
-    check_args(src, width, dst);
-    if width == 1 {
-        return super::scalar::merge(src, width, rotate, dst);
+/// See [`super::scalar::merge_from`].
+pub(crate) fn merge(planes: &[&[u8]], rotate: bool, dst: &mut [u8]) {
+    check_merge_args(planes, dst);
+    if planes.len() == 1 {
+        return super::scalar::merge_from(planes, rotate, dst);
     }
-    // SAFETY: as in `split`.
-    let done = unsafe { merge_sse2(src, width, rotate, dst) };
-    merge_tail(src, width, rotate, dst, done);
+    // SAFETY: as in `split`; `check_merge_args` established the lengths
+    // `merge_w` relies on.
+    let done = unsafe { merge_sse2(planes, rotate, dst) };
+    merge_tail(planes, rotate, dst, done);
 }
 
 /// The vector part of [`merge`]: the elements done (none for width 1).
 #[target_feature(enable = "sse2")]
-fn merge_sse2(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) -> usize {
-    match (width, rotate) {
-        (2, false) => merge_w::<2, false>(src, dst),
-        (2, true) => merge_w::<2, true>(src, dst),
-        (4, false) => merge_w::<4, false>(src, dst),
-        (4, true) => merge_w::<4, true>(src, dst),
-        (8, false) => merge_w::<8, false>(src, dst),
-        (8, true) => merge_w::<8, true>(src, dst),
+fn merge_sse2(planes: &[&[u8]], rotate: bool, dst: &mut [u8]) -> usize {
+    match (planes.len(), rotate) {
+        (2, false) => merge_w::<2, false>(planes, dst),
+        (2, true) => merge_w::<2, true>(planes, dst),
+        (4, false) => merge_w::<4, false>(planes, dst),
+        (4, true) => merge_w::<4, true>(planes, dst),
+        (8, false) => merge_w::<8, false>(planes, dst),
+        (8, true) => merge_w::<8, true>(planes, dst),
         _ => 0,
     }
 }
