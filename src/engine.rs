@@ -34,6 +34,7 @@ use crate::format::Reader;
 use crate::hists::{ChunkHists, HistSum, CX_PLANES};
 use crate::options::{Effort, Options};
 use crate::payload::{self, Body};
+use crate::prefault::prefault;
 use crate::transform::dedup::{self, Copy};
 
 /// Most shared models one block may carry.
@@ -558,6 +559,7 @@ pub fn decode_block(
     let copies: Vec<Vec<Copy>> = work
         .into_par_iter()
         .map_init(Vec::new, |scratch, (loc, dst, off)| {
+            prefault(dst);
             let copies = payload::decode_payload(
                 &payloads[loc.payload.clone()],
                 dtype,

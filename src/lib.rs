@@ -31,6 +31,7 @@ mod hists;
 mod info;
 mod options;
 mod payload;
+mod prefault;
 mod stream;
 mod transform;
 mod trim;
