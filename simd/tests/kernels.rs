@@ -667,6 +667,20 @@ fn rans_pair_decode_matches_two_decodes() {
                             cases.push((sa.clone(), bad));
                         }
                     }
+                    // Both damaged: the first stream's error wins even where
+                    // the second one's header is bad (out-of-range state,
+                    // short header) and its own damage is found only later.
+                    let mut bad_head = sb.clone();
+                    bad_head[3] = 0xFF;
+                    for y in [bad_head, sb[..100.min(sb.len())].to_vec()] {
+                        for cut in [sa.len().saturating_sub(65), sa.len().saturating_sub(1)] {
+                            cases.push((sa[..cut].to_vec(), y.clone()));
+                        }
+                        let mut bad = sa.clone();
+                        let last = bad.len() - 1;
+                        bad[last] ^= 0x10;
+                        cases.push((bad, y));
+                    }
                     for k in &ks {
                         for (x, y) in &cases {
                             let (mut wa, mut wb) = (vec![0u8; na], vec![0u8; nb]);

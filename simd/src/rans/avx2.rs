@@ -25,8 +25,8 @@
 
 use core::arch::x86_64::*;
 
-use super::packed::{self, BackWords, EncSym, Reader};
-use super::{order1_segment_len, Ctx, RansError, RansTables, RANS_L};
+use super::packed::{self, BackWords, EncSym, Reader, Side};
+use super::{order1_segment_len, Ctx, RansError, RansTables, SecondCtx, RANS_L};
 use super::{RansError as E, STATES};
 
 /// Whether decode lookups use `vpgatherdq` (true) or scalar loads.
@@ -174,13 +174,22 @@ fn consts(t: &RansTables) -> Consts {
 #[inline]
 #[target_feature(enable = "avx2")]
 fn dec_step(k: &Consts, dec: &[u64], x: __m256i, base: __m256i) -> (__m256i, __m256i) {
+    let (xn, hi) = dec_step_hi(k, dec, x, base);
+    (xn, _mm256_srli_epi32::<16>(hi))
+}
+
+/// [`dec_step`] giving the upper halves of the entries, `bias | sym << 16 |
+/// tag << 24`, instead of the symbols.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn dec_step_hi(k: &Consts, dec: &[u64], x: __m256i, base: __m256i) -> (__m256i, __m256i) {
     let idx = _mm256_add_epi32(_mm256_and_si256(x, k.slot_mask), base);
     let (f, hi) = lookup(dec, idx);
     let xn = _mm256_add_epi32(
         _mm256_mullo_epi32(f, _mm256_srl_epi32(x, k.bits)),
         _mm256_and_si256(hi, k.low16),
     );
-    (xn, _mm256_srli_epi32::<16>(hi))
+    (xn, hi)
 }
 
 /// Renormalises the lanes of `x` below `L` from the words at `r.pos`.
@@ -211,6 +220,63 @@ fn pack_syms(s: &[__m256i; 4]) -> __m256i {
     let b = _mm256_packus_epi32(s[2], s[3]);
     let bytes = _mm256_packus_epi16(a, b);
     _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+}
+
+/// Packs the symbols (byte 2 of every `u32`) of four vectors of entry
+/// upper halves ([`dec_step_hi`]) into 32 bytes in lane order.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn pack_hi(h: &[__m256i; 4]) -> __m256i {
+    // Vector `g` puts its four symbols of each 128-bit half at bytes
+    // `4g .. 4g + 4` of that half.
+    let pick = |g: i8| {
+        let b = |k: i8| if k / 4 == g { 4 * (k % 4) + 2 } else { -1 };
+        _mm256_setr_epi8(
+            b(0),
+            b(1),
+            b(2),
+            b(3),
+            b(4),
+            b(5),
+            b(6),
+            b(7),
+            b(8),
+            b(9),
+            b(10),
+            b(11),
+            b(12),
+            b(13),
+            b(14),
+            b(15),
+            b(0),
+            b(1),
+            b(2),
+            b(3),
+            b(4),
+            b(5),
+            b(6),
+            b(7),
+            b(8),
+            b(9),
+            b(10),
+            b(11),
+            b(12),
+            b(13),
+            b(14),
+            b(15),
+        )
+    };
+    let v = _mm256_or_si256(
+        _mm256_or_si256(
+            _mm256_shuffle_epi8(h[0], pick(0)),
+            _mm256_shuffle_epi8(h[1], pick(1)),
+        ),
+        _mm256_or_si256(
+            _mm256_shuffle_epi8(h[2], pick(2)),
+            _mm256_shuffle_epi8(h[3], pick(3)),
+        ),
+    );
+    _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
 }
 
 #[inline]
@@ -280,6 +346,172 @@ fn rr_rounds(
     }
     store_states(&xs, x);
     done * STATES
+}
+
+/// See [`crate::Kernels::rans_decode_pair`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_pair(
+    first: &[u8],
+    first_ctx: Option<&[u8]>,
+    t_first: &RansTables,
+    out_first: &mut [u8],
+    second: &[u8],
+    second_ctx: SecondCtx<'_>,
+    t_second: &RansTables,
+    out_second: &mut [u8],
+) -> Result<(), RansError> {
+    // SAFETY: as in `decode`.
+    unsafe {
+        decode_pair_avx2(
+            first, first_ctx, t_first, out_first, second, second_ctx, t_second, out_second,
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+fn decode_pair_avx2(
+    first: &[u8],
+    first_ctx: Option<&[u8]>,
+    t_first: &RansTables,
+    out_first: &mut [u8],
+    second: &[u8],
+    second_ctx: SecondCtx<'_>,
+    t_second: &RansTables,
+    out_second: &mut [u8],
+) -> Result<(), RansError> {
+    let plane_b = match second_ctx {
+        SecondCtx::Plane(c) => Some(c),
+        _ => None,
+    };
+    packed::decode_pair_with(
+        first,
+        first_ctx,
+        t_first,
+        out_first,
+        second,
+        second_ctx,
+        t_second,
+        out_second,
+        |r, c, t, x, out| rr_rounds(r, c, t, x, out),
+        |a, oa, b, ob, tagged| {
+            let sa = PairStream::new(t_first, first_ctx, tagged.unwrap_or(t_first.dec_entries()));
+            let sb = PairStream::new(t_second, plane_b, t_second.dec_entries());
+            pair_rounds(a, &sa, oa, b, &sb, ob, tagged.is_some())
+        },
+    )
+}
+
+/// What a pair loop needs of one stream's model.
+struct PairStream<'a> {
+    k: Consts,
+    dec: &'a [u64],
+    ctx: Option<&'a [u8]>,
+    bases: [u32; 256],
+    base0: __m256i,
+}
+
+impl<'a> PairStream<'a> {
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn new(t: &RansTables, ctx: Option<&'a [u8]>, dec: &'a [u64]) -> PairStream<'a> {
+        let bases = t.dec_bases();
+        PairStream {
+            k: consts(t),
+            dec,
+            ctx,
+            bases,
+            base0: _mm256_set1_epi32(bases[0] as i32),
+        }
+    }
+
+    /// Table offsets of the lanes of vector `g` of the round starting at
+    /// symbol `i0`, from the context plane (or table 0).
+    ///
+    /// The caller guarantees `i0 + 32 <= ctx.len()`.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn base(&self, i0: usize, g: usize) -> __m256i {
+        match self.ctx {
+            None => self.base0,
+            Some(c) => {
+                debug_assert!(i0 + STATES <= c.len());
+                // SAFETY: `i0 + 8g + 8 <= c.len()` (the caller's guarantee);
+                // the gather indices are bytes, below `bases.len() == 256`.
+                unsafe {
+                    let cb = _mm_loadl_epi64(c.as_ptr().add(i0 + 8 * g) as *const __m128i);
+                    _mm256_i32gather_epi32::<4>(
+                        self.bases.as_ptr() as *const i32,
+                        _mm256_cvtepu8_epi32(cb),
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// Decodes whole rounds of both streams of a pair in one loop while both
+/// have a round of words; the second stream runs one round behind the first
+/// and, when `tagged`, takes its table offsets from the tags of the first
+/// stream's entries of that round (`(tag << bits)`), not from a plane.
+/// Returns the symbols decoded of each stream.
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+fn pair_rounds(
+    a: &mut Side<'_>,
+    sa: &PairStream<'_>,
+    oa: &mut [u8],
+    b: &mut Side<'_>,
+    sb: &PairStream<'_>,
+    ob: &mut [u8],
+    tagged: bool,
+) -> (usize, usize) {
+    let (rounds_a, rounds_b) = (oa.len() / STATES, ob.len() / STATES);
+    if rounds_a == 0 || rounds_b == 0 || a.r.left() < 64 {
+        return (0, 0);
+    }
+    let bits_b = sb.k.bits;
+    let mut xa = load_states(&a.x);
+    let mut xb = load_states(&b.x);
+    let mut ha = [_mm256_setzero_si256(); 4];
+    for g in 0..4 {
+        let (xn, h) = dec_step_hi(&sa.k, sa.dec, xa[g], sa.base(0, g));
+        xa[g] = renorm(&sa.k, &mut a.r, xn);
+        ha[g] = h;
+    }
+    // SAFETY: `32 <= rounds_a * 32 <= oa.len()`.
+    unsafe { _mm256_storeu_si256(oa.as_mut_ptr() as *mut __m256i, pack_hi(&ha)) };
+    let (mut da, mut db) = (1, 0);
+    while da < rounds_a && db < rounds_b && a.r.left() >= 64 && b.r.left() >= 64 {
+        let (ia, ib) = (da * STATES, db * STATES);
+        let mut hn = [_mm256_setzero_si256(); 4];
+        let mut hb = [_mm256_setzero_si256(); 4];
+        for g in 0..4 {
+            let (xn, h) = dec_step_hi(&sa.k, sa.dec, xa[g], sa.base(ia, g));
+            xa[g] = renorm(&sa.k, &mut a.r, xn);
+            hn[g] = h;
+            let base = if tagged {
+                _mm256_sll_epi32(_mm256_srli_epi32::<24>(ha[g]), bits_b)
+            } else {
+                sb.base(ib, g)
+            };
+            let (xn, h) = dec_step_hi(&sb.k, sb.dec, xb[g], base);
+            xb[g] = renorm(&sb.k, &mut b.r, xn);
+            hb[g] = h;
+        }
+        // SAFETY: `ia + 32 <= rounds_a * 32 <= oa.len()`, and likewise for
+        // `ib` and `ob`.
+        unsafe {
+            _mm256_storeu_si256(oa.as_mut_ptr().add(ia) as *mut __m256i, pack_hi(&hn));
+            _mm256_storeu_si256(ob.as_mut_ptr().add(ib) as *mut __m256i, pack_hi(&hb));
+        }
+        ha = hn;
+        da += 1;
+        db += 1;
+    }
+    store_states(&xa, &mut a.x);
+    store_states(&xb, &mut b.x);
+    (da * STATES, db * STATES)
 }
 
 /// Decodes order-1 rounds while a round of words is surely there; returns

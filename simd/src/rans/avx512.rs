@@ -12,15 +12,13 @@
 
 use core::arch::x86_64::*;
 
-use super::packed::{self, Reader};
-use super::{
-    order1_segment_len, scalar, Ctx, RansError, RansTables, SecondCtx, HEADER_BYTES, RANS_L, STATES,
-};
+use super::packed::{self, Reader, Side};
+use super::{order1_segment_len, Ctx, RansError, RansTables, SecondCtx, RANS_L, STATES};
 
 /// Whether decode lookups use `vpgatherdq` (true) or scalar loads.
 const LOOKUP_GATHER: bool = true;
 
-/// See [`scalar::decode`].
+/// See [`super::scalar::decode`].
 pub(crate) fn decode(
     stream: &[u8],
     ctx: Ctx<'_>,
@@ -40,28 +38,35 @@ fn decode_avx512(
     t: &RansTables,
     out: &mut [u8],
 ) -> Result<(), RansError> {
-    let mut x = scalar::read_states(stream)?;
-    let mut r = Reader {
-        data: stream,
-        pos: HEADER_BYTES,
-    };
-    let c = match ctx {
-        Ctx::Order0 => None,
-        Ctx::Plane(c) => {
-            assert_eq!(
-                c.len(),
-                out.len(),
-                "context plane length differs from output"
-            );
-            Some(c)
-        }
-        Ctx::Order1 => {
-            let done = o1_rounds(&mut r, t, &mut x, out);
-            packed::decode_o1_tail(&mut r, t, done, &mut x, out)?;
-            return scalar::finish(&x, r.pos, stream.len());
-        }
-    };
-    RrStream::new(r, t, &x).finish(0, c, t, out)
+    packed::decode_with(
+        stream,
+        ctx,
+        t,
+        out,
+        |r, c, x, out| rr_rounds(r, c, t, x, out),
+        |r, x, out| o1_rounds(r, t, x, out),
+    )
+}
+
+/// Decodes whole rounds of a round-robin stream while a round of words is
+/// surely there; returns how many symbols were decoded.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn rr_rounds(
+    r: &mut Reader<'_>,
+    ctx: Option<&[u8]>,
+    t: &RansTables,
+    x: &mut [u32; STATES],
+    out: &mut [u8],
+) -> usize {
+    let mut s = RrStream::new(r, t, x);
+    let rounds = out.len() / STATES;
+    let mut done = 0;
+    while done < rounds && s.can_round() {
+        s.round(done, ctx, out);
+        done += 1;
+    }
+    s.store(r, x);
+    done * STATES
 }
 
 /// Loads the packed decode entries at `idx`: (`freq`, `bias | sym << 16`).
@@ -160,8 +165,8 @@ fn store_states(xs: &[__m512i; 2], x: &mut [u32; STATES]) {
 }
 
 /// A round-robin stream being decoded: its reader, states and tables.
-struct RrStream<'a> {
-    r: Reader<'a>,
+struct RrStream<'a, 'd> {
+    r: Reader<'d>,
     xs: [__m512i; 2],
     dec: &'a [u64],
     bases: [u32; 256],
@@ -169,19 +174,32 @@ struct RrStream<'a> {
     k: Consts,
 }
 
-impl<'a> RrStream<'a> {
+impl<'a, 'd> RrStream<'a, 'd> {
+    /// The stream at `r`'s position with states `x`; hand both back with
+    /// [`Self::store`].
     #[inline]
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-    fn new(r: Reader<'a>, t: &'a RansTables, x: &[u32; STATES]) -> RrStream<'a> {
+    fn new(r: &Reader<'d>, t: &'a RansTables, x: &[u32; STATES]) -> RrStream<'a, 'd> {
         let bases = t.dec_bases();
         RrStream {
-            r,
+            r: Reader {
+                data: r.data,
+                pos: r.pos,
+            },
             xs: load_states(x),
             dec: t.dec_entries(),
             bases,
             base0: _mm512_set1_epi32(bases[0] as i32),
             k: consts(t),
         }
+    }
+
+    /// Writes the position and states back.
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+    fn store(&self, r: &mut Reader<'_>, x: &mut [u32; STATES]) {
+        r.pos = self.r.pos;
+        store_states(&self.xs, x);
     }
 
     /// Whether a vector round may read its words (64 bytes, 2 vectors).
@@ -234,36 +252,6 @@ impl<'a> RrStream<'a> {
             s
         })
     }
-
-    /// Decodes whole rounds from `start` while the stream has words for
-    /// them; returns the symbols decoded in all (from 0).
-    #[inline]
-    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-    fn rounds_from(&mut self, start: usize, ctx: Option<&[u8]>, out: &mut [u8]) -> usize {
-        let rounds = out.len() / STATES;
-        let mut done = start;
-        while done < rounds && self.can_round() {
-            self.round(done, ctx, out);
-            done += 1;
-        }
-        done * STATES
-    }
-
-    /// Decodes the symbols from `from` on, then checks the stream's end.
-    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-    fn finish(
-        mut self,
-        from: usize,
-        ctx: Option<&[u8]>,
-        t: &RansTables,
-        out: &mut [u8],
-    ) -> Result<(), RansError> {
-        let done = self.rounds_from(from / STATES, ctx, out);
-        let mut x = [0u32; STATES];
-        store_states(&self.xs, &mut x);
-        packed::decode_rr_tail(&mut self.r, ctx, t, done, &mut x, out)?;
-        scalar::finish(&x, self.r.pos, self.r.data.len())
-    }
 }
 
 /// See [`crate::Kernels::rans_decode_pair`].
@@ -286,10 +274,6 @@ pub(crate) fn decode_pair(
     }
 }
 
-/// Two round-robin streams decoded in one loop, so that each one's
-/// dependency chain (gather, multiply, renormalise) overlaps the other's.
-/// The second stream runs one round behind the first: with
-/// [`SecondCtx::First`] its contexts are the first's symbols of that round.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
 fn decode_pair_avx512(
@@ -302,69 +286,75 @@ fn decode_pair_avx512(
     t_second: &RansTables,
     out_second: &mut [u8],
 ) -> Result<(), RansError> {
-    if let Some(c) = first_ctx {
-        assert_eq!(
-            c.len(),
-            out_first.len(),
-            "context plane length differs from output"
-        );
-    }
-    match second_ctx {
-        SecondCtx::Plane(c) => assert_eq!(
-            c.len(),
-            out_second.len(),
-            "context plane length differs from output"
-        ),
-        SecondCtx::First => assert_eq!(
-            out_first.len(),
-            out_second.len(),
-            "context plane length differs from output"
-        ),
-        SecondCtx::Order0 => {}
-    }
-    let xa = scalar::read_states(first)?;
-    let xb = scalar::read_states(second)?;
-    let reader = |data| Reader {
-        data,
-        pos: HEADER_BYTES,
+    let plane_b = match second_ctx {
+        SecondCtx::Plane(c) => Some(c),
+        _ => None,
     };
-    // With `SecondCtx::First` the first stream's entries carry the second
-    // stream's table index (`dec_entries_tagged`): its lanes give the second
-    // stream's next offsets without a memory round trip or a gather.
-    let tagged = matches!(second_ctx, SecondCtx::First)
-        .then(|| t_first.dec_entries_tagged(t_second.ctx_map()));
-    let mut a = RrStream::new(reader(first), t_first, &xa);
-    if let Some(d) = &tagged {
-        a.dec = d;
+    packed::decode_pair_with(
+        first,
+        first_ctx,
+        t_first,
+        out_first,
+        second,
+        second_ctx,
+        t_second,
+        out_second,
+        |r, c, t, x, out| rr_rounds(r, c, t, x, out),
+        |a, oa, b, ob, tagged| {
+            pair_rounds(a, first_ctx, t_first, oa, b, plane_b, t_second, ob, tagged)
+        },
+    )
+}
+
+/// Decodes whole rounds of two round-robin streams in one loop, so that
+/// each one's dependency chain (gather, multiply, renormalise) overlaps the
+/// other's, while both have a round of words; returns the symbols decoded
+/// of each. The second stream runs one round behind the first: given the
+/// first stream's `tagged` entries ([`SecondCtx::First`]) its table offsets
+/// are the tags of the first stream's lanes of that round, `tag << bits`,
+/// with no memory round trip or gather; otherwise they come from its plane
+/// `cb` (or table 0).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn pair_rounds(
+    a: &mut Side<'_>,
+    ca: Option<&[u8]>,
+    ta: &RansTables,
+    oa: &mut [u8],
+    b: &mut Side<'_>,
+    cb: Option<&[u8]>,
+    tb: &RansTables,
+    ob: &mut [u8],
+    tagged: Option<&[u64]>,
+) -> (usize, usize) {
+    let (rounds_a, rounds_b) = (oa.len() / STATES, ob.len() / STATES);
+    let mut sa = RrStream::new(&a.r, ta, &a.x);
+    if let Some(d) = tagged {
+        sa.dec = d;
     }
-    let mut b = RrStream::new(reader(second), t_second, &xb);
-    let (rounds_a, rounds_b) = (out_first.len() / STATES, out_second.len() / STATES);
-    let bits_b = _mm_cvtsi32_si128(t_second.scale_bits() as i32);
+    let mut sb = RrStream::new(&b.r, tb, &b.x);
+    let bits_b = _mm_cvtsi32_si128(tb.scale_bits() as i32);
     // `da` rounds of the first stream done, `db` of the second; db < da.
     let (mut da, mut db) = (0, 0);
-    if rounds_a > 0 && a.can_round() {
-        let mut s = a.round(0, first_ctx, out_first);
+    if rounds_a > 0 && rounds_b > 0 && sa.can_round() {
+        let mut s = sa.round(0, ca, oa);
         da = 1;
-        while da < rounds_a && db < rounds_b && a.can_round() && b.can_round() {
-            let next = a.round(da, first_ctx, out_first);
+        while da < rounds_a && db < rounds_b && sa.can_round() && sb.can_round() {
+            let next = sa.round(da, ca, oa);
             if tagged.is_some() {
                 let bases = s.map(|v| _mm512_sll_epi32(_mm512_srli_epi32::<8>(v), bits_b));
-                b.round_on(db, bases, out_second);
+                sb.round_on(db, bases, ob);
             } else {
-                b.round(db, second_ctx.bytes(out_first), out_second);
+                sb.round(db, cb, ob);
             }
             s = next;
             da += 1;
             db += 1;
         }
     }
-    a.finish(da * STATES, first_ctx, t_first, out_first)?;
-    b.finish(
-        db * STATES,
-        second_ctx.bytes(out_first),
-        t_second,
-        out_second,
-    )
+    sa.store(&mut a.r, &mut a.x);
+    sb.store(&mut b.r, &mut b.x);
+    (da * STATES, db * STATES)
 }
 
 /// Lanes `0 .. act - 16 * g` of vector `g`.
