@@ -752,6 +752,83 @@ fn rans_pair_decode_with_other_second_models() {
     }
 }
 
+/// The limits of the narrow (`u32`) decode entries, which models up to
+/// scale 12 use: a symbol owning every slot of a scale-12 table (frequency
+/// `2^12`), one owning all but one (the other symbol at frequency 1), and
+/// the same data at scale 13, the first scale with wide entries only; as
+/// single streams and as either stream of a pair.
+#[test]
+fn rans_narrow_entry_limits() {
+    let scalar = Kernels::scalar();
+    let mut rng = Rng(12);
+    let n = 3000;
+    let first: Vec<u8> = (0..n).map(|_| (rng.next() % 3) as u8).collect();
+    let tf = RansTables::new(12, [0; 256], vec![table_from(&first, 12)]).unwrap();
+    let mut sf = Vec::new();
+    scalar
+        .rans_encode(&first, Ctx::Order0, &tf, &mut sf)
+        .unwrap();
+    let all7 = vec![7u8; n];
+    let mostly7: Vec<u8> = (0..n).map(|i| if i % 97 == 5 { 9 } else { 7 }).collect();
+    for bits in [12u32, 13] {
+        let m = 1u16 << bits;
+        let mut whole = [0u16; 256];
+        whole[7] = m;
+        let mut but_one = [0u16; 256];
+        but_one[7] = m - 1;
+        but_one[9] = 1;
+        // Contexts 0 and 2 of the first stream pick `whole`, 1 `but_one`.
+        let mut map = [0u8; 256];
+        map[1] = 1;
+        let t2 = RansTables::new(bits, map, vec![whole, but_one]).unwrap();
+        let data2: Vec<u8> = first
+            .iter()
+            .zip(&mostly7)
+            .map(|(&c, &d)| if c == 1 { d } else { 7 })
+            .collect();
+        let cases = [
+            (
+                &all7,
+                RansTables::new(bits, [0; 256], vec![whole]).unwrap(),
+                None,
+            ),
+            (
+                &mostly7,
+                RansTables::new(bits, [0; 256], vec![but_one]).unwrap(),
+                None,
+            ),
+            (&data2, t2, Some(&first[..])),
+        ];
+        for (data, t, ctx) in &cases {
+            let mode = ctx.map_or(Ctx::Order0, Ctx::Plane);
+            let mut s = Vec::new();
+            scalar.rans_encode(data, mode, t, &mut s).unwrap();
+            for k in levels_quiet() {
+                let label = format!("{} bits={bits} ctx={}", k.isa(), ctx.is_some());
+                let mut out = vec![0u8; n];
+                k.rans_decode(&s, mode, t, &mut out).unwrap();
+                assert!(out == **data, "decode {label}");
+                // As the second stream (its contexts the first stream's
+                // symbols, or none), and as the first.
+                let (mut ga, mut gb) = (vec![0u8; n], vec![0u8; n]);
+                let second = if ctx.is_some() {
+                    SecondCtx::First
+                } else {
+                    SecondCtx::Order0
+                };
+                k.rans_decode_pair(&sf, None, &tf, &mut ga, &s, second, t, &mut gb)
+                    .unwrap();
+                assert!(ga == first && gb == **data, "pair second {label}");
+                if ctx.is_none() {
+                    k.rans_decode_pair(&s, None, t, &mut gb, &sf, SecondCtx::Order0, &tf, &mut ga)
+                        .unwrap();
+                    assert!(ga == first && gb == **data, "pair first {label}");
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn xxh3_matches_scalar() {
     let mut rng = Rng(0x5EED_0FC0_FFEE);

@@ -9,9 +9,17 @@
 //! ([`packed::Reader::step`]), so truncation is reported exactly where the
 //! reference reports it and nothing is ever read past the stream.
 //!
-//! Decode lookups use the packed `u64` entries of [`packed`]: two 4-lane
-//! `vpgatherdq` per vector, or eight scalar loads ([`LOOKUP_GATHER`] picks;
-//! see `docs/KERNELS.md` for the measurement that decided it).
+//! Decode lookups use the packed `u64` entries of [`packed`]: two 8-lane
+//! `vpgatherdd` of their halves per vector, or eight scalar loads
+//! ([`LOOKUP_GATHER`] picks; see `docs/KERNELS.md` for the measurement that
+//! decided it); a round-robin model with `scale_bits <= 12` uses the narrow
+//! `u32` entries instead, one `vpgatherdd` per vector.
+//!
+//! A pair decode ([`decode_pair`]) runs the round loops of two streams in
+//! one loop, the second one round behind the first; with
+//! [`SecondCtx::First`] the first stream's entries are the tagged ones
+//! ([`RansTables::dec_entries_tagged`]) and the second stream's table
+//! offsets are `tag << bits` of the first stream's lanes of that round.
 //!
 //! Encoding walks the rounds backwards, vectors 3..0, and writes the words
 //! of each vector below the previous ones: [`COMPRESS_TOP`] moves the lanes
@@ -114,21 +122,24 @@ fn decode_avx2(
     )
 }
 
-/// Loads the packed decode entries at `idx`: (`freq`, `bias | sym << 16`).
+/// Loads the packed decode entries at `idx`: (`freq`, `bias | sym << 16 |
+/// tag << 24`).
 #[inline]
 #[target_feature(enable = "avx2")]
 fn lookup(dec: &[u64], idx: __m256i) -> (__m256i, __m256i) {
-    // Gather A takes lanes 0,1,4,5 and B lanes 2,3,6,7, so that the
-    // in-lane `shufps` below leaves every field in lane order.
-    let (a, b) = if LOOKUP_GATHER {
-        let ip = _mm256_permutevar8x32_epi32(idx, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7));
+    if LOOKUP_GATHER {
+        // Two 8-lane `vpgatherdd` of the entries' halves: the fields come
+        // out in lane order (two 4-lane `vpgatherdq` need an index permute
+        // and two `shufps` to get there, all on the shuffle port; measured
+        // 3-6% slower, docs/KERNELS.md).
         // SAFETY: every index is `table << bits | slot` with `table` a
-        // table of the model and `slot < 2^bits`, so below `dec.len()`.
+        // table of the model and `slot < 2^bits`, so below `dec.len()`; an
+        // entry is the two `u32` at byte offsets `8 * idx` and `8 * idx + 4`.
         unsafe {
-            let p = dec.as_ptr() as *const i64;
+            let p = dec.as_ptr() as *const i32;
             (
-                _mm256_i32gather_epi64::<8>(p, _mm256_castsi256_si128(ip)),
-                _mm256_i32gather_epi64::<8>(p, _mm256_extracti128_si256::<1>(ip)),
+                _mm256_i32gather_epi32::<8>(p, idx),
+                _mm256_i32gather_epi32::<8>(p.add(1), idx),
             )
         }
     } else {
@@ -136,17 +147,14 @@ fn lookup(dec: &[u64], idx: __m256i) -> (__m256i, __m256i) {
         // SAFETY: `ix` is 32 bytes, the size of the store.
         unsafe { _mm256_storeu_si256(ix.as_mut_ptr() as *mut __m256i, idx) };
         // SAFETY: every index is below `dec.len()` (see the gather above).
-        let e = |k: usize| unsafe { *dec.get_unchecked(ix[k] as usize) as i64 };
+        let e = |k: usize| unsafe { *dec.get_unchecked(ix[k] as usize) };
+        let f = |k: usize| e(k) as u32 as i32;
+        let h = |k: usize| (e(k) >> 32) as u32 as i32;
         (
-            _mm256_set_epi64x(e(5), e(4), e(1), e(0)),
-            _mm256_set_epi64x(e(7), e(6), e(3), e(2)),
+            _mm256_setr_epi32(f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7)),
+            _mm256_setr_epi32(h(0), h(1), h(2), h(3), h(4), h(5), h(6), h(7)),
         )
-    };
-    let (fa, fb) = (_mm256_castsi256_ps(a), _mm256_castsi256_ps(b));
-    (
-        _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(fa, fb)),
-        _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(fa, fb)),
-    )
+    }
 }
 
 /// The model constants one vector step needs.
@@ -192,6 +200,59 @@ fn dec_step_hi(k: &Consts, dec: &[u64], x: __m256i, base: __m256i) -> (__m256i, 
     (xn, hi)
 }
 
+/// [`dec_step_hi`] on narrow entries ([`packed::dec_entry_narrow`]):
+/// returns the new states and the entries (symbol in byte 3).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn dec_step_narrow(k: &Consts, dec: &[u32], x: __m256i, base: __m256i) -> (__m256i, __m256i) {
+    let idx = _mm256_add_epi32(_mm256_and_si256(x, k.slot_mask), base);
+    // SAFETY: every index is `table << bits | slot` with `table` a table of
+    // the model and `slot < 2^bits`, so below `dec.len()`.
+    let e = unsafe { _mm256_i32gather_epi32::<4>(dec.as_ptr() as *const i32, idx) };
+    let low12 = _mm256_set1_epi32(0xFFF);
+    let xs = _mm256_srl_epi32(x, k.bits);
+    let f1 = _mm256_and_si256(e, low12);
+    let bias = _mm256_and_si256(_mm256_srli_epi32::<12>(e), low12);
+    let xn = _mm256_add_epi32(_mm256_add_epi32(_mm256_mullo_epi32(f1, xs), xs), bias);
+    (xn, e)
+}
+
+/// A stream's decode entries: wide (`u64`) always, narrow (`u32`) where the
+/// model's scale allows ([`RansTables::dec_entries_narrow`]).
+#[derive(Clone, Copy)]
+struct Entries<'a> {
+    wide: &'a [u64],
+    narrow: &'a [u32],
+}
+
+impl Entries<'_> {
+    /// [`dec_step_narrow`] when `NARROW`, else [`dec_step_hi`]; the symbol
+    /// is byte [`sym_byte`] of the second output.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn step<const NARROW: bool>(
+        &self,
+        k: &Consts,
+        x: __m256i,
+        base: __m256i,
+    ) -> (__m256i, __m256i) {
+        if NARROW {
+            dec_step_narrow(k, self.narrow, x, base)
+        } else {
+            dec_step_hi(k, self.wide, x, base)
+        }
+    }
+}
+
+/// The byte of a step's second output that holds the symbol.
+const fn sym_byte(narrow: bool) -> i8 {
+    if narrow {
+        3
+    } else {
+        2
+    }
+}
+
 /// Renormalises the lanes of `x` below `L` from the words at `r.pos`.
 ///
 /// The caller guarantees 16 readable bytes at `r.pos`.
@@ -222,15 +283,15 @@ fn pack_syms(s: &[__m256i; 4]) -> __m256i {
     _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
 }
 
-/// Packs the symbols (byte 2 of every `u32`) of four vectors of entry
-/// upper halves ([`dec_step_hi`]) into 32 bytes in lane order.
+/// Packs byte `byte` of every `u32` of four vectors (the symbols of
+/// [`Entries::step`]) into 32 bytes in lane order.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn pack_hi(h: &[__m256i; 4]) -> __m256i {
+fn pack_hi(h: &[__m256i; 4], byte: i8) -> __m256i {
     // Vector `g` puts its four symbols of each 128-bit half at bytes
     // `4g .. 4g + 4` of that half.
     let pick = |g: i8| {
-        let b = |k: i8| if k / 4 == g { 4 * (k % 4) + 2 } else { -1 };
+        let b = |k: i8| if k / 4 == g { 4 * (k % 4) + byte } else { -1 };
         _mm256_setr_epi8(
             b(0),
             b(1),
@@ -305,42 +366,43 @@ fn rr_rounds(
     x: &mut [u32; STATES],
     out: &mut [u8],
 ) -> usize {
+    let m = Model::new(t, ctx, t.dec_entries());
+    if m.narrow() {
+        rr_rounds_with::<true>(r, &m, x, out)
+    } else {
+        rr_rounds_with::<false>(r, &m, x, out)
+    }
+}
+
+/// [`rr_rounds`] with wide or narrow entries.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn rr_rounds_with<const NARROW: bool>(
+    r: &mut Reader<'_>,
+    m: &Model<'_>,
+    x: &mut [u32; STATES],
+    out: &mut [u8],
+) -> usize {
     let rounds = out.len() / STATES;
     if rounds == 0 || r.left() < 64 {
         return 0;
     }
-    let dec = t.dec_entries();
-    let bases = t.dec_bases();
-    let k = consts(t);
-    let base0 = _mm256_set1_epi32(bases[0] as i32);
     let mut xs = load_states(x);
     let mut done = 0;
     while done < rounds && r.left() >= 64 {
         let i0 = done * STATES;
-        let mut syms = [_mm256_setzero_si256(); 4];
+        let mut hs = [_mm256_setzero_si256(); 4];
         for g in 0..4 {
-            let base = match ctx {
-                None => base0,
-                Some(c) => {
-                    // SAFETY: `c.len() == out.len()` (asserted by the caller)
-                    // and `i0 + 32 <= out.len()`; the gather indices are
-                    // bytes, below `bases.len() == 256`.
-                    unsafe {
-                        let cb = _mm_loadl_epi64(c.as_ptr().add(i0 + 8 * g) as *const __m128i);
-                        _mm256_i32gather_epi32::<4>(
-                            bases.as_ptr() as *const i32,
-                            _mm256_cvtepu8_epi32(cb),
-                        )
-                    }
-                }
-            };
-            let (xn, s) = dec_step(&k, dec, xs[g], base);
-            xs[g] = renorm(&k, r, xn);
-            syms[g] = s;
+            let (xn, h) = m.dec.step::<NARROW>(&m.k, xs[g], m.base(i0, g));
+            xs[g] = renorm(&m.k, r, xn);
+            hs[g] = h;
         }
         // SAFETY: `i0 + 32 <= rounds * 32 <= out.len()`.
         unsafe {
-            _mm256_storeu_si256(out.as_mut_ptr().add(i0) as *mut __m256i, pack_syms(&syms));
+            _mm256_storeu_si256(
+                out.as_mut_ptr().add(i0) as *mut __m256i,
+                pack_hi(&hs, sym_byte(NARROW)),
+            );
         }
         done += 1;
     }
@@ -395,34 +457,49 @@ fn decode_pair_avx2(
         out_second,
         |r, c, t, x, out| rr_rounds(r, c, t, x, out),
         |a, oa, b, ob, tagged| {
-            let sa = PairStream::new(t_first, first_ctx, tagged.unwrap_or(t_first.dec_entries()));
-            let sb = PairStream::new(t_second, plane_b, t_second.dec_entries());
-            pair_rounds(a, &sa, oa, b, &sb, ob, tagged.is_some())
+            let sa = Model::new(t_first, first_ctx, tagged.unwrap_or(t_first.dec_entries()));
+            let sb = Model::new(t_second, plane_b, t_second.dec_entries());
+            if sb.narrow() {
+                pair_rounds::<true>(a, &sa, oa, b, &sb, ob, tagged.is_some())
+            } else {
+                pair_rounds::<false>(a, &sa, oa, b, &sb, ob, tagged.is_some())
+            }
         },
     )
 }
 
-/// What a pair loop needs of one stream's model.
-struct PairStream<'a> {
+/// What a round loop needs of one stream's model.
+struct Model<'a> {
     k: Consts,
-    dec: &'a [u64],
+    dec: Entries<'a>,
     ctx: Option<&'a [u8]>,
     bases: [u32; 256],
     base0: __m256i,
 }
 
-impl<'a> PairStream<'a> {
+impl<'a> Model<'a> {
+    /// The model `t` with contexts `ctx` (none: order-0) and wide entries
+    /// `wide` (those of `t`, or tagged ones).
     #[inline]
     #[target_feature(enable = "avx2")]
-    fn new(t: &RansTables, ctx: Option<&'a [u8]>, dec: &'a [u64]) -> PairStream<'a> {
+    fn new(t: &'a RansTables, ctx: Option<&'a [u8]>, wide: &'a [u64]) -> Model<'a> {
         let bases = t.dec_bases();
-        PairStream {
+        Model {
             k: consts(t),
-            dec,
+            dec: Entries {
+                wide,
+                narrow: t.dec_entries_narrow().unwrap_or(&[]),
+            },
             ctx,
             bases,
             base0: _mm256_set1_epi32(bases[0] as i32),
         }
+    }
+
+    /// Whether the model has narrow entries.
+    #[inline]
+    fn narrow(&self) -> bool {
+        !self.dec.narrow.is_empty()
     }
 
     /// Table offsets of the lanes of vector `g` of the round starting at
@@ -456,13 +533,14 @@ impl<'a> PairStream<'a> {
 /// stream's entries of that round (`(tag << bits)`), not from a plane.
 /// Returns the symbols decoded of each stream.
 #[allow(clippy::too_many_arguments)]
+#[inline]
 #[target_feature(enable = "avx2")]
-fn pair_rounds(
+fn pair_rounds<const NARROW_B: bool>(
     a: &mut Side<'_>,
-    sa: &PairStream<'_>,
+    sa: &Model<'_>,
     oa: &mut [u8],
     b: &mut Side<'_>,
-    sb: &PairStream<'_>,
+    sb: &Model<'_>,
     ob: &mut [u8],
     tagged: bool,
 ) -> (usize, usize) {
@@ -475,19 +553,19 @@ fn pair_rounds(
     let mut xb = load_states(&b.x);
     let mut ha = [_mm256_setzero_si256(); 4];
     for g in 0..4 {
-        let (xn, h) = dec_step_hi(&sa.k, sa.dec, xa[g], sa.base(0, g));
+        let (xn, h) = sa.dec.step::<false>(&sa.k, xa[g], sa.base(0, g));
         xa[g] = renorm(&sa.k, &mut a.r, xn);
         ha[g] = h;
     }
     // SAFETY: `32 <= rounds_a * 32 <= oa.len()`.
-    unsafe { _mm256_storeu_si256(oa.as_mut_ptr() as *mut __m256i, pack_hi(&ha)) };
+    unsafe { _mm256_storeu_si256(oa.as_mut_ptr() as *mut __m256i, pack_hi(&ha, 2)) };
     let (mut da, mut db) = (1, 0);
     while da < rounds_a && db < rounds_b && a.r.left() >= 64 && b.r.left() >= 64 {
         let (ia, ib) = (da * STATES, db * STATES);
         let mut hn = [_mm256_setzero_si256(); 4];
         let mut hb = [_mm256_setzero_si256(); 4];
         for g in 0..4 {
-            let (xn, h) = dec_step_hi(&sa.k, sa.dec, xa[g], sa.base(ia, g));
+            let (xn, h) = sa.dec.step::<false>(&sa.k, xa[g], sa.base(ia, g));
             xa[g] = renorm(&sa.k, &mut a.r, xn);
             hn[g] = h;
             let base = if tagged {
@@ -495,15 +573,18 @@ fn pair_rounds(
             } else {
                 sb.base(ib, g)
             };
-            let (xn, h) = dec_step_hi(&sb.k, sb.dec, xb[g], base);
+            let (xn, h) = sb.dec.step::<NARROW_B>(&sb.k, xb[g], base);
             xb[g] = renorm(&sb.k, &mut b.r, xn);
             hb[g] = h;
         }
         // SAFETY: `ia + 32 <= rounds_a * 32 <= oa.len()`, and likewise for
         // `ib` and `ob`.
         unsafe {
-            _mm256_storeu_si256(oa.as_mut_ptr().add(ia) as *mut __m256i, pack_hi(&hn));
-            _mm256_storeu_si256(ob.as_mut_ptr().add(ib) as *mut __m256i, pack_hi(&hb));
+            _mm256_storeu_si256(oa.as_mut_ptr().add(ia) as *mut __m256i, pack_hi(&hn, 2));
+            _mm256_storeu_si256(
+                ob.as_mut_ptr().add(ib) as *mut __m256i,
+                pack_hi(&hb, sym_byte(NARROW_B)),
+            );
         }
         ha = hn;
         da += 1;

@@ -18,6 +18,17 @@
 //! so one load (or one lane of a gather) gives everything a decode step
 //! needs: `x = freq * (x >> bits) + (slot - cum)`.
 //!
+//! Models with `scale_bits <= 12` also have narrow entries, one `u32` per
+//! slot, so that a vector of lookups is one 32-bit gather:
+//!
+//! ```text
+//! bits  0..12  freq[s] - 1        (freq <= 2^12)
+//! bits 12..24  slot - cum[s]      (< freq[s])
+//! bits 24..32  s
+//! ```
+//!
+//! and `x = (freq - 1) * (x >> bits) + (x >> bits) + (slot - cum)`.
+//!
 //! # Encoder entries
 //!
 //! One [`EncSym`] per `(table, symbol)`, 16 bytes, so a vector of symbols is
@@ -65,6 +76,24 @@ impl EncSym {
 #[inline]
 pub(crate) fn dec_entry(freq: u32, bias: u32, sym: u8) -> u64 {
     u64::from(freq) | u64::from(bias) << 32 | u64::from(sym) << 48
+}
+
+/// Largest scale whose models have narrow decode entries.
+pub(crate) const NARROW_MAX_BITS: u32 = 12;
+
+/// The narrow decode entry of a slot (see the module docs); `freq` is
+/// `1 ..= 2^12` and `bias < freq`.
+#[inline]
+pub(crate) fn dec_entry_narrow(freq: u32, bias: u32, sym: u8) -> u32 {
+    debug_assert!((1..=1 << NARROW_MAX_BITS).contains(&freq) && bias < freq);
+    (freq - 1) | bias << 12 | u32::from(sym) << 24
+}
+
+pub(super) fn build_dec_narrow(t: &RansTables) -> Vec<u32> {
+    t.dec_entries()
+        .iter()
+        .map(|&e| dec_entry_narrow(e as u32, (e >> 32) as u16 as u32, (e >> 48) as u8))
+        .collect()
 }
 
 pub(super) fn build_dec(t: &RansTables) -> Vec<u64> {
