@@ -457,12 +457,21 @@ fn decode_pair_avx2(
         out_second,
         |r, c, t, x, out| rr_rounds(r, c, t, x, out),
         |a, oa, b, ob, tagged| {
-            let sa = Model::new(t_first, first_ctx, tagged.unwrap_or(t_first.dec_entries()));
+            let mut sa = Model::new(t_first, first_ctx, t_first.dec_entries());
+            if let Some(d) = tagged {
+                // The tags are in the wide entries.
+                sa.dec = Entries {
+                    wide: d,
+                    narrow: &[],
+                };
+            }
             let sb = Model::new(t_second, plane_b, t_second.dec_entries());
-            if sb.narrow() {
-                pair_rounds::<true>(a, &sa, oa, b, &sb, ob, tagged.is_some())
-            } else {
-                pair_rounds::<false>(a, &sa, oa, b, &sb, ob, tagged.is_some())
+            let tag = tagged.is_some();
+            match (sa.narrow(), sb.narrow()) {
+                (false, false) => pair_rounds::<false, false>(a, &sa, oa, b, &sb, ob, tag),
+                (false, true) => pair_rounds::<false, true>(a, &sa, oa, b, &sb, ob, tag),
+                (true, false) => pair_rounds::<true, false>(a, &sa, oa, b, &sb, ob, tag),
+                (true, true) => pair_rounds::<true, true>(a, &sa, oa, b, &sb, ob, tag),
             }
         },
     )
@@ -531,11 +540,13 @@ impl<'a> Model<'a> {
 /// have a round of words; the second stream runs one round behind the first
 /// and, when `tagged`, takes its table offsets from the tags of the first
 /// stream's entries of that round (`(tag << bits)`), not from a plane.
-/// Returns the symbols decoded of each stream.
+/// Returns the symbols decoded of each stream. `NA` and `NB`: whether the
+/// first and the second stream use narrow entries (never `NA` when
+/// `tagged`).
 #[allow(clippy::too_many_arguments)]
 #[inline]
 #[target_feature(enable = "avx2")]
-fn pair_rounds<const NARROW_B: bool>(
+fn pair_rounds<const NA: bool, const NB: bool>(
     a: &mut Side<'_>,
     sa: &Model<'_>,
     oa: &mut [u8],
@@ -553,19 +564,19 @@ fn pair_rounds<const NARROW_B: bool>(
     let mut xb = load_states(&b.x);
     let mut ha = [_mm256_setzero_si256(); 4];
     for g in 0..4 {
-        let (xn, h) = sa.dec.step::<false>(&sa.k, xa[g], sa.base(0, g));
+        let (xn, h) = sa.dec.step::<NA>(&sa.k, xa[g], sa.base(0, g));
         xa[g] = renorm(&sa.k, &mut a.r, xn);
         ha[g] = h;
     }
     // SAFETY: `32 <= rounds_a * 32 <= oa.len()`.
-    unsafe { _mm256_storeu_si256(oa.as_mut_ptr() as *mut __m256i, pack_hi(&ha, 2)) };
+    unsafe { _mm256_storeu_si256(oa.as_mut_ptr() as *mut __m256i, pack_hi(&ha, sym_byte(NA))) };
     let (mut da, mut db) = (1, 0);
     while da < rounds_a && db < rounds_b && a.r.left() >= 64 && b.r.left() >= 64 {
         let (ia, ib) = (da * STATES, db * STATES);
         let mut hn = [_mm256_setzero_si256(); 4];
         let mut hb = [_mm256_setzero_si256(); 4];
         for g in 0..4 {
-            let (xn, h) = sa.dec.step::<false>(&sa.k, xa[g], sa.base(ia, g));
+            let (xn, h) = sa.dec.step::<NA>(&sa.k, xa[g], sa.base(ia, g));
             xa[g] = renorm(&sa.k, &mut a.r, xn);
             hn[g] = h;
             let base = if tagged {
@@ -573,17 +584,20 @@ fn pair_rounds<const NARROW_B: bool>(
             } else {
                 sb.base(ib, g)
             };
-            let (xn, h) = sb.dec.step::<NARROW_B>(&sb.k, xb[g], base);
+            let (xn, h) = sb.dec.step::<NB>(&sb.k, xb[g], base);
             xb[g] = renorm(&sb.k, &mut b.r, xn);
             hb[g] = h;
         }
         // SAFETY: `ia + 32 <= rounds_a * 32 <= oa.len()`, and likewise for
         // `ib` and `ob`.
         unsafe {
-            _mm256_storeu_si256(oa.as_mut_ptr().add(ia) as *mut __m256i, pack_hi(&hn, 2));
+            _mm256_storeu_si256(
+                oa.as_mut_ptr().add(ia) as *mut __m256i,
+                pack_hi(&hn, sym_byte(NA)),
+            );
             _mm256_storeu_si256(
                 ob.as_mut_ptr().add(ib) as *mut __m256i,
-                pack_hi(&hb, sym_byte(NARROW_B)),
+                pack_hi(&hb, sym_byte(NB)),
             );
         }
         ha = hn;

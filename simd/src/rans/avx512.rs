@@ -62,7 +62,11 @@ fn rr_rounds(
     let rounds = out.len() / STATES;
     let mut done = 0;
     while done < rounds && s.can_round() {
-        s.round(done, ctx, out);
+        if s.narrow.is_empty() {
+            s.round::<false>(done, ctx, out);
+        } else {
+            s.round::<true>(done, ctx, out);
+        }
         done += 1;
     }
     s.store(r, x);
@@ -133,6 +137,22 @@ fn dec_step(k: &Consts, dec: &[u64], x: __m512i, base: __m512i) -> (__m512i, __m
     (xn, _mm512_srli_epi32::<16>(hi))
 }
 
+/// [`dec_step`] on narrow entries ([`packed::dec_entry_narrow`]).
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn dec_step_narrow(k: &Consts, dec: &[u32], x: __m512i, base: __m512i) -> (__m512i, __m512i) {
+    let idx = _mm512_add_epi32(_mm512_and_si512(x, k.slot_mask), base);
+    // SAFETY: every index is `table << bits | slot` with `table` a table of
+    // the model and `slot < 2^bits`, so below `dec.len()`.
+    let e = unsafe { _mm512_i32gather_epi32::<4>(idx, dec.as_ptr() as *const i32) };
+    let low12 = _mm512_set1_epi32(0xFFF);
+    let xs = _mm512_srl_epi32(x, k.bits);
+    let f1 = _mm512_and_si512(e, low12);
+    let bias = _mm512_and_si512(_mm512_srli_epi32::<12>(e), low12);
+    let xn = _mm512_add_epi32(_mm512_add_epi32(_mm512_mullo_epi32(f1, xs), xs), bias);
+    (xn, _mm512_srli_epi32::<24>(e))
+}
+
 /// Renormalises the lanes of `x` below `L`; the caller guarantees 32
 /// readable bytes at `r.pos`.
 #[inline]
@@ -169,6 +189,8 @@ struct RrStream<'a, 'd> {
     r: Reader<'d>,
     xs: [__m512i; 2],
     dec: &'a [u64],
+    /// Narrow entries ([`RansTables::dec_entries_narrow`]), or empty.
+    narrow: &'a [u32],
     bases: [u32; 256],
     base0: __m512i,
     k: Consts,
@@ -188,6 +210,7 @@ impl<'a, 'd> RrStream<'a, 'd> {
             },
             xs: load_states(x),
             dec: t.dec_entries(),
+            narrow: t.dec_entries_narrow().unwrap_or(&[]),
             bases,
             base0: _mm512_set1_epi32(bases[0] as i32),
             k: consts(t),
@@ -216,7 +239,12 @@ impl<'a, 'd> RrStream<'a, 'd> {
     /// [`Self::can_round`] first.
     #[inline]
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-    fn round(&mut self, round: usize, ctx: Option<&[u8]>, out: &mut [u8]) -> [__m512i; 2] {
+    fn round<const NARROW: bool>(
+        &mut self,
+        round: usize,
+        ctx: Option<&[u8]>,
+        out: &mut [u8],
+    ) -> [__m512i; 2] {
         let i0 = round * STATES;
         let bases = match ctx.map(|c| &c[i0..i0 + STATES]) {
             None => [self.base0; 2],
@@ -230,17 +258,26 @@ impl<'a, 'd> RrStream<'a, 'd> {
                 )
             }),
         };
-        self.round_on(round, bases, out)
+        self.round_on::<NARROW>(round, bases, out)
     }
 
     /// [`Self::round`] with the table offsets of the 32 lanes given.
     #[inline]
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-    fn round_on(&mut self, round: usize, bases: [__m512i; 2], out: &mut [u8]) -> [__m512i; 2] {
+    fn round_on<const NARROW: bool>(
+        &mut self,
+        round: usize,
+        bases: [__m512i; 2],
+        out: &mut [u8],
+    ) -> [__m512i; 2] {
         let i0 = round * STATES;
         let out = &mut out[i0..i0 + STATES];
         std::array::from_fn(|g| {
-            let (xn, s) = dec_step(&self.k, self.dec, self.xs[g], bases[g]);
+            let (xn, s) = if NARROW {
+                dec_step_narrow(&self.k, self.narrow, self.xs[g], bases[g])
+            } else {
+                dec_step(&self.k, self.dec, self.xs[g], bases[g])
+            };
             self.xs[g] = renorm(&self.k, &mut self.r, xn);
             // SAFETY: `out` holds 32 bytes.
             unsafe {
@@ -327,33 +364,66 @@ fn pair_rounds(
     ob: &mut [u8],
     tagged: Option<&[u64]>,
 ) -> (usize, usize) {
-    let (rounds_a, rounds_b) = (oa.len() / STATES, ob.len() / STATES);
     let mut sa = RrStream::new(&a.r, ta, &a.x);
     if let Some(d) = tagged {
+        // The tags are in the wide entries.
         sa.dec = d;
+        sa.narrow = &[];
     }
     let mut sb = RrStream::new(&b.r, tb, &b.x);
-    let bits_b = _mm_cvtsi32_si128(tb.scale_bits() as i32);
+    let done = match (sa.narrow.is_empty(), sb.narrow.is_empty()) {
+        (true, true) => {
+            pair_loop::<false, false>(&mut sa, ca, oa, &mut sb, cb, ob, tagged.is_some())
+        }
+        (true, false) => {
+            pair_loop::<false, true>(&mut sa, ca, oa, &mut sb, cb, ob, tagged.is_some())
+        }
+        (false, true) => {
+            pair_loop::<true, false>(&mut sa, ca, oa, &mut sb, cb, ob, tagged.is_some())
+        }
+        (false, false) => {
+            pair_loop::<true, true>(&mut sa, ca, oa, &mut sb, cb, ob, tagged.is_some())
+        }
+    };
+    sa.store(&mut a.r, &mut a.x);
+    sb.store(&mut b.r, &mut b.x);
+    done
+}
+
+/// The loop of [`pair_rounds`], with narrow entries for the first stream
+/// (`NA`) and the second (`NB`) or not; returns the symbols decoded of
+/// each and leaves the states and positions in `sa` and `sb`.
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn pair_loop<const NA: bool, const NB: bool>(
+    sa: &mut RrStream<'_, '_>,
+    ca: Option<&[u8]>,
+    oa: &mut [u8],
+    sb: &mut RrStream<'_, '_>,
+    cb: Option<&[u8]>,
+    ob: &mut [u8],
+    tagged: bool,
+) -> (usize, usize) {
+    let (rounds_a, rounds_b) = (oa.len() / STATES, ob.len() / STATES);
+    let bits_b = sb.k.bits;
     // `da` rounds of the first stream done, `db` of the second; db < da.
     let (mut da, mut db) = (0, 0);
     if rounds_a > 0 && rounds_b > 0 && sa.can_round() {
-        let mut s = sa.round(0, ca, oa);
+        let mut s = sa.round::<NA>(0, ca, oa);
         da = 1;
         while da < rounds_a && db < rounds_b && sa.can_round() && sb.can_round() {
-            let next = sa.round(da, ca, oa);
-            if tagged.is_some() {
+            let next = sa.round::<NA>(da, ca, oa);
+            if tagged {
                 let bases = s.map(|v| _mm512_sll_epi32(_mm512_srli_epi32::<8>(v), bits_b));
-                sb.round_on(db, bases, ob);
+                sb.round_on::<NB>(db, bases, ob);
             } else {
-                sb.round(db, cb, ob);
+                sb.round::<NB>(db, cb, ob);
             }
             s = next;
             da += 1;
             db += 1;
         }
     }
-    sa.store(&mut a.r, &mut a.x);
-    sb.store(&mut b.r, &mut b.x);
     (da * STATES, db * STATES)
 }
 
