@@ -178,16 +178,8 @@ fn consts(t: &RansTables) -> Consts {
 }
 
 /// One decode step of 8 states whose tables start at `base`; returns the
-/// new states (before renormalisation) and the symbols (one per `u32`).
-#[inline]
-#[target_feature(enable = "avx2")]
-fn dec_step(k: &Consts, dec: &[u64], x: __m256i, base: __m256i) -> (__m256i, __m256i) {
-    let (xn, hi) = dec_step_hi(k, dec, x, base);
-    (xn, _mm256_srli_epi32::<16>(hi))
-}
-
-/// [`dec_step`] giving the upper halves of the entries, `bias | sym << 16 |
-/// tag << 24`, instead of the symbols.
+/// new states (before renormalisation) and the upper halves of the
+/// entries, `bias | sym << 16 | tag << 24`.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn dec_step_hi(k: &Consts, dec: &[u64], x: __m256i, base: __m256i) -> (__m256i, __m256i) {
@@ -270,17 +262,6 @@ fn renorm(k: &Consts, r: &mut Reader<'_>, x: __m256i) -> __m256i {
     let w = _mm256_permutevar8x32_epi32(_mm256_cvtepu16_epi32(w), perm);
     r.pos += 2 * mb.count_ones() as usize;
     _mm256_blendv_epi8(x, _mm256_or_si256(_mm256_slli_epi32::<16>(x), w), m)
-}
-
-/// Packs four vectors of symbols (`u32` each, < 256) into 32 bytes in lane
-/// order.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn pack_syms(s: &[__m256i; 4]) -> __m256i {
-    let a = _mm256_packus_epi32(s[0], s[1]);
-    let b = _mm256_packus_epi32(s[2], s[3]);
-    let bytes = _mm256_packus_epi16(a, b);
-    _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
 }
 
 /// Packs byte `byte` of every `u32` of four vectors (the symbols of
@@ -613,12 +594,32 @@ fn pair_rounds<const NA: bool, const NB: bool>(
 /// how many rounds were decoded.
 #[target_feature(enable = "avx2")]
 fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mut [u8]) -> usize {
+    let dec = Entries {
+        wide: t.dec_entries(),
+        narrow: t.dec_entries_narrow().unwrap_or(&[]),
+    };
+    if dec.narrow.is_empty() {
+        o1_rounds_with::<false>(r, t, dec, x, out)
+    } else {
+        o1_rounds_with::<true>(r, t, dec, x, out)
+    }
+}
+
+/// [`o1_rounds`] with wide or narrow entries.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn o1_rounds_with<const NARROW: bool>(
+    r: &mut Reader<'_>,
+    t: &RansTables,
+    dec: Entries<'_>,
+    x: &mut [u32; STATES],
+    out: &mut [u8],
+) -> usize {
     let n = out.len();
     let q = order1_segment_len(n);
     if q == 0 || r.left() < 64 {
         return 0;
     }
-    let dec = t.dec_entries();
     let bases = t.dec_bases();
     let k = consts(t);
     let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -630,11 +631,12 @@ fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mu
     while round < q && r.left() >= 64 {
         let act = packed::o1_active(n, q, round);
         let actv = _mm256_set1_epi32(act as i32);
+        let mut hs = [_mm256_setzero_si256(); 4];
         for g in 0..4 {
             // SAFETY: `prev` holds symbols (< 256), `bases` has 256 entries.
             let base =
                 unsafe { _mm256_i32gather_epi32::<4>(bases.as_ptr() as *const i32, prev[g]) };
-            let (xn, s) = dec_step(&k, dec, xs[g], base);
+            let (xn, h) = dec.step::<NARROW>(&k, xs[g], base);
             let live = _mm256_cmpgt_epi32(
                 actv,
                 _mm256_add_epi32(lane, _mm256_set1_epi32(8 * g as i32)),
@@ -642,10 +644,21 @@ fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mu
             // Idle lanes keep their state, which is >= L, so `renorm` leaves
             // them alone and takes no word for them.
             xs[g] = renorm(&k, r, _mm256_blendv_epi8(xs[g], xn, live));
-            prev[g] = s;
+            prev[g] = if NARROW {
+                _mm256_srli_epi32::<24>(h)
+            } else {
+                // Byte 2 (byte 3 is a pair tag or 0).
+                _mm256_and_si256(_mm256_srli_epi32::<16>(h), _mm256_set1_epi32(0xFF))
+            };
+            hs[g] = h;
         }
         // SAFETY: a row of `tmp` is 32 bytes.
-        unsafe { _mm256_storeu_si256(tmp[rows].as_mut_ptr() as *mut __m256i, pack_syms(&prev)) };
+        unsafe {
+            _mm256_storeu_si256(
+                tmp[rows].as_mut_ptr() as *mut __m256i,
+                pack_hi(&hs, sym_byte(NARROW)),
+            )
+        };
         rows += 1;
         round += 1;
         if rows == packed::O1_BLOCK {

@@ -436,6 +436,22 @@ fn live_mask(act: usize, g: usize) -> __mmask16 {
 
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
 fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mut [u8]) -> usize {
+    match t.dec_entries_narrow() {
+        Some(narrow) => o1_rounds_with::<true>(r, t, narrow, x, out),
+        None => o1_rounds_with::<false>(r, t, &[], x, out),
+    }
+}
+
+/// [`o1_rounds`] with wide entries or the narrow ones given.
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn o1_rounds_with<const NARROW: bool>(
+    r: &mut Reader<'_>,
+    t: &RansTables,
+    narrow: &[u32],
+    x: &mut [u32; STATES],
+    out: &mut [u8],
+) -> usize {
     let n = out.len();
     let q = order1_segment_len(n);
     if q == 0 || r.left() < 64 {
@@ -455,7 +471,11 @@ fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mu
             // SAFETY: `prev` holds symbols (< 256), `bases` has 256 entries.
             let base =
                 unsafe { _mm512_i32gather_epi32::<4>(prev[g], bases.as_ptr() as *const i32) };
-            let (xn, s) = dec_step(&k, dec, xs[g], base);
+            let (xn, s) = if NARROW {
+                dec_step_narrow(&k, narrow, xs[g], base)
+            } else {
+                dec_step(&k, dec, xs[g], base)
+            };
             // Idle lanes keep their state, which is >= L, so `renorm` takes
             // no word for them.
             xs[g] = renorm(&k, r, _mm512_mask_mov_epi32(xs[g], live_mask(act, g), xn));
