@@ -332,6 +332,7 @@ pub(crate) fn decode_with(
 }
 
 /// One stream of a pair decode: its reader and states.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) struct Side<'a> {
     pub r: Reader<'a>,
     pub x: [u32; STATES],
@@ -353,6 +354,8 @@ pub(crate) struct Side<'a> {
 /// once the first one has decoded).
 ///
 /// Panics if a context plane is not as long as its output.
+// Only the x86 levels have fused pair loops.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn decode_pair_with(
@@ -428,6 +431,7 @@ pub(crate) fn decode_pair_with(
 
 /// Decodes the symbols `from..` of one stream of a pair (`from` a multiple
 /// of 32) and checks its end.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn rest(
     s: &mut Side<'_>,
