@@ -495,18 +495,18 @@ impl<'a> Model<'a> {
     /// Table offsets of the lanes of vector `g` of the round starting at
     /// symbol `i0`, from the context plane (or table 0).
     ///
-    /// The caller guarantees `i0 + 32 <= ctx.len()`.
+    /// Panics if the plane does not hold those 8 contexts.
     #[inline]
     #[target_feature(enable = "avx2")]
     fn base(&self, i0: usize, g: usize) -> __m256i {
         match self.ctx {
             None => self.base0,
             Some(c) => {
-                debug_assert!(i0 + STATES <= c.len());
-                // SAFETY: `i0 + 8g + 8 <= c.len()` (the caller's guarantee);
-                // the gather indices are bytes, below `bases.len() == 256`.
+                let c: &[u8; 8] = c[i0 + 8 * g..i0 + 8 * g + 8].try_into().unwrap();
+                // SAFETY: `c` is 8 bytes, the size of the load; the gather
+                // indices are bytes, below `bases.len() == 256`.
                 unsafe {
-                    let cb = _mm_loadl_epi64(c.as_ptr().add(i0 + 8 * g) as *const __m128i);
+                    let cb = _mm_loadl_epi64(c.as_ptr() as *const __m128i);
                     _mm256_i32gather_epi32::<4>(
                         self.bases.as_ptr() as *const i32,
                         _mm256_cvtepu8_epi32(cb),
