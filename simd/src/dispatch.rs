@@ -107,7 +107,7 @@ const AVX2: Kernels = Kernels {
     hist_ctx: hist::sse2::context,
     rans_encode: rans::avx2::encode,
     rans_decode: rans::avx2::decode,
-    rans_decode_pair: None,
+    rans_decode_pair: Some(rans::avx2::decode_pair),
     xxh3: checksum::avx2::hash,
     cut: cut::scalar::find_cut,
 };

@@ -687,6 +687,20 @@ fn rans_pair_decode_matches_two_decodes() {
                             cases.push((sa.clone(), bad));
                         }
                     }
+                    // Both damaged: the first stream's error wins even where
+                    // the second one's header is bad (out-of-range state,
+                    // short header) and its own damage is found only later.
+                    let mut bad_head = sb.clone();
+                    bad_head[3] = 0xFF;
+                    for y in [bad_head, sb[..100.min(sb.len())].to_vec()] {
+                        for cut in [sa.len().saturating_sub(65), sa.len().saturating_sub(1)] {
+                            cases.push((sa[..cut].to_vec(), y.clone()));
+                        }
+                        let mut bad = sa.clone();
+                        let last = bad.len() - 1;
+                        bad[last] ^= 0x10;
+                        cases.push((bad, y));
+                    }
                     for k in &ks {
                         for (x, y) in &cases {
                             let (mut wa, mut wb) = (vec![0u8; na], vec![0u8; nb]);
@@ -753,6 +767,83 @@ fn rans_pair_decode_with_other_second_models() {
                 )
                 .unwrap();
                 assert!(ga == a && gb == b, "{} second model {i}", k.isa());
+            }
+        }
+    }
+}
+
+/// The limits of the narrow (`u32`) decode entries, which models up to
+/// scale 12 use: a symbol owning every slot of a scale-12 table (frequency
+/// `2^12`), one owning all but one (the other symbol at frequency 1), and
+/// the same data at scale 13, the first scale with wide entries only; as
+/// single streams and as either stream of a pair.
+#[test]
+fn rans_narrow_entry_limits() {
+    let scalar = Kernels::scalar();
+    let mut rng = Rng(12);
+    let n = 3000;
+    let first: Vec<u8> = (0..n).map(|_| (rng.next() % 3) as u8).collect();
+    let tf = RansTables::new(12, [0; 256], vec![table_from(&first, 12)]).unwrap();
+    let mut sf = Vec::new();
+    scalar
+        .rans_encode(&first, Ctx::Order0, &tf, &mut sf)
+        .unwrap();
+    let all7 = vec![7u8; n];
+    let mostly7: Vec<u8> = (0..n).map(|i| if i % 97 == 5 { 9 } else { 7 }).collect();
+    for bits in [12u32, 13] {
+        let m = 1u16 << bits;
+        let mut whole = [0u16; 256];
+        whole[7] = m;
+        let mut but_one = [0u16; 256];
+        but_one[7] = m - 1;
+        but_one[9] = 1;
+        // Contexts 0 and 2 of the first stream pick `whole`, 1 `but_one`.
+        let mut map = [0u8; 256];
+        map[1] = 1;
+        let t2 = RansTables::new(bits, map, vec![whole, but_one]).unwrap();
+        let data2: Vec<u8> = first
+            .iter()
+            .zip(&mostly7)
+            .map(|(&c, &d)| if c == 1 { d } else { 7 })
+            .collect();
+        let cases = [
+            (
+                &all7,
+                RansTables::new(bits, [0; 256], vec![whole]).unwrap(),
+                None,
+            ),
+            (
+                &mostly7,
+                RansTables::new(bits, [0; 256], vec![but_one]).unwrap(),
+                None,
+            ),
+            (&data2, t2, Some(&first[..])),
+        ];
+        for (data, t, ctx) in &cases {
+            let mode = ctx.map_or(Ctx::Order0, Ctx::Plane);
+            let mut s = Vec::new();
+            scalar.rans_encode(data, mode, t, &mut s).unwrap();
+            for k in levels_quiet() {
+                let label = format!("{} bits={bits} ctx={}", k.isa(), ctx.is_some());
+                let mut out = vec![0u8; n];
+                k.rans_decode(&s, mode, t, &mut out).unwrap();
+                assert!(out == **data, "decode {label}");
+                // As the second stream (its contexts the first stream's
+                // symbols, or none), and as the first.
+                let (mut ga, mut gb) = (vec![0u8; n], vec![0u8; n]);
+                let second = if ctx.is_some() {
+                    SecondCtx::First
+                } else {
+                    SecondCtx::Order0
+                };
+                k.rans_decode_pair(&sf, None, &tf, &mut ga, &s, second, t, &mut gb)
+                    .unwrap();
+                assert!(ga == first && gb == **data, "pair second {label}");
+                if ctx.is_none() {
+                    k.rans_decode_pair(&s, None, t, &mut gb, &sf, SecondCtx::Order0, &tf, &mut ga)
+                        .unwrap();
+                    assert!(ga == first && gb == **data, "pair first {label}");
+                }
             }
         }
     }

@@ -9,9 +9,17 @@
 //! ([`packed::Reader::step`]), so truncation is reported exactly where the
 //! reference reports it and nothing is ever read past the stream.
 //!
-//! Decode lookups use the packed `u64` entries of [`packed`]: two 4-lane
-//! `vpgatherdq` per vector, or eight scalar loads ([`LOOKUP_GATHER`] picks;
-//! see `docs/KERNELS.md` for the measurement that decided it).
+//! Decode lookups use the packed `u64` entries of [`packed`]: two 8-lane
+//! `vpgatherdd` of their halves per vector, or eight scalar loads
+//! ([`LOOKUP_GATHER`] picks; see `docs/KERNELS.md` for the measurement that
+//! decided it); a round-robin model with `scale_bits <= 12` uses the narrow
+//! `u32` entries instead, one `vpgatherdd` per vector.
+//!
+//! A pair decode ([`decode_pair`]) runs the round loops of two streams in
+//! one loop, the second one round behind the first; with
+//! [`SecondCtx::First`] the first stream's entries are the tagged ones
+//! ([`RansTables::dec_entries_tagged`]) and the second stream's table
+//! offsets are `tag << bits` of the first stream's lanes of that round.
 //!
 //! Encoding walks the rounds backwards, vectors 3..0, and writes the words
 //! of each vector below the previous ones: [`COMPRESS_TOP`] moves the lanes
@@ -25,8 +33,8 @@
 
 use core::arch::x86_64::*;
 
-use super::packed::{self, BackWords, EncSym, Reader};
-use super::{order1_segment_len, Ctx, RansError, RansTables, RANS_L};
+use super::packed::{self, BackWords, EncSym, Reader, Side};
+use super::{order1_segment_len, Ctx, RansError, RansTables, SecondCtx, RANS_L};
 use super::{RansError as E, STATES};
 
 /// Whether decode lookups use `vpgatherdq` (true) or scalar loads.
@@ -114,21 +122,24 @@ fn decode_avx2(
     )
 }
 
-/// Loads the packed decode entries at `idx`: (`freq`, `bias | sym << 16`).
+/// Loads the packed decode entries at `idx`: (`freq`, `bias | sym << 16 |
+/// tag << 24`).
 #[inline]
 #[target_feature(enable = "avx2")]
 fn lookup(dec: &[u64], idx: __m256i) -> (__m256i, __m256i) {
-    // Gather A takes lanes 0,1,4,5 and B lanes 2,3,6,7, so that the
-    // in-lane `shufps` below leaves every field in lane order.
-    let (a, b) = if LOOKUP_GATHER {
-        let ip = _mm256_permutevar8x32_epi32(idx, _mm256_setr_epi32(0, 1, 4, 5, 2, 3, 6, 7));
+    if LOOKUP_GATHER {
+        // Two 8-lane `vpgatherdd` of the entries' halves: the fields come
+        // out in lane order (two 4-lane `vpgatherdq` need an index permute
+        // and two `shufps` to get there, all on the shuffle port; measured
+        // 3-6% slower, docs/KERNELS.md).
         // SAFETY: every index is `table << bits | slot` with `table` a
-        // table of the model and `slot < 2^bits`, so below `dec.len()`.
+        // table of the model and `slot < 2^bits`, so below `dec.len()`; an
+        // entry is the two `u32` at byte offsets `8 * idx` and `8 * idx + 4`.
         unsafe {
-            let p = dec.as_ptr() as *const i64;
+            let p = dec.as_ptr() as *const i32;
             (
-                _mm256_i32gather_epi64::<8>(p, _mm256_castsi256_si128(ip)),
-                _mm256_i32gather_epi64::<8>(p, _mm256_extracti128_si256::<1>(ip)),
+                _mm256_i32gather_epi32::<8>(p, idx),
+                _mm256_i32gather_epi32::<8>(p.add(1), idx),
             )
         }
     } else {
@@ -136,17 +147,14 @@ fn lookup(dec: &[u64], idx: __m256i) -> (__m256i, __m256i) {
         // SAFETY: `ix` is 32 bytes, the size of the store.
         unsafe { _mm256_storeu_si256(ix.as_mut_ptr() as *mut __m256i, idx) };
         // SAFETY: every index is below `dec.len()` (see the gather above).
-        let e = |k: usize| unsafe { *dec.get_unchecked(ix[k] as usize) as i64 };
+        let e = |k: usize| unsafe { *dec.get_unchecked(ix[k] as usize) };
+        let f = |k: usize| e(k) as u32 as i32;
+        let h = |k: usize| (e(k) >> 32) as u32 as i32;
         (
-            _mm256_set_epi64x(e(5), e(4), e(1), e(0)),
-            _mm256_set_epi64x(e(7), e(6), e(3), e(2)),
+            _mm256_setr_epi32(f(0), f(1), f(2), f(3), f(4), f(5), f(6), f(7)),
+            _mm256_setr_epi32(h(0), h(1), h(2), h(3), h(4), h(5), h(6), h(7)),
         )
-    };
-    let (fa, fb) = (_mm256_castsi256_ps(a), _mm256_castsi256_ps(b));
-    (
-        _mm256_castps_si256(_mm256_shuffle_ps::<0b10_00_10_00>(fa, fb)),
-        _mm256_castps_si256(_mm256_shuffle_ps::<0b11_01_11_01>(fa, fb)),
-    )
+    }
 }
 
 /// The model constants one vector step needs.
@@ -170,17 +178,71 @@ fn consts(t: &RansTables) -> Consts {
 }
 
 /// One decode step of 8 states whose tables start at `base`; returns the
-/// new states (before renormalisation) and the symbols (one per `u32`).
+/// new states (before renormalisation) and the upper halves of the
+/// entries, `bias | sym << 16 | tag << 24`.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn dec_step(k: &Consts, dec: &[u64], x: __m256i, base: __m256i) -> (__m256i, __m256i) {
+fn dec_step_hi(k: &Consts, dec: &[u64], x: __m256i, base: __m256i) -> (__m256i, __m256i) {
     let idx = _mm256_add_epi32(_mm256_and_si256(x, k.slot_mask), base);
     let (f, hi) = lookup(dec, idx);
     let xn = _mm256_add_epi32(
         _mm256_mullo_epi32(f, _mm256_srl_epi32(x, k.bits)),
         _mm256_and_si256(hi, k.low16),
     );
-    (xn, _mm256_srli_epi32::<16>(hi))
+    (xn, hi)
+}
+
+/// [`dec_step_hi`] on narrow entries ([`packed::dec_entry_narrow`]):
+/// returns the new states and the entries (symbol in byte 3).
+#[inline]
+#[target_feature(enable = "avx2")]
+fn dec_step_narrow(k: &Consts, dec: &[u32], x: __m256i, base: __m256i) -> (__m256i, __m256i) {
+    let idx = _mm256_add_epi32(_mm256_and_si256(x, k.slot_mask), base);
+    // SAFETY: every index is `table << bits | slot` with `table` a table of
+    // the model and `slot < 2^bits`, so below `dec.len()`.
+    let e = unsafe { _mm256_i32gather_epi32::<4>(dec.as_ptr() as *const i32, idx) };
+    let low12 = _mm256_set1_epi32(0xFFF);
+    let xs = _mm256_srl_epi32(x, k.bits);
+    let f1 = _mm256_and_si256(e, low12);
+    let bias = _mm256_and_si256(_mm256_srli_epi32::<12>(e), low12);
+    let xn = _mm256_add_epi32(_mm256_add_epi32(_mm256_mullo_epi32(f1, xs), xs), bias);
+    (xn, e)
+}
+
+/// A stream's decode entries: wide (`u64`) always, narrow (`u32`) where the
+/// model's scale allows ([`RansTables::dec_entries_narrow`]).
+#[derive(Clone, Copy)]
+struct Entries<'a> {
+    wide: &'a [u64],
+    narrow: &'a [u32],
+}
+
+impl Entries<'_> {
+    /// [`dec_step_narrow`] when `NARROW`, else [`dec_step_hi`]; the symbol
+    /// is byte [`sym_byte`] of the second output.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn step<const NARROW: bool>(
+        &self,
+        k: &Consts,
+        x: __m256i,
+        base: __m256i,
+    ) -> (__m256i, __m256i) {
+        if NARROW {
+            dec_step_narrow(k, self.narrow, x, base)
+        } else {
+            dec_step_hi(k, self.wide, x, base)
+        }
+    }
+}
+
+/// The byte of a step's second output that holds the symbol.
+const fn sym_byte(narrow: bool) -> i8 {
+    if narrow {
+        3
+    } else {
+        2
+    }
 }
 
 /// Renormalises the lanes of `x` below `L` from the words at `r.pos`.
@@ -202,15 +264,61 @@ fn renorm(k: &Consts, r: &mut Reader<'_>, x: __m256i) -> __m256i {
     _mm256_blendv_epi8(x, _mm256_or_si256(_mm256_slli_epi32::<16>(x), w), m)
 }
 
-/// Packs four vectors of symbols (`u32` each, < 256) into 32 bytes in lane
-/// order.
+/// Packs byte `byte` of every `u32` of four vectors (the symbols of
+/// [`Entries::step`]) into 32 bytes in lane order.
 #[inline]
 #[target_feature(enable = "avx2")]
-fn pack_syms(s: &[__m256i; 4]) -> __m256i {
-    let a = _mm256_packus_epi32(s[0], s[1]);
-    let b = _mm256_packus_epi32(s[2], s[3]);
-    let bytes = _mm256_packus_epi16(a, b);
-    _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
+fn pack_hi(h: &[__m256i; 4], byte: i8) -> __m256i {
+    // Vector `g` puts its four symbols of each 128-bit half at bytes
+    // `4g .. 4g + 4` of that half.
+    let pick = |g: i8| {
+        let b = |k: i8| if k / 4 == g { 4 * (k % 4) + byte } else { -1 };
+        _mm256_setr_epi8(
+            b(0),
+            b(1),
+            b(2),
+            b(3),
+            b(4),
+            b(5),
+            b(6),
+            b(7),
+            b(8),
+            b(9),
+            b(10),
+            b(11),
+            b(12),
+            b(13),
+            b(14),
+            b(15),
+            b(0),
+            b(1),
+            b(2),
+            b(3),
+            b(4),
+            b(5),
+            b(6),
+            b(7),
+            b(8),
+            b(9),
+            b(10),
+            b(11),
+            b(12),
+            b(13),
+            b(14),
+            b(15),
+        )
+    };
+    let v = _mm256_or_si256(
+        _mm256_or_si256(
+            _mm256_shuffle_epi8(h[0], pick(0)),
+            _mm256_shuffle_epi8(h[1], pick(1)),
+        ),
+        _mm256_or_si256(
+            _mm256_shuffle_epi8(h[2], pick(2)),
+            _mm256_shuffle_epi8(h[3], pick(3)),
+        ),
+    );
+    _mm256_permutevar8x32_epi32(v, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7))
 }
 
 #[inline]
@@ -239,42 +347,43 @@ fn rr_rounds(
     x: &mut [u32; STATES],
     out: &mut [u8],
 ) -> usize {
+    let m = Model::new(t, ctx, t.dec_entries());
+    if m.narrow() {
+        rr_rounds_with::<true>(r, &m, x, out)
+    } else {
+        rr_rounds_with::<false>(r, &m, x, out)
+    }
+}
+
+/// [`rr_rounds`] with wide or narrow entries.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn rr_rounds_with<const NARROW: bool>(
+    r: &mut Reader<'_>,
+    m: &Model<'_>,
+    x: &mut [u32; STATES],
+    out: &mut [u8],
+) -> usize {
     let rounds = out.len() / STATES;
     if rounds == 0 || r.left() < 64 {
         return 0;
     }
-    let dec = t.dec_entries();
-    let bases = t.dec_bases();
-    let k = consts(t);
-    let base0 = _mm256_set1_epi32(bases[0] as i32);
     let mut xs = load_states(x);
     let mut done = 0;
     while done < rounds && r.left() >= 64 {
         let i0 = done * STATES;
-        let mut syms = [_mm256_setzero_si256(); 4];
+        let mut hs = [_mm256_setzero_si256(); 4];
         for g in 0..4 {
-            let base = match ctx {
-                None => base0,
-                Some(c) => {
-                    // SAFETY: `c.len() == out.len()` (asserted by the caller)
-                    // and `i0 + 32 <= out.len()`; the gather indices are
-                    // bytes, below `bases.len() == 256`.
-                    unsafe {
-                        let cb = _mm_loadl_epi64(c.as_ptr().add(i0 + 8 * g) as *const __m128i);
-                        _mm256_i32gather_epi32::<4>(
-                            bases.as_ptr() as *const i32,
-                            _mm256_cvtepu8_epi32(cb),
-                        )
-                    }
-                }
-            };
-            let (xn, s) = dec_step(&k, dec, xs[g], base);
-            xs[g] = renorm(&k, r, xn);
-            syms[g] = s;
+            let (xn, h) = m.dec.step::<NARROW>(&m.k, xs[g], m.base(i0, g));
+            xs[g] = renorm(&m.k, r, xn);
+            hs[g] = h;
         }
         // SAFETY: `i0 + 32 <= rounds * 32 <= out.len()`.
         unsafe {
-            _mm256_storeu_si256(out.as_mut_ptr().add(i0) as *mut __m256i, pack_syms(&syms));
+            _mm256_storeu_si256(
+                out.as_mut_ptr().add(i0) as *mut __m256i,
+                pack_hi(&hs, sym_byte(NARROW)),
+            );
         }
         done += 1;
     }
@@ -282,16 +391,235 @@ fn rr_rounds(
     done * STATES
 }
 
+/// See [`crate::Kernels::rans_decode_pair`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_pair(
+    first: &[u8],
+    first_ctx: Option<&[u8]>,
+    t_first: &RansTables,
+    out_first: &mut [u8],
+    second: &[u8],
+    second_ctx: SecondCtx<'_>,
+    t_second: &RansTables,
+    out_second: &mut [u8],
+) -> Result<(), RansError> {
+    // SAFETY: as in `decode`.
+    unsafe {
+        decode_pair_avx2(
+            first, first_ctx, t_first, out_first, second, second_ctx, t_second, out_second,
+        )
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+fn decode_pair_avx2(
+    first: &[u8],
+    first_ctx: Option<&[u8]>,
+    t_first: &RansTables,
+    out_first: &mut [u8],
+    second: &[u8],
+    second_ctx: SecondCtx<'_>,
+    t_second: &RansTables,
+    out_second: &mut [u8],
+) -> Result<(), RansError> {
+    let plane_b = match second_ctx {
+        SecondCtx::Plane(c) => Some(c),
+        _ => None,
+    };
+    packed::decode_pair_with(
+        first,
+        first_ctx,
+        t_first,
+        out_first,
+        second,
+        second_ctx,
+        t_second,
+        out_second,
+        |r, c, t, x, out| rr_rounds(r, c, t, x, out),
+        |a, oa, b, ob, tagged| {
+            let mut sa = Model::new(t_first, first_ctx, t_first.dec_entries());
+            if let Some(d) = tagged {
+                // The tags are in the wide entries.
+                sa.dec = Entries {
+                    wide: d,
+                    narrow: &[],
+                };
+            }
+            let sb = Model::new(t_second, plane_b, t_second.dec_entries());
+            let tag = tagged.is_some();
+            match (sa.narrow(), sb.narrow()) {
+                (false, false) => pair_rounds::<false, false>(a, &sa, oa, b, &sb, ob, tag),
+                (false, true) => pair_rounds::<false, true>(a, &sa, oa, b, &sb, ob, tag),
+                (true, false) => pair_rounds::<true, false>(a, &sa, oa, b, &sb, ob, tag),
+                (true, true) => pair_rounds::<true, true>(a, &sa, oa, b, &sb, ob, tag),
+            }
+        },
+    )
+}
+
+/// What a round loop needs of one stream's model.
+struct Model<'a> {
+    k: Consts,
+    dec: Entries<'a>,
+    ctx: Option<&'a [u8]>,
+    bases: [u32; 256],
+    base0: __m256i,
+}
+
+impl<'a> Model<'a> {
+    /// The model `t` with contexts `ctx` (none: order-0) and wide entries
+    /// `wide` (those of `t`, or tagged ones).
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn new(t: &'a RansTables, ctx: Option<&'a [u8]>, wide: &'a [u64]) -> Model<'a> {
+        let bases = t.dec_bases();
+        Model {
+            k: consts(t),
+            dec: Entries {
+                wide,
+                narrow: t.dec_entries_narrow().unwrap_or(&[]),
+            },
+            ctx,
+            bases,
+            base0: _mm256_set1_epi32(bases[0] as i32),
+        }
+    }
+
+    /// Whether the model has narrow entries.
+    #[inline]
+    fn narrow(&self) -> bool {
+        !self.dec.narrow.is_empty()
+    }
+
+    /// Table offsets of the lanes of vector `g` of the round starting at
+    /// symbol `i0`, from the context plane (or table 0).
+    ///
+    /// Panics if the plane does not hold those 8 contexts.
+    #[inline]
+    #[target_feature(enable = "avx2")]
+    fn base(&self, i0: usize, g: usize) -> __m256i {
+        match self.ctx {
+            None => self.base0,
+            Some(c) => {
+                let c: &[u8; 8] = c[i0 + 8 * g..i0 + 8 * g + 8].try_into().unwrap();
+                // SAFETY: `c` is 8 bytes, the size of the load; the gather
+                // indices are bytes, below `bases.len() == 256`.
+                unsafe {
+                    let cb = _mm_loadl_epi64(c.as_ptr() as *const __m128i);
+                    _mm256_i32gather_epi32::<4>(
+                        self.bases.as_ptr() as *const i32,
+                        _mm256_cvtepu8_epi32(cb),
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// Decodes whole rounds of both streams of a pair in one loop while both
+/// have a round of words; the second stream runs one round behind the first
+/// and, when `tagged`, takes its table offsets from the tags of the first
+/// stream's entries of that round (`(tag << bits)`), not from a plane.
+/// Returns the symbols decoded of each stream. `NA` and `NB`: whether the
+/// first and the second stream use narrow entries (never `NA` when
+/// `tagged`).
+#[allow(clippy::too_many_arguments)]
+#[inline]
+#[target_feature(enable = "avx2")]
+fn pair_rounds<const NA: bool, const NB: bool>(
+    a: &mut Side<'_>,
+    sa: &Model<'_>,
+    oa: &mut [u8],
+    b: &mut Side<'_>,
+    sb: &Model<'_>,
+    ob: &mut [u8],
+    tagged: bool,
+) -> (usize, usize) {
+    let (rounds_a, rounds_b) = (oa.len() / STATES, ob.len() / STATES);
+    if rounds_a == 0 || rounds_b == 0 || a.r.left() < 64 {
+        return (0, 0);
+    }
+    let bits_b = sb.k.bits;
+    let mut xa = load_states(&a.x);
+    let mut xb = load_states(&b.x);
+    let mut ha = [_mm256_setzero_si256(); 4];
+    for g in 0..4 {
+        let (xn, h) = sa.dec.step::<NA>(&sa.k, xa[g], sa.base(0, g));
+        xa[g] = renorm(&sa.k, &mut a.r, xn);
+        ha[g] = h;
+    }
+    // SAFETY: `32 <= rounds_a * 32 <= oa.len()`.
+    unsafe { _mm256_storeu_si256(oa.as_mut_ptr() as *mut __m256i, pack_hi(&ha, sym_byte(NA))) };
+    let (mut da, mut db) = (1, 0);
+    while da < rounds_a && db < rounds_b && a.r.left() >= 64 && b.r.left() >= 64 {
+        let (ia, ib) = (da * STATES, db * STATES);
+        let mut hn = [_mm256_setzero_si256(); 4];
+        let mut hb = [_mm256_setzero_si256(); 4];
+        for g in 0..4 {
+            let (xn, h) = sa.dec.step::<NA>(&sa.k, xa[g], sa.base(ia, g));
+            xa[g] = renorm(&sa.k, &mut a.r, xn);
+            hn[g] = h;
+            let base = if tagged {
+                _mm256_sll_epi32(_mm256_srli_epi32::<24>(ha[g]), bits_b)
+            } else {
+                sb.base(ib, g)
+            };
+            let (xn, h) = sb.dec.step::<NB>(&sb.k, xb[g], base);
+            xb[g] = renorm(&sb.k, &mut b.r, xn);
+            hb[g] = h;
+        }
+        // SAFETY: `ia + 32 <= rounds_a * 32 <= oa.len()`, and likewise for
+        // `ib` and `ob`.
+        unsafe {
+            _mm256_storeu_si256(
+                oa.as_mut_ptr().add(ia) as *mut __m256i,
+                pack_hi(&hn, sym_byte(NA)),
+            );
+            _mm256_storeu_si256(
+                ob.as_mut_ptr().add(ib) as *mut __m256i,
+                pack_hi(&hb, sym_byte(NB)),
+            );
+        }
+        ha = hn;
+        da += 1;
+        db += 1;
+    }
+    store_states(&xa, &mut a.x);
+    store_states(&xb, &mut b.x);
+    (da * STATES, db * STATES)
+}
+
 /// Decodes order-1 rounds while a round of words is surely there; returns
 /// how many rounds were decoded.
 #[target_feature(enable = "avx2")]
 fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mut [u8]) -> usize {
+    let dec = Entries {
+        wide: t.dec_entries(),
+        narrow: t.dec_entries_narrow().unwrap_or(&[]),
+    };
+    if dec.narrow.is_empty() {
+        o1_rounds_with::<false>(r, t, dec, x, out)
+    } else {
+        o1_rounds_with::<true>(r, t, dec, x, out)
+    }
+}
+
+/// [`o1_rounds`] with wide or narrow entries.
+#[inline]
+#[target_feature(enable = "avx2")]
+fn o1_rounds_with<const NARROW: bool>(
+    r: &mut Reader<'_>,
+    t: &RansTables,
+    dec: Entries<'_>,
+    x: &mut [u32; STATES],
+    out: &mut [u8],
+) -> usize {
     let n = out.len();
     let q = order1_segment_len(n);
     if q == 0 || r.left() < 64 {
         return 0;
     }
-    let dec = t.dec_entries();
     let bases = t.dec_bases();
     let k = consts(t);
     let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -303,11 +631,12 @@ fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mu
     while round < q && r.left() >= 64 {
         let act = packed::o1_active(n, q, round);
         let actv = _mm256_set1_epi32(act as i32);
+        let mut hs = [_mm256_setzero_si256(); 4];
         for g in 0..4 {
             // SAFETY: `prev` holds symbols (< 256), `bases` has 256 entries.
             let base =
                 unsafe { _mm256_i32gather_epi32::<4>(bases.as_ptr() as *const i32, prev[g]) };
-            let (xn, s) = dec_step(&k, dec, xs[g], base);
+            let (xn, h) = dec.step::<NARROW>(&k, xs[g], base);
             let live = _mm256_cmpgt_epi32(
                 actv,
                 _mm256_add_epi32(lane, _mm256_set1_epi32(8 * g as i32)),
@@ -315,10 +644,21 @@ fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mu
             // Idle lanes keep their state, which is >= L, so `renorm` leaves
             // them alone and takes no word for them.
             xs[g] = renorm(&k, r, _mm256_blendv_epi8(xs[g], xn, live));
-            prev[g] = s;
+            prev[g] = if NARROW {
+                _mm256_srli_epi32::<24>(h)
+            } else {
+                // Byte 2 (byte 3 is a pair tag or 0).
+                _mm256_and_si256(_mm256_srli_epi32::<16>(h), _mm256_set1_epi32(0xFF))
+            };
+            hs[g] = h;
         }
         // SAFETY: a row of `tmp` is 32 bytes.
-        unsafe { _mm256_storeu_si256(tmp[rows].as_mut_ptr() as *mut __m256i, pack_syms(&prev)) };
+        unsafe {
+            _mm256_storeu_si256(
+                tmp[rows].as_mut_ptr() as *mut __m256i,
+                pack_hi(&hs, sym_byte(NARROW)),
+            )
+        };
         rows += 1;
         round += 1;
         if rows == packed::O1_BLOCK {

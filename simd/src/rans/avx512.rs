@@ -12,15 +12,13 @@
 
 use core::arch::x86_64::*;
 
-use super::packed::{self, Reader};
-use super::{
-    order1_segment_len, scalar, Ctx, RansError, RansTables, SecondCtx, HEADER_BYTES, RANS_L, STATES,
-};
+use super::packed::{self, Reader, Side};
+use super::{order1_segment_len, Ctx, RansError, RansTables, SecondCtx, RANS_L, STATES};
 
 /// Whether decode lookups use `vpgatherdq` (true) or scalar loads.
 const LOOKUP_GATHER: bool = true;
 
-/// See [`scalar::decode`].
+/// See [`super::scalar::decode`].
 pub(crate) fn decode(
     stream: &[u8],
     ctx: Ctx<'_>,
@@ -40,28 +38,39 @@ fn decode_avx512(
     t: &RansTables,
     out: &mut [u8],
 ) -> Result<(), RansError> {
-    let mut x = scalar::read_states(stream)?;
-    let mut r = Reader {
-        data: stream,
-        pos: HEADER_BYTES,
-    };
-    let c = match ctx {
-        Ctx::Order0 => None,
-        Ctx::Plane(c) => {
-            assert_eq!(
-                c.len(),
-                out.len(),
-                "context plane length differs from output"
-            );
-            Some(c)
+    packed::decode_with(
+        stream,
+        ctx,
+        t,
+        out,
+        |r, c, x, out| rr_rounds(r, c, t, x, out),
+        |r, x, out| o1_rounds(r, t, x, out),
+    )
+}
+
+/// Decodes whole rounds of a round-robin stream while a round of words is
+/// surely there; returns how many symbols were decoded.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn rr_rounds(
+    r: &mut Reader<'_>,
+    ctx: Option<&[u8]>,
+    t: &RansTables,
+    x: &mut [u32; STATES],
+    out: &mut [u8],
+) -> usize {
+    let mut s = RrStream::new(r, t, x);
+    let rounds = out.len() / STATES;
+    let mut done = 0;
+    while done < rounds && s.can_round() {
+        if s.narrow.is_empty() {
+            s.round::<false>(done, ctx, out);
+        } else {
+            s.round::<true>(done, ctx, out);
         }
-        Ctx::Order1 => {
-            let done = o1_rounds(&mut r, t, &mut x, out);
-            packed::decode_o1_tail(&mut r, t, done, &mut x, out)?;
-            return scalar::finish(&x, r.pos, stream.len());
-        }
-    };
-    RrStream::new(r, t, &x).finish(0, c, t, out)
+        done += 1;
+    }
+    s.store(r, x);
+    done * STATES
 }
 
 /// Loads the packed decode entries at `idx`: (`freq`, `bias | sym << 16`).
@@ -128,6 +137,22 @@ fn dec_step(k: &Consts, dec: &[u64], x: __m512i, base: __m512i) -> (__m512i, __m
     (xn, _mm512_srli_epi32::<16>(hi))
 }
 
+/// [`dec_step`] on narrow entries ([`packed::dec_entry_narrow`]).
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn dec_step_narrow(k: &Consts, dec: &[u32], x: __m512i, base: __m512i) -> (__m512i, __m512i) {
+    let idx = _mm512_add_epi32(_mm512_and_si512(x, k.slot_mask), base);
+    // SAFETY: every index is `table << bits | slot` with `table` a table of
+    // the model and `slot < 2^bits`, so below `dec.len()`.
+    let e = unsafe { _mm512_i32gather_epi32::<4>(idx, dec.as_ptr() as *const i32) };
+    let low12 = _mm512_set1_epi32(0xFFF);
+    let xs = _mm512_srl_epi32(x, k.bits);
+    let f1 = _mm512_and_si512(e, low12);
+    let bias = _mm512_and_si512(_mm512_srli_epi32::<12>(e), low12);
+    let xn = _mm512_add_epi32(_mm512_add_epi32(_mm512_mullo_epi32(f1, xs), xs), bias);
+    (xn, _mm512_srli_epi32::<24>(e))
+}
+
 /// Renormalises the lanes of `x` below `L`; the caller guarantees 32
 /// readable bytes at `r.pos`.
 #[inline]
@@ -160,28 +185,44 @@ fn store_states(xs: &[__m512i; 2], x: &mut [u32; STATES]) {
 }
 
 /// A round-robin stream being decoded: its reader, states and tables.
-struct RrStream<'a> {
-    r: Reader<'a>,
+struct RrStream<'a, 'd> {
+    r: Reader<'d>,
     xs: [__m512i; 2],
     dec: &'a [u64],
+    /// Narrow entries ([`RansTables::dec_entries_narrow`]), or empty.
+    narrow: &'a [u32],
     bases: [u32; 256],
     base0: __m512i,
     k: Consts,
 }
 
-impl<'a> RrStream<'a> {
+impl<'a, 'd> RrStream<'a, 'd> {
+    /// The stream at `r`'s position with states `x`; hand both back with
+    /// [`Self::store`].
     #[inline]
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-    fn new(r: Reader<'a>, t: &'a RansTables, x: &[u32; STATES]) -> RrStream<'a> {
+    fn new(r: &Reader<'d>, t: &'a RansTables, x: &[u32; STATES]) -> RrStream<'a, 'd> {
         let bases = t.dec_bases();
         RrStream {
-            r,
+            r: Reader {
+                data: r.data,
+                pos: r.pos,
+            },
             xs: load_states(x),
             dec: t.dec_entries(),
+            narrow: t.dec_entries_narrow().unwrap_or(&[]),
             bases,
             base0: _mm512_set1_epi32(bases[0] as i32),
             k: consts(t),
         }
+    }
+
+    /// Writes the position and states back.
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+    fn store(&self, r: &mut Reader<'_>, x: &mut [u32; STATES]) {
+        r.pos = self.r.pos;
+        store_states(&self.xs, x);
     }
 
     /// Whether a vector round may read its words (64 bytes, 2 vectors).
@@ -198,7 +239,12 @@ impl<'a> RrStream<'a> {
     /// [`Self::can_round`] first.
     #[inline]
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-    fn round(&mut self, round: usize, ctx: Option<&[u8]>, out: &mut [u8]) -> [__m512i; 2] {
+    fn round<const NARROW: bool>(
+        &mut self,
+        round: usize,
+        ctx: Option<&[u8]>,
+        out: &mut [u8],
+    ) -> [__m512i; 2] {
         let i0 = round * STATES;
         let bases = match ctx.map(|c| &c[i0..i0 + STATES]) {
             None => [self.base0; 2],
@@ -212,17 +258,26 @@ impl<'a> RrStream<'a> {
                 )
             }),
         };
-        self.round_on(round, bases, out)
+        self.round_on::<NARROW>(round, bases, out)
     }
 
     /// [`Self::round`] with the table offsets of the 32 lanes given.
     #[inline]
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-    fn round_on(&mut self, round: usize, bases: [__m512i; 2], out: &mut [u8]) -> [__m512i; 2] {
+    fn round_on<const NARROW: bool>(
+        &mut self,
+        round: usize,
+        bases: [__m512i; 2],
+        out: &mut [u8],
+    ) -> [__m512i; 2] {
         let i0 = round * STATES;
         let out = &mut out[i0..i0 + STATES];
         std::array::from_fn(|g| {
-            let (xn, s) = dec_step(&self.k, self.dec, self.xs[g], bases[g]);
+            let (xn, s) = if NARROW {
+                dec_step_narrow(&self.k, self.narrow, self.xs[g], bases[g])
+            } else {
+                dec_step(&self.k, self.dec, self.xs[g], bases[g])
+            };
             self.xs[g] = renorm(&self.k, &mut self.r, xn);
             // SAFETY: `out` holds 32 bytes.
             unsafe {
@@ -233,36 +288,6 @@ impl<'a> RrStream<'a> {
             };
             s
         })
-    }
-
-    /// Decodes whole rounds from `start` while the stream has words for
-    /// them; returns the symbols decoded in all (from 0).
-    #[inline]
-    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-    fn rounds_from(&mut self, start: usize, ctx: Option<&[u8]>, out: &mut [u8]) -> usize {
-        let rounds = out.len() / STATES;
-        let mut done = start;
-        while done < rounds && self.can_round() {
-            self.round(done, ctx, out);
-            done += 1;
-        }
-        done * STATES
-    }
-
-    /// Decodes the symbols from `from` on, then checks the stream's end.
-    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-    fn finish(
-        mut self,
-        from: usize,
-        ctx: Option<&[u8]>,
-        t: &RansTables,
-        out: &mut [u8],
-    ) -> Result<(), RansError> {
-        let done = self.rounds_from(from / STATES, ctx, out);
-        let mut x = [0u32; STATES];
-        store_states(&self.xs, &mut x);
-        packed::decode_rr_tail(&mut self.r, ctx, t, done, &mut x, out)?;
-        scalar::finish(&x, self.r.pos, self.r.data.len())
     }
 }
 
@@ -286,10 +311,6 @@ pub(crate) fn decode_pair(
     }
 }
 
-/// Two round-robin streams decoded in one loop, so that each one's
-/// dependency chain (gather, multiply, renormalise) overlaps the other's.
-/// The second stream runs one round behind the first: with
-/// [`SecondCtx::First`] its contexts are the first's symbols of that round.
 #[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
 fn decode_pair_avx512(
@@ -302,69 +323,108 @@ fn decode_pair_avx512(
     t_second: &RansTables,
     out_second: &mut [u8],
 ) -> Result<(), RansError> {
-    if let Some(c) = first_ctx {
-        assert_eq!(
-            c.len(),
-            out_first.len(),
-            "context plane length differs from output"
-        );
-    }
-    match second_ctx {
-        SecondCtx::Plane(c) => assert_eq!(
-            c.len(),
-            out_second.len(),
-            "context plane length differs from output"
-        ),
-        SecondCtx::First => assert_eq!(
-            out_first.len(),
-            out_second.len(),
-            "context plane length differs from output"
-        ),
-        SecondCtx::Order0 => {}
-    }
-    let xa = scalar::read_states(first)?;
-    let xb = scalar::read_states(second)?;
-    let reader = |data| Reader {
-        data,
-        pos: HEADER_BYTES,
+    let plane_b = match second_ctx {
+        SecondCtx::Plane(c) => Some(c),
+        _ => None,
     };
-    // With `SecondCtx::First` the first stream's entries carry the second
-    // stream's table index (`dec_entries_tagged`): its lanes give the second
-    // stream's next offsets without a memory round trip or a gather.
-    let tagged = matches!(second_ctx, SecondCtx::First)
-        .then(|| t_first.dec_entries_tagged(t_second.ctx_map()));
-    let mut a = RrStream::new(reader(first), t_first, &xa);
-    if let Some(d) = &tagged {
-        a.dec = d;
+    packed::decode_pair_with(
+        first,
+        first_ctx,
+        t_first,
+        out_first,
+        second,
+        second_ctx,
+        t_second,
+        out_second,
+        |r, c, t, x, out| rr_rounds(r, c, t, x, out),
+        |a, oa, b, ob, tagged| {
+            pair_rounds(a, first_ctx, t_first, oa, b, plane_b, t_second, ob, tagged)
+        },
+    )
+}
+
+/// Decodes whole rounds of two round-robin streams in one loop, so that
+/// each one's dependency chain (gather, multiply, renormalise) overlaps the
+/// other's, while both have a round of words; returns the symbols decoded
+/// of each. The second stream runs one round behind the first: given the
+/// first stream's `tagged` entries ([`SecondCtx::First`]) its table offsets
+/// are the tags of the first stream's lanes of that round, `tag << bits`,
+/// with no memory round trip or gather; otherwise they come from its plane
+/// `cb` (or table 0).
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn pair_rounds(
+    a: &mut Side<'_>,
+    ca: Option<&[u8]>,
+    ta: &RansTables,
+    oa: &mut [u8],
+    b: &mut Side<'_>,
+    cb: Option<&[u8]>,
+    tb: &RansTables,
+    ob: &mut [u8],
+    tagged: Option<&[u64]>,
+) -> (usize, usize) {
+    let mut sa = RrStream::new(&a.r, ta, &a.x);
+    if let Some(d) = tagged {
+        // The tags are in the wide entries.
+        sa.dec = d;
+        sa.narrow = &[];
     }
-    let mut b = RrStream::new(reader(second), t_second, &xb);
-    let (rounds_a, rounds_b) = (out_first.len() / STATES, out_second.len() / STATES);
-    let bits_b = _mm_cvtsi32_si128(t_second.scale_bits() as i32);
+    let mut sb = RrStream::new(&b.r, tb, &b.x);
+    let done = match (sa.narrow.is_empty(), sb.narrow.is_empty()) {
+        (true, true) => {
+            pair_loop::<false, false>(&mut sa, ca, oa, &mut sb, cb, ob, tagged.is_some())
+        }
+        (true, false) => {
+            pair_loop::<false, true>(&mut sa, ca, oa, &mut sb, cb, ob, tagged.is_some())
+        }
+        (false, true) => {
+            pair_loop::<true, false>(&mut sa, ca, oa, &mut sb, cb, ob, tagged.is_some())
+        }
+        (false, false) => {
+            pair_loop::<true, true>(&mut sa, ca, oa, &mut sb, cb, ob, tagged.is_some())
+        }
+    };
+    sa.store(&mut a.r, &mut a.x);
+    sb.store(&mut b.r, &mut b.x);
+    done
+}
+
+/// The loop of [`pair_rounds`], with narrow entries for the first stream
+/// (`NA`) and the second (`NB`) or not; returns the symbols decoded of
+/// each and leaves the states and positions in `sa` and `sb`.
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn pair_loop<const NA: bool, const NB: bool>(
+    sa: &mut RrStream<'_, '_>,
+    ca: Option<&[u8]>,
+    oa: &mut [u8],
+    sb: &mut RrStream<'_, '_>,
+    cb: Option<&[u8]>,
+    ob: &mut [u8],
+    tagged: bool,
+) -> (usize, usize) {
+    let (rounds_a, rounds_b) = (oa.len() / STATES, ob.len() / STATES);
+    let bits_b = sb.k.bits;
     // `da` rounds of the first stream done, `db` of the second; db < da.
     let (mut da, mut db) = (0, 0);
-    if rounds_a > 0 && a.can_round() {
-        let mut s = a.round(0, first_ctx, out_first);
+    if rounds_a > 0 && rounds_b > 0 && sa.can_round() {
+        let mut s = sa.round::<NA>(0, ca, oa);
         da = 1;
-        while da < rounds_a && db < rounds_b && a.can_round() && b.can_round() {
-            let next = a.round(da, first_ctx, out_first);
-            if tagged.is_some() {
+        while da < rounds_a && db < rounds_b && sa.can_round() && sb.can_round() {
+            let next = sa.round::<NA>(da, ca, oa);
+            if tagged {
                 let bases = s.map(|v| _mm512_sll_epi32(_mm512_srli_epi32::<8>(v), bits_b));
-                b.round_on(db, bases, out_second);
+                sb.round_on::<NB>(db, bases, ob);
             } else {
-                b.round(db, second_ctx.bytes(out_first), out_second);
+                sb.round::<NB>(db, cb, ob);
             }
             s = next;
             da += 1;
             db += 1;
         }
     }
-    a.finish(da * STATES, first_ctx, t_first, out_first)?;
-    b.finish(
-        db * STATES,
-        second_ctx.bytes(out_first),
-        t_second,
-        out_second,
-    )
+    (da * STATES, db * STATES)
 }
 
 /// Lanes `0 .. act - 16 * g` of vector `g`.
@@ -376,6 +436,22 @@ fn live_mask(act: usize, g: usize) -> __mmask16 {
 
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
 fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mut [u8]) -> usize {
+    match t.dec_entries_narrow() {
+        Some(narrow) => o1_rounds_with::<true>(r, t, narrow, x, out),
+        None => o1_rounds_with::<false>(r, t, &[], x, out),
+    }
+}
+
+/// [`o1_rounds`] with wide entries or the narrow ones given.
+#[inline]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn o1_rounds_with<const NARROW: bool>(
+    r: &mut Reader<'_>,
+    t: &RansTables,
+    narrow: &[u32],
+    x: &mut [u32; STATES],
+    out: &mut [u8],
+) -> usize {
     let n = out.len();
     let q = order1_segment_len(n);
     if q == 0 || r.left() < 64 {
@@ -395,7 +471,11 @@ fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mu
             // SAFETY: `prev` holds symbols (< 256), `bases` has 256 entries.
             let base =
                 unsafe { _mm512_i32gather_epi32::<4>(prev[g], bases.as_ptr() as *const i32) };
-            let (xn, s) = dec_step(&k, dec, xs[g], base);
+            let (xn, s) = if NARROW {
+                dec_step_narrow(&k, narrow, xs[g], base)
+            } else {
+                dec_step(&k, dec, xs[g], base)
+            };
             // Idle lanes keep their state, which is >= L, so `renorm` takes
             // no word for them.
             xs[g] = renorm(&k, r, _mm512_mask_mov_epi32(xs[g], live_mask(act, g), xn));

@@ -132,6 +132,7 @@ pub struct RansTables {
     /// Kernel-side forms of the same model, built on first use by a SIMD
     /// kernel (the scalar reference never pays for them).
     dec_packed: OnceLock<Vec<u64>>,
+    dec_narrow: OnceLock<Vec<u32>>,
     enc_packed: OnceLock<Vec<packed::EncSym>>,
     /// Decode entries tagged for the first context map asked for (see
     /// [`RansTables::dec_entries_tagged`]), with that map.
@@ -184,6 +185,7 @@ impl RansTables {
             cum,
             slot2sym,
             dec_packed: OnceLock::new(),
+            dec_narrow: OnceLock::new(),
             enc_packed: OnceLock::new(),
             dec_tagged: OnceLock::new(),
         })
@@ -233,6 +235,19 @@ impl RansTables {
     #[allow(dead_code)] // unused on targets without a SIMD rANS kernel
     pub(crate) fn dec_entries(&self) -> &[u64] {
         self.dec_packed.get_or_init(|| packed::build_dec(self))
+    }
+
+    /// Narrow (`u32`) decode entries, same indexing as
+    /// [`RansTables::dec_entries`], for models with `scale_bits <=`
+    /// [`packed::NARROW_MAX_BITS`] (`None` for larger scales); see
+    /// [`packed::dec_entry_narrow`].
+    #[allow(dead_code)]
+    pub(crate) fn dec_entries_narrow(&self) -> Option<&[u32]> {
+        (self.scale_bits <= packed::NARROW_MAX_BITS).then(|| {
+            &self
+                .dec_narrow
+                .get_or_init(|| packed::build_dec_narrow(self))[..]
+        })
     }
 
     /// [`RansTables::dec_entries`] with `next_map[s]` in bits 56..64 of the

@@ -18,6 +18,17 @@
 //! so one load (or one lane of a gather) gives everything a decode step
 //! needs: `x = freq * (x >> bits) + (slot - cum)`.
 //!
+//! Models with `scale_bits <= 12` also have narrow entries, one `u32` per
+//! slot, so that a vector of lookups is one 32-bit gather:
+//!
+//! ```text
+//! bits  0..12  freq[s] - 1        (freq <= 2^12)
+//! bits 12..24  slot - cum[s]      (< freq[s])
+//! bits 24..32  s
+//! ```
+//!
+//! and `x = (freq - 1) * (x >> bits) + (x >> bits) + (slot - cum)`.
+//!
 //! # Encoder entries
 //!
 //! One [`EncSym`] per `(table, symbol)`, 16 bytes, so a vector of symbols is
@@ -34,7 +45,9 @@
 // Loops over lanes and states index several arrays in step.
 #![allow(clippy::needless_range_loop)]
 
-use super::{order1_segment_len, scalar, Ctx, RansError, RansTables, HEADER_BYTES, RANS_L, STATES};
+use super::{
+    order1_segment_len, scalar, Ctx, RansError, RansTables, SecondCtx, HEADER_BYTES, RANS_L, STATES,
+};
 
 /// Encoder entry for one `(table, symbol)`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -63,6 +76,24 @@ impl EncSym {
 #[inline]
 pub(crate) fn dec_entry(freq: u32, bias: u32, sym: u8) -> u64 {
     u64::from(freq) | u64::from(bias) << 32 | u64::from(sym) << 48
+}
+
+/// Largest scale whose models have narrow decode entries.
+pub(crate) const NARROW_MAX_BITS: u32 = 12;
+
+/// The narrow decode entry of a slot (see the module docs); `freq` is
+/// `1 ..= 2^12` and `bias < freq`.
+#[inline]
+pub(crate) fn dec_entry_narrow(freq: u32, bias: u32, sym: u8) -> u32 {
+    debug_assert!((1..=1 << NARROW_MAX_BITS).contains(&freq) && bias < freq);
+    (freq - 1) | bias << 12 | u32::from(sym) << 24
+}
+
+pub(super) fn build_dec_narrow(t: &RansTables) -> Vec<u32> {
+    t.dec_entries()
+        .iter()
+        .map(|&e| dec_entry_narrow(e as u32, (e >> 32) as u16 as u32, (e >> 48) as u8))
+        .collect()
 }
 
 pub(super) fn build_dec(t: &RansTables) -> Vec<u64> {
@@ -298,6 +329,137 @@ pub(crate) fn decode_with(
         }
     }
     scalar::finish(&x, r.pos, stream.len())
+}
+
+/// One stream of a pair decode: its reader and states.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+pub(crate) struct Side<'a> {
+    pub r: Reader<'a>,
+    pub x: [u32; STATES],
+}
+
+/// The pair decoder of a vector level (see
+/// [`crate::Kernels::rans_decode_pair`]), built from its single-stream
+/// round loop `rr_rounds` (as for [`decode_with`], with the model passed in)
+/// and `pair_rounds`, which decodes whole rounds of both streams in one loop
+/// and returns the symbols it decoded of each (multiples of 32).
+///
+/// `pair_rounds` gets the two sides, their outputs and, for
+/// [`SecondCtx::First`], the first stream's decode entries tagged with the
+/// second stream's table indices ([`RansTables::dec_entries_tagged`]); it
+/// takes the contexts of a [`SecondCtx::Plane`] second stream itself. What
+/// it leaves is decoded stream by stream: vector rounds, reference steps,
+/// end check, first stream first, so the `Result` is exactly that of two
+/// decodes in turn (a second stream whose header is bad is only reported
+/// once the first one has decoded).
+///
+/// Panics if a context plane is not as long as its output.
+// Only the x86 levels have fused pair loops.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn decode_pair_with(
+    first: &[u8],
+    first_ctx: Option<&[u8]>,
+    t_first: &RansTables,
+    out_first: &mut [u8],
+    second: &[u8],
+    second_ctx: SecondCtx<'_>,
+    t_second: &RansTables,
+    out_second: &mut [u8],
+    rr_rounds: impl Fn(
+        &mut Reader<'_>,
+        Option<&[u8]>,
+        &RansTables,
+        &mut [u32; STATES],
+        &mut [u8],
+    ) -> usize,
+    pair_rounds: impl FnOnce(
+        &mut Side<'_>,
+        &mut [u8],
+        &mut Side<'_>,
+        &mut [u8],
+        Option<&[u64]>,
+    ) -> (usize, usize),
+) -> Result<(), RansError> {
+    if let Some(c) = first_ctx {
+        assert_eq!(
+            c.len(),
+            out_first.len(),
+            "context plane length differs from output"
+        );
+    }
+    let second_len = match second_ctx {
+        SecondCtx::Plane(c) => c.len(),
+        SecondCtx::First => out_first.len(),
+        SecondCtx::Order0 => out_second.len(),
+    };
+    assert_eq!(
+        second_len,
+        out_second.len(),
+        "context plane length differs from output"
+    );
+    let reader = |data| Reader {
+        data,
+        pos: HEADER_BYTES,
+    };
+    let mut a = Side {
+        r: reader(first),
+        x: scalar::read_states(first)?,
+    };
+    let xb = match scalar::read_states(second) {
+        Ok(x) => x,
+        Err(e) => {
+            rest(&mut a, 0, first_ctx, t_first, out_first, &rr_rounds)?;
+            return Err(e);
+        }
+    };
+    let mut b = Side {
+        r: reader(second),
+        x: xb,
+    };
+    // With `SecondCtx::First` the first stream's entries carry the second
+    // stream's table index: a kernel finds the second stream's offsets in
+    // the first stream's lanes.
+    let tagged = matches!(second_ctx, SecondCtx::First)
+        .then(|| t_first.dec_entries_tagged(t_second.ctx_map()));
+    let (da, db) = pair_rounds(&mut a, out_first, &mut b, out_second, tagged.as_deref());
+    rest(&mut a, da, first_ctx, t_first, out_first, &rr_rounds)?;
+    let cb = second_ctx.bytes(out_first);
+    rest(&mut b, db, cb, t_second, out_second, &rr_rounds)
+}
+
+/// Decodes the symbols `from..` of one stream of a pair (`from` a multiple
+/// of 32) and checks its end.
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+fn rest(
+    s: &mut Side<'_>,
+    from: usize,
+    ctx: Option<&[u8]>,
+    t: &RansTables,
+    out: &mut [u8],
+    rr_rounds: &impl Fn(
+        &mut Reader<'_>,
+        Option<&[u8]>,
+        &RansTables,
+        &mut [u32; STATES],
+        &mut [u8],
+    ) -> usize,
+) -> Result<(), RansError> {
+    debug_assert_eq!(from % STATES, 0);
+    // Round robin: symbol `i` is coded by state `i % 32`, so the stream from
+    // a whole round on decodes like a stream of its own.
+    let done = from
+        + rr_rounds(
+            &mut s.r,
+            ctx.map(|c| &c[from..]),
+            t,
+            &mut s.x,
+            &mut out[from..],
+        );
+    decode_rr_tail(&mut s.r, ctx, t, done, &mut s.x, out)?;
+    scalar::finish(&s.x, s.r.pos, s.r.data.len())
 }
 
 /// The encoder of a vector level built from its two round loops: a
