@@ -9,6 +9,7 @@
 
 use std::borrow::Cow;
 
+use z4ai_simd::checksum::Xxh3Progress;
 use z4ai_simd::rans::{self, Ctx, SecondCtx};
 use z4ai_simd::{Kernels, RansTables};
 
@@ -544,7 +545,9 @@ pub struct PlaneReport {
 }
 
 /// Decodes a chunk payload (layout 0 or 1) into `out` (exactly the
-/// chunk's raw length). `scratch` is reused between calls.
+/// chunk's raw length). `scratch` is reused between calls. Returns the
+/// XXH3-64 of `out` when it was taken during the decode (layout 1: each
+/// piece is hashed right after it is merged, while in cache).
 pub fn decode_chunk(
     payload: &[u8],
     dtype: DType,
@@ -552,9 +555,12 @@ pub fn decode_chunk(
     k: &Kernels,
     out: &mut [u8],
     scratch: &mut Vec<u8>,
-) -> Result<()> {
+) -> Result<Option<u64>> {
     decode_chunk_with(payload, dtype, models, k, out, scratch, None)
 }
+
+/// Elements merged (and hashed) at a time.
+const MERGE_PIECE: usize = 16 << 10;
 
 /// [`decode_chunk`] for delta residuals: `delta_ctx` holds the delta
 /// contexts of plane 0 (`crate::delta::first_contexts`) and is advanced
@@ -567,8 +573,9 @@ pub fn decode_chunk_with(
     out: &mut [u8],
     scratch: &mut Vec<u8>,
     delta_ctx: Option<&mut [u8]>,
-) -> Result<()> {
+) -> Result<Option<u64>> {
     let mut r = Reader::new(payload);
+    let mut hash = None;
     let layout = r.u8("chunk layout")?;
     let w = dtype.width();
     let n = out.len() / w;
@@ -591,7 +598,18 @@ pub fn decode_chunk_with(
                         None if p < w => &scratch[p * n..(p + 1) * n],
                         None => &[],
                     });
-                    k.merge_planes_from(&planes[..w], dtype.rotates(), &mut out[..n * w]);
+                    let mut h = Xxh3Progress::new(out.len());
+                    for start in (0..n).step_by(MERGE_PIECE) {
+                        let end = (start + MERGE_PIECE).min(n);
+                        let piece: [&[u8]; 8] = planes.map(|p| p.get(start..end).unwrap_or(&[]));
+                        k.merge_planes_from(
+                            &piece[..w],
+                            dtype.rotates(),
+                            &mut out[start * w..end * w],
+                        );
+                        k.xxh3_advance(&mut h, out, end * w);
+                    }
+                    hash = Some(h);
                 }
                 Some(c) => {
                     for p in 0..w {
@@ -618,7 +636,7 @@ pub fn decode_chunk_with(
     if r.remaining() != 0 {
         return Err(Error::corrupt("chunk payload has trailing bytes"));
     }
-    Ok(())
+    Ok(hash.map(|h| k.xxh3_finish(h, out)))
 }
 
 /// Contexts available to a plane being decoded.

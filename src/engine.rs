@@ -12,6 +12,11 @@
 //! 4. keep only the shared models some chunk uses and write the block, in
 //!    the parts it was coded in, to a [`FrameSink`].
 //!
+//! The planes and streams a chunk's coding allocates are handed to the
+//! next chunk (`buffers::Buffers`), and a decoded chunk's output pages are
+//! mapped in one call before it is written (`prefault`): fresh
+//! multi-megabyte buffers otherwise fault in page by page.
+//!
 //! Every decision depends only on the block's bytes, so the output is the
 //! same at any thread count and any kernel level.
 
@@ -535,9 +540,9 @@ pub fn parse_models(section: &[u8]) -> Result<Vec<RansTables>> {
 
 /// Decodes the chunks of one block into `out` (the block's bytes): every
 /// chunk's literals in parallel, then the block's copies (validated), then
-/// every chunk's hash — right after its decode, while its bytes are still
-/// in cache, for a chunk without copies (a copy only ever writes into its
-/// own chunk). `payloads` holds the payload ranges of `chunks`.
+/// every chunk's hash — for a chunk without copies (a copy only ever
+/// writes into its own chunk) during or right after its decode, while its
+/// bytes are in cache. `payloads` holds the payload ranges of `chunks`.
 pub fn decode_block(
     payloads: &[u8],
     chunks: &[ChunkLoc],
@@ -560,7 +565,7 @@ pub fn decode_block(
         .into_par_iter()
         .map_init(Vec::new, |scratch, (loc, dst, off)| {
             prefault(dst);
-            let copies = payload::decode_payload(
+            let (copies, hash) = payload::decode_payload(
                 &payloads[loc.payload.clone()],
                 dtype,
                 models,
@@ -571,7 +576,8 @@ pub fn decode_block(
                 scratch,
             )?;
             if copies.is_empty() {
-                verify_chunk(loc, dst, k)?;
+                let hash = hash.unwrap_or_else(|| k.xxh3_64(dst));
+                check_chunk_hash(loc, hash)?;
             }
             Ok(copies)
         })
@@ -601,7 +607,12 @@ pub fn decode_block(
 
 /// Checks a decoded chunk against its content hash.
 fn verify_chunk(loc: &ChunkLoc, bytes: &[u8], k: &Kernels) -> Result<()> {
-    if k.xxh3_64(bytes) != loc.entry.hash {
+    check_chunk_hash(loc, k.xxh3_64(bytes))
+}
+
+/// Checks a decoded chunk's hash against the one its entry records.
+fn check_chunk_hash(loc: &ChunkLoc, hash: u64) -> Result<()> {
+    if hash != loc.entry.hash {
         return Err(Error::ChecksumMismatch {
             what: "chunk content",
             chunk: Some(loc.index),
@@ -710,7 +721,7 @@ pub fn decompress_range(
             let decode = |i: usize| -> Result<(usize, Vec<u8>, Vec<Copy>)> {
                 let c = &b.chunks[i];
                 let mut buf = vec![0u8; c.entry.raw_len as usize];
-                let copies = payload::decode_payload(
+                let (copies, _) = payload::decode_payload(
                     &blob[c.payload.clone()],
                     dtype,
                     &models,

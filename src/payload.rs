@@ -325,7 +325,9 @@ pub fn write_payload(
 /// frames). Bytes covered by
 /// copy targets are left for the caller, who applies the returned copies
 /// (targets shifted by `chunk_offset`, the chunk's offset in its block)
-/// once every chunk's literals are in place.
+/// once every chunk's literals are in place. Also returns the XXH3-64 of
+/// `out` when the decoder took it on the way (a plane-coded chunk without
+/// copies), so the caller need not read the chunk again to check it.
 #[allow(clippy::too_many_arguments)]
 pub fn decode_payload(
     payload: &[u8],
@@ -336,16 +338,16 @@ pub fn decode_payload(
     chunk_offset: usize,
     reference: &[u8],
     scratch: &mut Vec<u8>,
-) -> Result<Vec<Copy>> {
+) -> Result<(Vec<Copy>, Option<u64>)> {
     let mut r = Reader::new(payload);
     if payload.first() == Some(&delta::LAYOUT_DELTA) {
         r.u8("chunk layout")?;
         delta::decode(&mut r, dtype, reference, k, out, scratch)?;
-        return Ok(Vec::new());
+        return Ok((Vec::new(), None));
     }
     if payload.first() != Some(&LAYOUT_DEDUP) {
-        decode_body(&mut r, dtype, models, k, out, scratch)?;
-        return Ok(Vec::new());
+        let hash = decode_body(&mut r, dtype, models, k, out, scratch)?;
+        return Ok((Vec::new(), hash));
     }
     r.u8("chunk layout")?;
     let copies = read_copies(&mut r, out.len(), chunk_offset)?;
@@ -361,7 +363,7 @@ pub fn decode_payload(
         pos = t + c.len;
     }
     out[pos..].copy_from_slice(&literal[lit..]);
-    Ok(copies)
+    Ok((copies, None))
 }
 
 fn read_copies(r: &mut Reader<'_>, chunk_len: usize, chunk_offset: usize) -> Result<Vec<Copy>> {
@@ -405,7 +407,7 @@ fn decode_body(
     k: &Kernels,
     out: &mut [u8],
     scratch: &mut Vec<u8>,
-) -> Result<()> {
+) -> Result<Option<u64>> {
     let w = dtype.width();
     let rest = r.bytes(r.remaining(), "chunk body")?;
     let mut r = Reader::new(rest);
@@ -485,7 +487,7 @@ fn decode_body(
     if r.remaining() != 0 {
         return Err(Error::corrupt("chunk payload has trailing bytes"));
     }
-    Ok(())
+    Ok(None)
 }
 
 fn read_sub(

@@ -5,12 +5,15 @@
 //! feature every call also runs the scalar reference and asserts that the
 //! outputs are identical.
 
+use crate::checksum::Xxh3Progress;
 use crate::rans::{Ctx, RansError, RansTables, SecondCtx};
 use crate::{checksum, cut, hist, planes, rans, Isa};
 
 type PlaneFn = fn(&[u8], usize, bool, &mut [u8]);
 type MergeFn = fn(&[&[u8]], bool, &mut [u8]);
 type HashFn = fn(&[u8]) -> u64;
+type AdvanceFn = fn(&mut Xxh3Progress, &[u8], usize);
+type FinishFn = fn(Xxh3Progress, &[u8]) -> u64;
 type CutFn = fn(&[u8], usize, usize) -> Option<usize>;
 type Hist0Fn = fn(&[u8], &mut [u32; 256]);
 type HistCtxFn = fn(&[u8], &[u8], &mut [u32]);
@@ -63,6 +66,8 @@ pub struct Kernels {
     /// A fused decoder of two streams, where the level has one.
     rans_decode_pair: Option<DecodePairFn>,
     xxh3: HashFn,
+    xxh3_advance: AdvanceFn,
+    xxh3_finish: FinishFn,
     cut: CutFn,
 }
 
@@ -82,6 +87,8 @@ const SCALAR: Kernels = Kernels {
     rans_decode: rans::scalar::decode,
     rans_decode_pair: None,
     xxh3: checksum::scalar,
+    xxh3_advance: checksum::advance_none,
+    xxh3_finish: checksum::finish_scalar,
     cut: cut::scalar::find_cut,
 };
 
@@ -109,6 +116,8 @@ const AVX2: Kernels = Kernels {
     rans_decode: rans::avx2::decode,
     rans_decode_pair: Some(rans::avx2::decode_pair),
     xxh3: checksum::avx2::hash,
+    xxh3_advance: checksum::avx2::advance,
+    xxh3_finish: checksum::avx2::finish,
     cut: cut::scalar::find_cut,
 };
 
@@ -124,6 +133,8 @@ const AVX512: Kernels = Kernels {
     rans_decode: rans::avx512::decode,
     rans_decode_pair: Some(rans::avx512::decode_pair),
     xxh3: checksum::avx512::hash,
+    xxh3_advance: checksum::avx512::advance,
+    xxh3_finish: checksum::avx512::finish,
     cut: cut::avx512::find_cut,
 };
 
@@ -221,6 +232,26 @@ impl Kernels {
             h,
             (SCALAR.xxh3)(data),
             "xxh3_64[{}] differs from scalar",
+            self.isa
+        );
+        h
+    }
+
+    /// Hashes the part of `buf` written so far (its first `ready` bytes)
+    /// into `st`, while it is in cache; see [`checksum::Xxh3Progress`].
+    pub fn xxh3_advance(&self, st: &mut Xxh3Progress, buf: &[u8], ready: usize) {
+        (self.xxh3_advance)(st, buf, ready);
+    }
+
+    /// [`Kernels::xxh3_64`] of `buf`, the whole buffer `st` was advanced
+    /// over.
+    pub fn xxh3_finish(&self, st: Xxh3Progress, buf: &[u8]) -> u64 {
+        let h = (self.xxh3_finish)(st, buf);
+        #[cfg(feature = "check-kernels")]
+        assert_eq!(
+            h,
+            (SCALAR.xxh3)(buf),
+            "xxh3_finish[{}] differs from scalar",
             self.isa
         );
         h

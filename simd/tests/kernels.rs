@@ -849,6 +849,47 @@ fn rans_narrow_entry_limits() {
     }
 }
 
+/// A hash taken while the buffer is written (advanced over growing
+/// prefixes, in any steps, by any levels) equals the one-shot hash.
+#[test]
+fn xxh3_progress_matches_one_shot() {
+    use z4ai_simd::checksum::Xxh3Progress;
+    let mut rng = Rng(0xFEED);
+    let big = rng.bytes(70_000);
+    let ks = levels();
+    for n in [
+        0, 1, 240, 241, 1023, 1024, 1025, 2048, 2049, 5000, 65_536, 65_537, 70_000,
+    ] {
+        let buf = &big[..n];
+        let want = Kernels::scalar().xxh3_64(buf);
+        for (i, k) in ks.iter().enumerate() {
+            for step in [1usize, 1000, 1024, 4096, 16_384, n.max(1)] {
+                let mut st = Xxh3Progress::new(n);
+                let mut ready = 0;
+                while ready < n {
+                    ready = (ready + step).min(n);
+                    k.xxh3_advance(&mut st, buf, ready);
+                }
+                // Finish on this level and on another one.
+                let other = &ks[(i + 1) % ks.len()];
+                assert_eq!(
+                    k.xxh3_finish(st.clone(), buf),
+                    want,
+                    "{} n={n} step={step}",
+                    k.isa()
+                );
+                assert_eq!(
+                    other.xxh3_finish(st, buf),
+                    want,
+                    "{} then {} n={n}",
+                    k.isa(),
+                    other.isa()
+                );
+            }
+        }
+    }
+}
+
 #[test]
 fn xxh3_matches_scalar() {
     let mut rng = Rng(0x5EED_0FC0_FFEE);

@@ -2,7 +2,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{Lanes, INITIAL_ACC, PRIME32_1};
+use super::{Lanes, Xxh3Progress, PRIME32_1};
 
 #[derive(Clone, Copy)]
 struct Acc(__m256i, __m256i);
@@ -31,8 +31,8 @@ unsafe fn scramble_half(acc: __m256i, key: *const u8) -> __m256i {
 // out only by dispatch tables of CPUs with AVX2.
 unsafe impl Lanes for Acc {
     #[inline(always)]
-    unsafe fn init() -> Acc {
-        let p = INITIAL_ACC.as_ptr().cast::<__m256i>();
+    unsafe fn load(acc: &[u64; 8]) -> Acc {
+        let p = acc.as_ptr().cast::<__m256i>();
         Acc(_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1)))
     }
     #[inline(always)]
@@ -69,4 +69,28 @@ pub(crate) fn hash(data: &[u8]) -> u64 {
 unsafe fn hash_avx2(data: &[u8]) -> u64 {
     // SAFETY: compiled for AVX2, which the caller guarantees.
     unsafe { super::hash_with::<Acc>(data) }
+}
+
+/// See [`crate::Kernels::xxh3_advance`].
+pub(crate) fn advance(st: &mut Xxh3Progress, buf: &[u8], ready: usize) {
+    // SAFETY: as in `hash`.
+    unsafe { advance_avx2(st, buf, ready) }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn advance_avx2(st: &mut Xxh3Progress, buf: &[u8], ready: usize) {
+    // SAFETY: compiled for the level, which the caller guarantees.
+    unsafe { super::advance_with::<Acc>(st, buf, ready) }
+}
+
+/// See [`crate::Kernels::xxh3_finish`].
+pub(crate) fn finish(st: Xxh3Progress, buf: &[u8]) -> u64 {
+    // SAFETY: as in `hash`.
+    unsafe { finish_avx2(st, buf) }
+}
+
+#[target_feature(enable = "avx2")]
+unsafe fn finish_avx2(st: Xxh3Progress, buf: &[u8]) -> u64 {
+    // SAFETY: compiled for the level, which the caller guarantees.
+    unsafe { super::finish_with::<Acc>(st, buf) }
 }

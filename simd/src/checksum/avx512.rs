@@ -2,7 +2,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{Lanes, INITIAL_ACC, PRIME32_1};
+use super::{Lanes, Xxh3Progress, PRIME32_1};
 
 #[derive(Clone, Copy)]
 struct Acc(__m512i);
@@ -11,8 +11,8 @@ struct Acc(__m512i);
 // handed out only by the AVX-512 dispatch table.
 unsafe impl Lanes for Acc {
     #[inline(always)]
-    unsafe fn init() -> Acc {
-        Acc(_mm512_loadu_si512(INITIAL_ACC.as_ptr().cast()))
+    unsafe fn load(acc: &[u64; 8]) -> Acc {
+        Acc(_mm512_loadu_si512(acc.as_ptr().cast()))
     }
     #[inline(always)]
     unsafe fn stripe(self, input: *const u8, key: *const u8) -> Acc {
@@ -51,4 +51,28 @@ pub(crate) fn hash(data: &[u8]) -> u64 {
 unsafe fn hash_avx512(data: &[u8]) -> u64 {
     // SAFETY: compiled for AVX-512 F, which the caller guarantees.
     unsafe { super::hash_with::<Acc>(data) }
+}
+
+/// See [`crate::Kernels::xxh3_advance`].
+pub(crate) fn advance(st: &mut Xxh3Progress, buf: &[u8], ready: usize) {
+    // SAFETY: as in `hash`.
+    unsafe { advance_avx512(st, buf, ready) }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn advance_avx512(st: &mut Xxh3Progress, buf: &[u8], ready: usize) {
+    // SAFETY: compiled for the level, which the caller guarantees.
+    unsafe { super::advance_with::<Acc>(st, buf, ready) }
+}
+
+/// See [`crate::Kernels::xxh3_finish`].
+pub(crate) fn finish(st: Xxh3Progress, buf: &[u8]) -> u64 {
+    // SAFETY: as in `hash`.
+    unsafe { finish_avx512(st, buf) }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn finish_avx512(st: Xxh3Progress, buf: &[u8]) -> u64 {
+    // SAFETY: compiled for the level, which the caller guarantees.
+    unsafe { super::finish_with::<Acc>(st, buf) }
 }

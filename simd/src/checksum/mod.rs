@@ -74,14 +74,103 @@ pub fn scalar(data: &[u8]) -> u64 {
 /// readable bytes.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) unsafe trait Lanes: Copy {
-    /// The lanes set to [`INITIAL_ACC`].
-    unsafe fn init() -> Self;
+    /// The lanes set to `acc`.
+    unsafe fn load(acc: &[u64; 8]) -> Self;
     /// Accumulates one stripe of input with its keys.
     unsafe fn stripe(self, input: *const u8, key: *const u8) -> Self;
     /// Scrambles the lanes with the keys at `key`.
     unsafe fn scramble(self, key: *const u8) -> Self;
     /// The lanes, in order.
     unsafe fn to_array(self) -> [u64; 8];
+}
+
+/// XXH3-64 of a buffer hashed while it is being written front to back:
+/// [`crate::Kernels::xxh3_advance`] takes the whole 1 KiB blocks of the
+/// part written so far (in cache, just after it was written), and
+/// [`crate::Kernels::xxh3_finish`] the rest, giving
+/// [`crate::Kernels::xxh3_64`] of the whole buffer. It only caches work:
+/// a level that does not advance (scalar, NEON) hashes the whole buffer
+/// when finishing, so any levels may be mixed.
+#[derive(Clone, Debug)]
+pub struct Xxh3Progress {
+    acc: [u64; 8],
+    blocks: usize,
+    total: usize,
+}
+
+impl Xxh3Progress {
+    /// Nothing taken yet of a buffer of `total` bytes.
+    pub fn new(total: usize) -> Xxh3Progress {
+        Xxh3Progress {
+            acc: INITIAL_ACC,
+            blocks: 0,
+            total,
+        }
+    }
+
+    /// Blocks the long-input loop scrambles: all whole ones but the last
+    /// byte's (none for short inputs, which have another algorithm).
+    fn scrambled_blocks(&self) -> usize {
+        if self.total <= MID_SIZE_MAX {
+            0
+        } else {
+            (self.total - 1) / BLOCK
+        }
+    }
+}
+
+/// Takes the scrambled blocks of `buf` (the whole buffer) that lie in its
+/// first `ready` bytes and were not taken yet.
+///
+/// # Safety
+///
+/// As for [`hash_with`].
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+pub(crate) unsafe fn advance_with<L: Lanes>(st: &mut Xxh3Progress, buf: &[u8], ready: usize) {
+    assert_eq!(buf.len(), st.total, "hashed buffer changed length");
+    let upto = (ready.min(buf.len()) / BLOCK).min(st.scrambled_blocks());
+    if upto <= st.blocks {
+        return;
+    }
+    let (p, k) = (buf.as_ptr(), SECRET.as_ptr());
+    let mut acc = L::load(&st.acc);
+    for b in st.blocks..upto {
+        for s in 0..STRIPES_PER_BLOCK {
+            // SAFETY: stripe s of block b ends at (b + 1) * BLOCK <= ready
+            // <= len; its keys end at 8 * 15 + 64 = 184 <= 192.
+            acc = acc.stripe(p.add(b * BLOCK + s * STRIPE), k.add(s * 8));
+        }
+        // SAFETY: the scramble keys are the secret's last 64 bytes.
+        acc = acc.scramble(k.add(SCRAMBLE_AT));
+    }
+    st.acc = acc.to_array();
+    st.blocks = upto;
+}
+
+/// XXH3-64 of `buf`, using the blocks `st` has taken.
+///
+/// # Safety
+///
+/// As for [`hash_with`].
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+pub(crate) unsafe fn finish_with<L: Lanes>(mut st: Xxh3Progress, buf: &[u8]) -> u64 {
+    if buf.len() <= MID_SIZE_MAX {
+        return scalar(buf);
+    }
+    advance_with::<L>(&mut st, buf, buf.len());
+    let blocks = st.blocks;
+    let tail_stripes = (buf.len() - 1 - blocks * BLOCK) / STRIPE;
+    let (p, k) = (buf.as_ptr(), SECRET.as_ptr());
+    let mut acc = L::load(&st.acc);
+    for s in 0..tail_stripes {
+        // SAFETY: these stripes end at or before len - 1; s < 16.
+        acc = acc.stripe(p.add(blocks * BLOCK + s * STRIPE), k.add(s * 8));
+    }
+    // SAFETY: len > 240, so the last 64 bytes exist; keys end at 185.
+    acc = acc.stripe(p.add(buf.len() - STRIPE), k.add(LAST_STRIPE_AT));
+    merge(acc.to_array(), buf.len())
 }
 
 /// XXH3-64 of `data` with the long-input loop run on `L`.
@@ -93,29 +182,16 @@ pub(crate) unsafe trait Lanes: Copy {
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 pub(crate) unsafe fn hash_with<L: Lanes>(data: &[u8]) -> u64 {
-    if data.len() <= MID_SIZE_MAX {
-        return scalar(data);
-    }
-    let blocks = (data.len() - 1) / BLOCK;
-    let tail_stripes = (data.len() - 1 - blocks * BLOCK) / STRIPE;
-    let (p, k) = (data.as_ptr(), SECRET.as_ptr());
-    let mut acc = L::init();
-    for b in 0..blocks {
-        for s in 0..STRIPES_PER_BLOCK {
-            // SAFETY: stripe s of block b ends at (b + 1) * BLOCK <= len - 1;
-            // its keys end at 8 * 15 + 64 = 184 <= 192.
-            acc = acc.stripe(p.add(b * BLOCK + s * STRIPE), k.add(s * 8));
-        }
-        // SAFETY: the scramble keys are the secret's last 64 bytes.
-        acc = acc.scramble(k.add(SCRAMBLE_AT));
-    }
-    for s in 0..tail_stripes {
-        // SAFETY: these stripes end at or before len - 1; s < 16.
-        acc = acc.stripe(p.add(blocks * BLOCK + s * STRIPE), k.add(s * 8));
-    }
-    // SAFETY: len > 240, so the last 64 bytes exist; keys end at 185.
-    acc = acc.stripe(p.add(data.len() - STRIPE), k.add(LAST_STRIPE_AT));
-    merge(acc.to_array(), data.len())
+    finish_with::<L>(Xxh3Progress::new(data.len()), data)
+}
+
+/// [`crate::Kernels::xxh3_advance`] of the levels without a long-input
+/// loop of their own: nothing (finishing hashes the whole buffer).
+pub fn advance_none(_: &mut Xxh3Progress, _: &[u8], _: usize) {}
+
+/// [`crate::Kernels::xxh3_finish`] of those levels: [`scalar`].
+pub fn finish_scalar(_: Xxh3Progress, buf: &[u8]) -> u64 {
+    scalar(buf)
 }
 
 /// The hash of a long input from its final accumulator lanes.
