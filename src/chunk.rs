@@ -516,21 +516,7 @@ pub fn decode_chunk_with(
             let scratch = &mut scratch[..n * w];
             match delta_ctx {
                 None => decode_planes(&mut r, n, w, models, k, scratch)?,
-                Some(c) => {
-                    for p in 0..w {
-                        let (done, rest) = scratch.split_at_mut(p * n);
-                        if p > 0 {
-                            crate::delta::advance_contexts(c, &done[(p - 1) * n..]);
-                        }
-                        let plane0 = if p == 0 { None } else { Some(&done[..n]) };
-                        let ctx = PlaneCtx {
-                            plane0,
-                            delta: Some(&*c),
-                        };
-                        let src = read_plane(&mut r, n, models)?;
-                        decode_plane(&src, &mut rest[..n], ctx, k)?;
-                    }
-                }
+                Some(c) => decode_delta_planes(&mut r, n, w, models, k, scratch, c)?,
             }
             k.merge_planes(scratch, w, dtype.rotates(), &mut out[..n * w]);
             let tail = out.len() - n * w;
@@ -542,6 +528,83 @@ pub fn decode_chunk_with(
         return Err(Error::corrupt("chunk payload has trailing bytes"));
     }
     Ok(())
+}
+
+/// Decodes the `w` planes of `n` symbols of a delta residual chunk into
+/// `planes`, one after the other: each plane's delta contexts come from
+/// `ctx` (those of plane 0 on entry, `crate::delta::first_contexts`),
+/// advanced by the plane decoded before it (its contents are spent).
+fn decode_delta_planes<'a>(
+    r: &mut Reader<'a>,
+    n: usize,
+    w: usize,
+    models: &'a [RansTables],
+    k: &Kernels,
+    planes: &mut [u8],
+    ctx: &mut [u8],
+) -> Result<()> {
+    for p in 0..w {
+        let (done, rest) = planes.split_at_mut(p * n);
+        if p > 0 {
+            crate::delta::advance_contexts(ctx, &done[(p - 1) * n..]);
+        }
+        let plane0 = if p == 0 { None } else { Some(&done[..n]) };
+        let pctx = PlaneCtx {
+            plane0,
+            delta: Some(&*ctx),
+        };
+        let src = read_plane(r, n, models)?;
+        decode_plane(&src, &mut rest[..n], pctx, k)?;
+    }
+    Ok(())
+}
+
+/// How [`decode_delta_residual`] left a delta chunk's residual.
+pub enum DeltaResidual {
+    /// The residual words were stored: they are in `out` (tail included).
+    Stored,
+    /// The residual planes are in the planes buffer; the chunk's tail is in
+    /// `out` past the whole elements, the rest of `out` is untouched.
+    Planes,
+}
+
+/// Decodes the residual of a delta chunk (a chunk payload, layout 0 or 1,
+/// of the residual's integer `dtype`) as far as its planes, so that the
+/// caller can merge them and apply them to the reference in one pass.
+/// `ctx` holds the delta contexts of plane 0 and is spent; `planes` is
+/// grown to the planes' size and reused between calls.
+pub fn decode_delta_residual(
+    payload: &[u8],
+    dtype: DType,
+    k: &Kernels,
+    out: &mut [u8],
+    planes: &mut Vec<u8>,
+    ctx: &mut [u8],
+) -> Result<DeltaResidual> {
+    let mut r = Reader::new(payload);
+    let w = dtype.width();
+    let n = out.len() / w;
+    let form = match r.u8("chunk layout")? {
+        LAYOUT_STORED => {
+            out.copy_from_slice(r.bytes(out.len(), "stored chunk")?);
+            DeltaResidual::Stored
+        }
+        LAYOUT_PLANES => {
+            // Grown, never cleared: every plane decode overwrites its part.
+            if planes.len() < n * w {
+                planes.resize(n * w, 0);
+            }
+            decode_delta_planes(&mut r, n, w, &[], k, &mut planes[..n * w], ctx)?;
+            let tail = out.len() - n * w;
+            out[n * w..].copy_from_slice(r.bytes(tail, "chunk tail")?);
+            DeltaResidual::Planes
+        }
+        other => return Err(Error::corrupt(format!("unknown chunk layout {other}"))),
+    };
+    if r.remaining() != 0 {
+        return Err(Error::corrupt("chunk payload has trailing bytes"));
+    }
+    Ok(form)
 }
 
 /// Contexts available to a plane being decoded.

@@ -26,7 +26,7 @@ use std::cell::RefCell;
 use z4ai_simd::rans::Ctx;
 use z4ai_simd::Kernels;
 
-use crate::chunk::{self, CtxKind, EncodedChunk, ModelSel, PlaneCode, PlaneReport};
+use crate::chunk::{self, CtxKind, DeltaResidual, EncodedChunk, ModelSel, PlaneCode, PlaneReport};
 use crate::dtype::DType;
 use crate::entropy::{self, CostTable};
 use crate::error::{Error, Result};
@@ -55,7 +55,7 @@ pub fn mode_name(mode: u8) -> &'static str {
 
 /// An element word as a concrete unsigned integer, so that the loops over
 /// words compile to fixed-size loads and vector code.
-trait Word: Copy {
+trait Word: Copy + Default {
     const BYTES: usize;
     fn load(b: &[u8]) -> Self;
     fn store(self, b: &mut [u8]);
@@ -70,6 +70,10 @@ trait Word: Copy {
     /// Plane 0 of the element after the split (rotated left by one bit
     /// first when `rotate`).
     fn top_byte(self, rotate: bool) -> u8;
+    /// Byte `p` of the word, most significant first (residual plane `p`).
+    fn plane_byte(self, p: usize) -> u8;
+    /// The word shifted left by a byte, `b` in its low byte.
+    fn push_byte(self, b: u8) -> Self;
 }
 
 macro_rules! word {
@@ -119,6 +123,20 @@ macro_rules! word {
             fn top_byte(self, rotate: bool) -> u8 {
                 (self.rotate_left(rotate as u32) >> (<$t>::BITS - 8)) as u8
             }
+            #[inline(always)]
+            fn plane_byte(self, p: usize) -> u8 {
+                (self >> (8 * (Self::BYTES - 1 - p))) as u8
+            }
+            #[inline(always)]
+            fn push_byte(self, b: u8) -> Self {
+                // Shifting a one-byte word by 8 would overflow: it has no
+                // byte above the new one.
+                if Self::BYTES == 1 {
+                    b as $t
+                } else {
+                    (self << (8 % <$t>::BITS)) | b as $t
+                }
+            }
         }
     };
 }
@@ -155,20 +173,129 @@ fn apply<T: Word, const FLOAT: bool, const MODE: u8>(res: T, old: T) -> T {
     }
 }
 
-/// Writes the residual words of `new` against `old` into `out` (whole
-/// words only; all three the same length).
-fn residuals_of<T: Word, const FLOAT: bool, const MODE: u8>(
+/// Elements per block of the fused loops below: a fixed trip count lets
+/// the compiler vectorise each step, and a block's residual words stay in
+/// registers or L1 between the steps.
+const BLOCK: usize = 64;
+
+/// One block of [`split_residuals`]: `len` (at most [`BLOCK`]) elements
+/// from element `at` on; `planes` holds planes of `n` symbols. Called with
+/// a constant `len` for full blocks, so that every loop's trip count is
+/// known.
+#[inline(always)]
+fn split_block<T: Word, const FLOAT: bool, const MODE: u8>(
     new: &[u8],
+    old: &[u8],
+    planes: &mut [u8],
+    n: usize,
+    at: usize,
+    ctx: &mut [u8],
+    len: usize,
+) {
+    let w = T::BYTES;
+    let (new, old, ctx) = (&new[..len * w], &old[..len * w], &mut ctx[..len]);
+    let mut res = [T::default(); BLOCK];
+    for ((r, a), b) in res[..len]
+        .iter_mut()
+        .zip(new.chunks_exact(w))
+        .zip(old.chunks_exact(w))
+    {
+        *r = residual::<T, FLOAT, MODE>(T::load(a), T::load(b));
+    }
+    for (c, b) in ctx.iter_mut().zip(old.chunks_exact(w)) {
+        *c = T::load(b).top_byte(FLOAT).min(127);
+    }
+    for p in 0..w {
+        let dst = &mut planes[p * n + at..p * n + at + len];
+        for (d, r) in dst.iter_mut().zip(&res[..len]) {
+            *d = r.plane_byte(p);
+        }
+    }
+}
+
+/// In one pass over the elements: the residual words of `new` against
+/// `old` under `MODE`, split into byte planes (most significant first, no
+/// rotation: what `split_planes` of the residual gives), and the delta
+/// contexts of plane 0 (what [`first_contexts`] gives). `ctx` holds one
+/// byte per element, `planes` `T::BYTES` per element, `new` and `old` at
+/// least as many.
+fn split_residuals<T: Word, const FLOAT: bool, const MODE: u8>(
+    new: &[u8],
+    old: &[u8],
+    planes: &mut [u8],
+    ctx: &mut [u8],
+) {
+    let w = T::BYTES;
+    let n = ctx.len();
+    let bytes = BLOCK * w;
+    let mut at = 0;
+    for ((c, a), b) in ctx
+        .chunks_mut(BLOCK)
+        .zip(new[..n * w].chunks(bytes))
+        .zip(old[..n * w].chunks(bytes))
+    {
+        if c.len() == BLOCK {
+            split_block::<T, FLOAT, MODE>(a, b, planes, n, at, c, BLOCK);
+        } else {
+            let len = c.len();
+            split_block::<T, FLOAT, MODE>(a, b, planes, n, at, c, len);
+        }
+        at += BLOCK;
+    }
+}
+
+/// One block of [`merge_apply`]: `len` (at most [`BLOCK`]) elements from
+/// element `at` on (a constant `len` for full blocks, as in
+/// [`split_block`]).
+#[inline(always)]
+fn merge_block<T: Word, const FLOAT: bool, const MODE: u8>(
+    planes: &[u8],
+    n: usize,
+    at: usize,
+    old: &[u8],
+    out: &mut [u8],
+    len: usize,
+) {
+    let w = T::BYTES;
+    let (old, out) = (&old[..len * w], &mut out[..len * w]);
+    let mut res = [T::default(); BLOCK];
+    for p in 0..w {
+        for (r, &b) in res[..len]
+            .iter_mut()
+            .zip(&planes[p * n + at..p * n + at + len])
+        {
+            *r = r.push_byte(b);
+        }
+    }
+    for ((o, b), &r) in out
+        .chunks_exact_mut(w)
+        .zip(old.chunks_exact(w))
+        .zip(&res[..len])
+    {
+        apply::<T, FLOAT, MODE>(r, T::load(b)).store(o);
+    }
+}
+
+/// Inverse of [`split_residuals`] in one pass: gathers the residual words
+/// from `planes` (`T::BYTES` planes of `out.len() / T::BYTES` symbols) and
+/// writes the new words (against `old`) to `out`.
+fn merge_apply<T: Word, const FLOAT: bool, const MODE: u8>(
+    planes: &[u8],
     old: &[u8],
     out: &mut [u8],
 ) {
     let w = T::BYTES;
-    for ((o, a), b) in out
-        .chunks_exact_mut(w)
-        .zip(new.chunks_exact(w))
-        .zip(old.chunks_exact(w))
-    {
-        residual::<T, FLOAT, MODE>(T::load(a), T::load(b)).store(o);
+    let n = out.len() / w;
+    let bytes = BLOCK * w;
+    let mut at = 0;
+    for (o, b) in out.chunks_mut(bytes).zip(old[..n * w].chunks(bytes)) {
+        if o.len() == bytes {
+            merge_block::<T, FLOAT, MODE>(planes, n, at, b, o, BLOCK);
+        } else {
+            let len = o.len() / w;
+            merge_block::<T, FLOAT, MODE>(planes, n, at, b, o, len);
+        }
+        at += BLOCK;
     }
 }
 
@@ -204,16 +331,26 @@ macro_rules! dispatch {
     };
 }
 
-/// Residual words of `new` against `old` under `mode` into `out`.
-fn residuals(dtype: DType, mode: u8, new: &[u8], old: &[u8], out: &mut [u8]) {
+/// The residual planes of `new` against `old` under `mode` into `planes`
+/// and the delta contexts of plane 0 into `ctx` (one byte per element);
+/// see [`split_residuals`].
+fn residual_planes(
+    dtype: DType,
+    mode: u8,
+    new: &[u8],
+    old: &[u8],
+    planes: &mut [u8],
+    ctx: &mut [u8],
+) {
     dispatch!(
-        residuals_of,
+        split_residuals,
         dtype.width(),
         dtype.is_float(),
         mode,
         new,
         old,
-        out
+        planes,
+        ctx
     )
 }
 
@@ -265,10 +402,31 @@ pub fn advance_contexts(ctx: &mut [u8], plane: &[u8]) {
 /// Per-thread buffers of the delta coder, reused across chunks.
 #[derive(Default)]
 struct Scratch {
-    res: Vec<u8>,
     planes: Vec<u8>,
     ctx: Vec<u8>,
+    /// A context histogram, all zero between uses: each user clears it
+    /// right after reading it, while it is still in cache (clearing it
+    /// before counting, after a plane has streamed through, showed in
+    /// profiles).
     hist: Vec<u32>,
+    /// rANS stream buffers of earlier chunks, handed back once their
+    /// payload is written: a fresh buffer per plane costs a page fault per
+    /// 4 KiB written (it showed in profiles).
+    streams: Vec<Vec<u8>>,
+}
+
+/// Stream buffers kept per thread (a chunk's planes at `max`, both modes).
+const MAX_POOLED_STREAMS: usize = 16;
+
+/// Hands the stream buffers of `codes` back to `pool`.
+fn recycle(pool: &mut Vec<Vec<u8>>, codes: Vec<PlaneCode>) {
+    for c in codes {
+        if let PlaneCode::Rans(_, _, stream) = c {
+            if pool.len() < MAX_POOLED_STREAMS {
+                pool.push(stream);
+            }
+        }
+    }
 }
 
 thread_local! {
@@ -284,16 +442,18 @@ fn reuse<T: Copy + Default>(v: &mut Vec<T>, len: usize) {
 }
 
 /// Codes one plane under its delta contexts: `(code, estimated bits)`.
-/// `hist` is a scratch table of 65536 counts.
+/// `hist` is a table of 65536 zero counts, left zero; a rANS stream is
+/// written to
+/// a buffer from `pool` (see [`recycle`]).
 fn code_plane(
     plane: &[u8],
     ctx: &[u8],
     k: &Kernels,
     trial: bool,
     hist: &mut [u32],
+    pool: &mut Vec<Vec<u8>>,
 ) -> (PlaneCode, f64) {
     let n = plane.len();
-    hist.fill(0);
     k.hist_context(plane, ctx, hist);
     let first = plane.first().copied().unwrap_or(0);
     let total_first: u64 = hist[usize::from(first)..]
@@ -302,16 +462,20 @@ fn code_plane(
         .map(|&c| u64::from(c))
         .sum();
     if total_first == n as u64 {
+        hist.fill(0);
         return (PlaneCode::Const(first), 16.0);
     }
     let model = entropy::build_context_model(hist, CTX_BITS, false);
     let mut ser = Vec::new();
     entropy::serialize_model(&model, &mut ser);
     let est = CostTable::new(&model).context(hist) + 8.0 * (ser.len() + 7 + 128) as f64;
+    hist.fill(0);
     if est >= 8.0 * n as f64 && !trial {
         return (PlaneCode::Raw, 8.0 * n as f64);
     }
-    let mut stream = Vec::with_capacity(n);
+    let mut stream = pool.pop().unwrap_or_default();
+    stream.clear();
+    stream.reserve(n);
     match k.rans_encode(plane, Ctx::Plane(ctx), &model, &mut stream) {
         Ok(()) if 7 + ser.len() + stream.len() < 1 + n => {
             let bits = 8.0 * (7 + ser.len() + stream.len()) as f64;
@@ -320,7 +484,10 @@ fn code_plane(
                 bits,
             )
         }
-        _ => (PlaneCode::Raw, 8.0 * n as f64),
+        _ => {
+            pool.push(stream);
+            (PlaneCode::Raw, 8.0 * n as f64)
+        }
     }
 }
 
@@ -337,23 +504,21 @@ fn plane_entropy(
 ) -> f64 {
     let w = dtype.width();
     let n = new.len() / w;
-    reuse(&mut s.res, n * w);
-    residuals(dtype, mode, new, old, &mut s.res);
     reuse(&mut s.planes, n * w);
-    k.split_planes(&s.res, w, false, &mut s.planes);
     reuse(&mut s.ctx, n);
-    first_contexts(old, dtype, &mut s.ctx);
+    residual_planes(dtype, mode, new, old, &mut s.planes, &mut s.ctx);
     reuse(&mut s.hist, 65536);
     let mut bits = 0.0;
     for p in 0..w {
         let plane = &s.planes[p * n..(p + 1) * n];
-        s.hist.fill(0);
         k.hist_context(plane, &s.ctx, &mut s.hist);
-        bits += s
-            .hist
-            .chunks_exact(256)
-            .map(entropy::entropy_bits)
-            .sum::<f64>();
+        // Rows of contexts the plane does not meet are zero and stay so.
+        for row in s.hist.chunks_exact_mut(256) {
+            if row.iter().any(|&c| c != 0) {
+                bits += entropy::entropy_bits(row);
+                row.fill(0);
+            }
+        }
         if p + 1 < w {
             advance_contexts(&mut s.ctx, plane);
         }
@@ -384,10 +549,11 @@ fn choose(raw: &[u8], reference: &[u8], dtype: DType, k: &Kernels, s: &mut Scrat
     } else {
         let step = n / SAMPLE_RUNS * w;
         let run = |b: &[u8]| -> Cow<'_, [u8]> {
-            (0..SAMPLE_RUNS)
-                .flat_map(|i| &b[i * step..i * step + SAMPLE_RUN * w])
-                .copied()
-                .collect()
+            let mut v = Vec::with_capacity(SAMPLE_RUNS * SAMPLE_RUN * w);
+            for i in 0..SAMPLE_RUNS {
+                v.extend_from_slice(&b[i * step..i * step + SAMPLE_RUN * w]);
+            }
+            Cow::Owned(v)
         };
         (run(raw), run(reference))
     };
@@ -426,18 +592,15 @@ fn code_mode(
 ) -> (f64, Vec<PlaneCode>) {
     let w = dtype.width();
     let n = raw.len() / w;
-    reuse(&mut s.res, n * w);
-    residuals(dtype, mode, &raw[..n * w], reference, &mut s.res);
     reuse(&mut s.planes, n * w);
-    k.split_planes(&s.res, w, false, &mut s.planes);
     reuse(&mut s.ctx, n);
-    first_contexts(reference, dtype, &mut s.ctx);
+    residual_planes(dtype, mode, raw, reference, &mut s.planes, &mut s.ctx);
     reuse(&mut s.hist, 65536);
     let mut bits = 0.0;
     let mut codes = Vec::with_capacity(w);
     for p in 0..w {
         let plane = &s.planes[p * n..(p + 1) * n];
-        let (code, b) = code_plane(plane, &s.ctx, k, trial, &mut s.hist);
+        let (code, b) = code_plane(plane, &s.ctx, k, trial, &mut s.hist, &mut s.streams);
         bits += b;
         codes.push(code);
         if p + 1 < w {
@@ -474,8 +637,10 @@ pub fn encode(
             let (bs, cs) = code_mode(raw, reference, dtype, MODE_SUB, true, k, s);
             if bx < bs {
                 s.planes = xor_planes;
+                recycle(&mut s.streams, cs);
                 (MODE_XOR, cx, false)
             } else {
+                recycle(&mut s.streams, cx);
                 (MODE_SUB, cs, false)
             }
         } else {
@@ -485,6 +650,7 @@ pub fn encode(
         };
         let coded: usize = codes.iter().map(|c| c.size(n)).sum::<usize>() + raw.len() - n * w;
         if coded >= raw.len() {
+            recycle(&mut s.streams, codes);
             return None;
         }
         let enc = EncodedChunk {
@@ -498,6 +664,7 @@ pub fn encode(
         chunk::write_chunk(raw, &enc, residual_dtype(w), &mut out, &mut refs);
         debug_assert!(refs.is_empty(), "delta residuals use inline models only");
         s.planes = enc.planes;
+        recycle(&mut s.streams, enc.codes);
         (out.get(2) == Some(&chunk::LAYOUT_PLANES)).then_some((out, sure))
     });
     match out {
@@ -527,28 +694,29 @@ pub fn decode(
         return Err(Error::corrupt(format!("unknown delta mode {mode}")));
     }
     let body = r.bytes(r.remaining(), "delta body")?;
+    let float = dtype.is_float();
     SCRATCH.with_borrow_mut(|s| {
         reuse(&mut s.ctx, n);
         first_contexts(reference, dtype, &mut s.ctx);
-        chunk::decode_chunk_with(
-            body,
-            residual_dtype(w),
-            &[],
-            k,
-            out,
-            scratch,
-            Some(&mut s.ctx),
-        )
-    })?;
-    dispatch!(
-        apply_all,
-        w,
-        dtype.is_float(),
-        mode,
-        &mut out[..n * w],
-        reference
-    );
-    Ok(())
+        let form =
+            chunk::decode_delta_residual(body, residual_dtype(w), k, out, scratch, &mut s.ctx)?;
+        let out = &mut out[..n * w];
+        match form {
+            DeltaResidual::Stored => dispatch!(apply_all, w, float, mode, out, reference),
+            DeltaResidual::Planes => {
+                dispatch!(
+                    merge_apply,
+                    w,
+                    float,
+                    mode,
+                    &scratch[..n * w],
+                    reference,
+                    out
+                )
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Describes a layout-5 payload (after its layout byte) for `info`: the
