@@ -774,6 +774,75 @@ mod tests {
         }
     }
 
+    /// The residual words of `new` against `old`, element by element.
+    fn residual_words<T: Word, const FLOAT: bool, const MODE: u8>(
+        new: &[u8],
+        old: &[u8],
+        out: &mut [u8],
+    ) {
+        let w = T::BYTES;
+        for ((o, a), b) in out
+            .chunks_exact_mut(w)
+            .zip(new.chunks_exact(w))
+            .zip(old.chunks_exact(w))
+        {
+            residual::<T, FLOAT, MODE>(T::load(a), T::load(b)).store(o);
+        }
+    }
+
+    /// The fused passes against their definition: residual words, split
+    /// by the scalar kernel, plane-0 contexts by [`first_contexts`]; and
+    /// back. Lengths around the block size, every width, float or not,
+    /// both modes.
+    #[test]
+    fn fused_passes_match_their_definition() {
+        let k = Kernels::for_isa(z4ai_simd::Isa::Scalar).expect("scalar");
+        let bytes = |seed: u32, len: usize| -> Vec<u8> {
+            (0..len as u32)
+                .map(|i| (i.wrapping_add(seed).wrapping_mul(0x9E37_79B9) >> 24) as u8)
+                .collect()
+        };
+        for dtype in [
+            DType::U8,
+            DType::F8E4M3,
+            DType::BF16,
+            DType::I16,
+            DType::F32,
+            DType::I32,
+            DType::F64,
+            DType::I64,
+        ] {
+            let w = dtype.width();
+            for n in [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 17] {
+                let old = bytes(1, n * w);
+                // Mostly small moves, some large.
+                let mut new = old.clone();
+                for (i, b) in new.iter_mut().enumerate() {
+                    *b = b.wrapping_add((i % 5) as u8).wrapping_sub(2);
+                }
+                new[..n * w / 3].copy_from_slice(&bytes(7, n * w / 3));
+                for mode in [MODE_XOR, MODE_SUB] {
+                    let float = dtype.is_float();
+                    let mut res = vec![0u8; n * w];
+                    dispatch!(residual_words, w, float, mode, &new, &old, &mut res);
+                    let want_planes = chunk::split(&res, residual_dtype(w), &k);
+                    let mut want_ctx = vec![0u8; n];
+                    first_contexts(&old, dtype, &mut want_ctx);
+                    let mut planes = vec![0u8; n * w];
+                    let mut ctx = vec![0u8; n];
+                    residual_planes(dtype, mode, &new, &old, &mut planes, &mut ctx);
+                    assert_eq!(planes, want_planes, "{dtype} n={n} mode={mode}");
+                    assert_eq!(ctx, want_ctx, "{dtype} n={n} mode={mode}");
+                    let mut out = vec![0u8; n * w];
+                    dispatch!(merge_apply, w, float, mode, &planes, &old, &mut out);
+                    assert_eq!(out, new, "{dtype} n={n} mode={mode}");
+                    dispatch!(apply_all, w, float, mode, &mut res, &old);
+                    assert_eq!(res, new, "{dtype} n={n} mode={mode}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn contexts_follow_the_leading_byte() {
         let mut ctx = vec![5u8, 200, 7, 100];
