@@ -14,48 +14,43 @@ use std::sync::OnceLock;
 /// of `(score, reversed symbol)` pops, with one comparison per tree level
 /// per update and no moves.
 struct Tournament {
-    score: [f64; 256],
+    /// Scores by symbol as [`order_key`]s; `key[NONE]` is below every
+    /// real score (indices past `NONE` unused: a masked index needs no
+    /// bounds check).
+    key: [i64; 512],
     /// `win[i]`: the winning symbol under node `i` (leaves at `256 + s`),
     /// or [`NONE`].
     win: [u16; 512],
 }
 
-/// No symbol (an empty subtree).
-const NONE: u16 = u16::MAX;
+/// No symbol (an empty subtree): it loses to every symbol.
+const NONE: u16 = 256;
+
+/// An integer that orders as `f64::total_cmp` orders the floats.
+#[inline(always)]
+fn order_key(v: f64) -> i64 {
+    let b = v.to_bits() as i64;
+    b ^ (((b >> 63) as u64) >> 1) as i64
+}
 
 impl Tournament {
-    /// The symbols `s` with `score[s]` given, all competing.
+    /// The symbols `s` with `score[s]` given (finite), all competing.
     fn new(scores: impl Iterator<Item = (usize, f64)>) -> Tournament {
         let mut t = Tournament {
-            score: [0.0; 256],
+            key: [order_key(f64::NEG_INFINITY); 512],
             win: [NONE; 512],
         };
         for (s, v) in scores {
-            t.score[s] = v;
+            t.key[s] = order_key(v);
             t.win[256 + s] = s as u16;
         }
         for i in (1..256).rev() {
-            t.win[i] = t.better(t.win[2 * i], t.win[2 * i + 1]);
+            let (a, b) = (t.win[2 * i], t.win[2 * i + 1]);
+            // A tie goes to the left subtree's winner, the lower symbol.
+            let right = t.key[usize::from(b) & 511] > t.key[usize::from(a) & 511];
+            t.win[i] = if right { b } else { a };
         }
         t
-    }
-
-    /// The winner of `a` and `b`, where every symbol of `a`'s subtree is
-    /// below every symbol of `b`'s.
-    #[inline]
-    fn better(&self, a: u16, b: u16) -> u16 {
-        if a == NONE {
-            return b;
-        }
-        if b == NONE {
-            return a;
-        }
-        let (sa, sb) = (self.score[usize::from(a)], self.score[usize::from(b)]);
-        if sb.total_cmp(&sa).is_gt() {
-            b
-        } else {
-            a
-        }
     }
 
     /// The symbol with the highest score (the lowest such on a tie).
@@ -63,19 +58,34 @@ impl Tournament {
         (self.win[1] != NONE).then_some(usize::from(self.win[1]))
     }
 
-    /// Gives symbol `s` a new score, or takes it out with `None`.
+    /// Gives symbol `s` a new (finite) score, or takes it out with `None`.
+    /// The path's winner and its key are carried up in registers: each
+    /// level reads only the sibling, which no earlier level wrote, so the
+    /// levels do not wait on each other's stores.
+    #[inline(always)]
     fn set(&mut self, s: usize, score: Option<f64>) {
-        match score {
+        let s = s & 255;
+        let (mut cur, mut ck) = match score {
             Some(v) => {
-                self.score[s] = v;
-                self.win[256 + s] = s as u16;
+                self.key[s] = order_key(v);
+                (s as u16, self.key[s])
             }
-            None => self.win[256 + s] = NONE,
-        }
-        let mut i = (256 + s) / 2;
-        while i >= 1 {
-            self.win[i] = self.better(self.win[2 * i], self.win[2 * i + 1]);
-            i /= 2;
+            None => (NONE, self.key[usize::from(NONE)]),
+        };
+        let mut node = 256 + s;
+        self.win[node] = cur;
+        while node > 1 {
+            let sib = self.win[node ^ 1];
+            let sk = self.key[usize::from(sib) & 511];
+            // The sibling is the left subtree (lower symbols, wins ties)
+            // when this node is a right child.
+            let take = sk > ck || (node & 1 == 1 && sk == ck);
+            if take {
+                cur = sib;
+                ck = sk;
+            }
+            node >>= 1;
+            self.win[node] = cur;
         }
     }
 }
@@ -101,7 +111,7 @@ pub fn normalize(counts: &[u32; 256], bits: u32) -> [u16; 256] {
             sum += v;
         }
     }
-    if sum < m {
+    if sum < m && !one_unit_each(counts, &mut f, (m - sum) as usize) {
         // Gain of one more unit: c * log2((f + 1) / f).
         let mut t = Tournament::new(
             (0..256)
@@ -127,6 +137,44 @@ pub fn normalize(counts: &[u32; 256], bits: u32) -> [u16; 256] {
         }
     }
     f
+}
+
+/// The common case of handing out `k` (> 0) units, tried first: when the
+/// `k` best first units (by gain, the lower symbol on a tie) all beat the
+/// second unit of each of their symbols, the greedy gives exactly those
+/// `k` symbols one unit each (a symbol's gains fall with its frequency, so
+/// no other unit can enter the best `k`). Then this adds them to `f` and
+/// returns true; otherwise it leaves `f` alone and returns false.
+/// Requires `k` below the number of present symbols (true of the deficit:
+/// flooring loses less than one unit per symbol).
+fn one_unit_each(counts: &[u32; 256], f: &mut [u16; 256], k: usize) -> bool {
+    let mut items = [(0i64, 0u16); 256];
+    let mut n = 0;
+    for s in 0..256 {
+        if counts[s] > 0 {
+            items[n] = (order_key(gain(counts[s], f[s])), s as u16);
+            n += 1;
+        }
+    }
+    if k == 0 || k >= n {
+        return false;
+    }
+    let items = &mut items[..n];
+    // Best first: the higher gain, then the lower symbol.
+    items.select_nth_unstable_by(k - 1, |a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let (kth_key, kth_sym) = items[k - 1];
+    let best = &items[..k];
+    let second_loses = |&(_, s): &(i64, u16)| {
+        let g2 = order_key(gain(counts[usize::from(s)], f[usize::from(s)] + 1));
+        g2 < kth_key || (g2 == kth_key && s > kth_sym)
+    };
+    if !best.iter().all(second_loses) {
+        return false;
+    }
+    for &(_, s) in best {
+        f[usize::from(s)] += 1;
+    }
+    true
 }
 
 /// Frequencies below this have their step logarithms tabulated (every
@@ -283,13 +331,23 @@ mod tests {
         };
         let mut deficit = 0;
         let mut surplus = 0;
-        for round in 0..3000 {
-            let present = 1 + next() % 256;
+        let (mut fast, mut slow) = (0, 0);
+        for round in 0..10_000 {
+            // Half the rounds: a few symbols whose counts are small
+            // multiples of powers of two, where a symbol's second unit
+            // sometimes beats another's first (the slow path).
+            let few = round % 2 == 1;
+            let present = if few {
+                4 + next() % 12
+            } else {
+                1 + next() % 256
+            };
             let skew = next() % 4;
             let mut counts = [0u32; 256];
             for _ in 0..present {
                 let s = (next() % 256) as usize;
                 counts[s] = match skew {
+                    _ if few => (1 + (next() % 3) as u32) << (next() % 14),
                     // Equal counts: ties everywhere, broken by symbol.
                     0 => 3,
                     1 => 1 + (next() % 8) as u32,
@@ -297,7 +355,11 @@ mod tests {
                     _ => 1 << (next() % 24),
                 };
             }
-            let bits = [8, 10, 12, 13, 15][round % 5];
+            let bits = if few {
+                12
+            } else {
+                [8, 10, 12, 13, 15][round / 2 % 5]
+            };
             let sum: u64 = (0..256)
                 .filter(|&s| counts[s] > 0)
                 .map(|s| {
@@ -307,6 +369,22 @@ mod tests {
                 .map(|v| v.max(1))
                 .sum();
             deficit += usize::from(sum < 1 << bits);
+            if sum < 1 << bits {
+                // Both ways of handing out the deficit are exercised.
+                let mut f = [0u16; 256];
+                let t: u64 = counts.iter().map(|&c| u64::from(c)).sum();
+                for s in 0..256 {
+                    if counts[s] > 0 {
+                        f[s] = ((u64::from(counts[s]) << bits) / t).max(1) as u16;
+                    }
+                }
+                let k = (1usize << bits) - f.iter().map(|&x| usize::from(x)).sum::<usize>();
+                if one_unit_each(&counts, &mut f, k) {
+                    fast += 1;
+                } else {
+                    slow += 1;
+                }
+            }
             surplus += usize::from(sum > 1 << bits);
             assert_eq!(
                 check(&counts, bits),
@@ -315,6 +393,7 @@ mod tests {
             );
         }
         assert!(deficit > 100 && surplus > 100, "{deficit} {surplus}");
+        assert!(fast > 100 && slow > 20, "{fast} {slow}");
     }
 
     #[test]
