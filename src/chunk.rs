@@ -170,9 +170,14 @@ impl EncodedChunk {
     /// Hands the chunk's planes and streams to `bufs` for the next chunk.
     pub fn recycle(self, bufs: &Buffers) {
         bufs.give(self.planes);
-        for c in self.codes {
-            c.recycle(bufs);
-        }
+        recycle_codes(self.codes, bufs);
+    }
+}
+
+/// Hands the streams of `codes` to `bufs`.
+pub fn recycle_codes(codes: Vec<PlaneCode>, bufs: &Buffers) {
+    for c in codes {
+        c.recycle(bufs);
     }
 }
 
@@ -544,6 +549,9 @@ pub struct PlaneReport {
     pub bytes: usize,
 }
 
+/// Elements merged (and hashed) at a time.
+const MERGE_PIECE: usize = 16 << 10;
+
 /// Decodes a chunk payload (layout 0 or 1) into `out` (exactly the
 /// chunk's raw length). `scratch` is reused between calls. Returns the
 /// XXH3-64 of `out` when it was taken during the decode (layout 1: each
@@ -555,24 +563,6 @@ pub fn decode_chunk(
     k: &Kernels,
     out: &mut [u8],
     scratch: &mut Vec<u8>,
-) -> Result<Option<u64>> {
-    decode_chunk_with(payload, dtype, models, k, out, scratch, None)
-}
-
-/// Elements merged (and hashed) at a time.
-const MERGE_PIECE: usize = 16 << 10;
-
-/// [`decode_chunk`] for delta residuals: `delta_ctx` holds the delta
-/// contexts of plane 0 (`crate::delta::first_contexts`) and is advanced
-/// plane by plane (its contents are spent).
-pub fn decode_chunk_with(
-    payload: &[u8],
-    dtype: DType,
-    models: &[RansTables],
-    k: &Kernels,
-    out: &mut [u8],
-    scratch: &mut Vec<u8>,
-    delta_ctx: Option<&mut [u8]>,
 ) -> Result<Option<u64>> {
     let mut r = Reader::new(payload);
     let mut hash = None;
@@ -590,44 +580,20 @@ pub fn decode_chunk_with(
                 scratch.resize(n * w, 0);
             }
             let scratch = &mut scratch[..n * w];
-            match delta_ctx {
-                None => {
-                    let stored = decode_planes(&mut r, n, w, models, k, scratch)?;
-                    let planes: [&[u8]; 8] = std::array::from_fn(|p| match stored[p] {
-                        Some(b) => b,
-                        None if p < w => &scratch[p * n..(p + 1) * n],
-                        None => &[],
-                    });
-                    let mut h = Xxh3Progress::new(out.len());
-                    for start in (0..n).step_by(MERGE_PIECE) {
-                        let end = (start + MERGE_PIECE).min(n);
-                        let piece: [&[u8]; 8] = planes.map(|p| p.get(start..end).unwrap_or(&[]));
-                        k.merge_planes_from(
-                            &piece[..w],
-                            dtype.rotates(),
-                            &mut out[start * w..end * w],
-                        );
-                        k.xxh3_advance(&mut h, out, end * w);
-                    }
-                    hash = Some(h);
-                }
-                Some(c) => {
-                    for p in 0..w {
-                        let (done, rest) = scratch.split_at_mut(p * n);
-                        if p > 0 {
-                            crate::delta::advance_contexts(c, &done[(p - 1) * n..]);
-                        }
-                        let plane0 = if p == 0 { None } else { Some(&done[..n]) };
-                        let ctx = PlaneCtx {
-                            plane0,
-                            delta: Some(&*c),
-                        };
-                        let src = read_plane(&mut r, n, models)?;
-                        decode_plane(&src, &mut rest[..n], ctx, k)?;
-                    }
-                    k.merge_planes(scratch, w, dtype.rotates(), &mut out[..n * w]);
-                }
+            let stored = decode_planes(&mut r, n, w, models, k, scratch)?;
+            let planes: [&[u8]; 8] = std::array::from_fn(|p| match stored[p] {
+                Some(b) => b,
+                None if p < w => &scratch[p * n..(p + 1) * n],
+                None => &[],
+            });
+            let mut h = Xxh3Progress::new(out.len());
+            for start in (0..n).step_by(MERGE_PIECE) {
+                let end = (start + MERGE_PIECE).min(n);
+                let piece: [&[u8]; 8] = planes.map(|p| p.get(start..end).unwrap_or(&[]));
+                k.merge_planes_from(&piece[..w], dtype.rotates(), &mut out[start * w..end * w]);
+                k.xxh3_advance(&mut h, out, end * w);
             }
+            hash = Some(h);
             let tail = out.len() - n * w;
             out[n * w..].copy_from_slice(r.bytes(tail, "chunk tail")?);
         }
@@ -637,6 +603,83 @@ pub fn decode_chunk_with(
         return Err(Error::corrupt("chunk payload has trailing bytes"));
     }
     Ok(hash.map(|h| k.xxh3_finish(h, out)))
+}
+
+/// Decodes the `w` planes of `n` symbols of a delta residual chunk into
+/// `planes`, one after the other: each plane's delta contexts come from
+/// `ctx` (those of plane 0 on entry, `crate::delta::first_contexts`),
+/// advanced by the plane decoded before it (its contents are spent).
+fn decode_delta_planes<'a>(
+    r: &mut Reader<'a>,
+    n: usize,
+    w: usize,
+    models: &'a [RansTables],
+    k: &Kernels,
+    planes: &mut [u8],
+    ctx: &mut [u8],
+) -> Result<()> {
+    for p in 0..w {
+        let (done, rest) = planes.split_at_mut(p * n);
+        if p > 0 {
+            crate::delta::advance_contexts(ctx, &done[(p - 1) * n..]);
+        }
+        let plane0 = if p == 0 { None } else { Some(&done[..n]) };
+        let pctx = PlaneCtx {
+            plane0,
+            delta: Some(&*ctx),
+        };
+        let src = read_plane(r, n, models)?;
+        decode_plane(&src, &mut rest[..n], pctx, k)?;
+    }
+    Ok(())
+}
+
+/// How [`decode_delta_residual`] left a delta chunk's residual.
+pub enum DeltaResidual {
+    /// The residual words were stored: they are in `out` (tail included).
+    Stored,
+    /// The residual planes are in the planes buffer; the chunk's tail is in
+    /// `out` past the whole elements, the rest of `out` is untouched.
+    Planes,
+}
+
+/// Decodes the residual of a delta chunk (a chunk payload, layout 0 or 1,
+/// of the residual's integer `dtype`) as far as its planes, so that the
+/// caller can merge them and apply them to the reference in one pass.
+/// `ctx` holds the delta contexts of plane 0 and is spent; `planes` is
+/// grown to the planes' size and reused between calls.
+pub fn decode_delta_residual(
+    payload: &[u8],
+    dtype: DType,
+    k: &Kernels,
+    out: &mut [u8],
+    planes: &mut Vec<u8>,
+    ctx: &mut [u8],
+) -> Result<DeltaResidual> {
+    let mut r = Reader::new(payload);
+    let w = dtype.width();
+    let n = out.len() / w;
+    let form = match r.u8("chunk layout")? {
+        LAYOUT_STORED => {
+            out.copy_from_slice(r.bytes(out.len(), "stored chunk")?);
+            DeltaResidual::Stored
+        }
+        LAYOUT_PLANES => {
+            // Grown, never cleared: every plane decode overwrites its part.
+            if planes.len() < n * w {
+                planes.resize(n * w, 0);
+            }
+            decode_delta_planes(&mut r, n, w, &[], k, &mut planes[..n * w], ctx)?;
+            let tail = out.len() - n * w;
+            out[n * w..].copy_from_slice(r.bytes(tail, "chunk tail")?);
+            DeltaResidual::Planes
+        }
+        other => return Err(Error::corrupt(format!("unknown chunk layout {other}"))),
+    };
+    if r.remaining() != 0 {
+        return Err(Error::corrupt("chunk payload has trailing bytes"));
+    }
+    Ok(form)
 }
 
 /// Contexts available to a plane being decoded.

@@ -26,7 +26,8 @@ use std::cell::RefCell;
 use z4ai_simd::rans::Ctx;
 use z4ai_simd::Kernels;
 
-use crate::chunk::{self, CtxKind, EncodedChunk, ModelSel, PlaneCode, PlaneReport};
+use crate::buffers::Buffers;
+use crate::chunk::{self, CtxKind, DeltaResidual, EncodedChunk, ModelSel, PlaneCode, PlaneReport};
 use crate::dtype::DType;
 use crate::entropy::{self, CostTable};
 use crate::error::{Error, Result};
@@ -55,7 +56,7 @@ pub fn mode_name(mode: u8) -> &'static str {
 
 /// An element word as a concrete unsigned integer, so that the loops over
 /// words compile to fixed-size loads and vector code.
-trait Word: Copy {
+trait Word: Copy + Default {
     const BYTES: usize;
     fn load(b: &[u8]) -> Self;
     fn store(self, b: &mut [u8]);
@@ -70,6 +71,10 @@ trait Word: Copy {
     /// Plane 0 of the element after the split (rotated left by one bit
     /// first when `rotate`).
     fn top_byte(self, rotate: bool) -> u8;
+    /// Byte `p` of the word, most significant first (residual plane `p`).
+    fn plane_byte(self, p: usize) -> u8;
+    /// The word shifted left by a byte, `b` in its low byte.
+    fn push_byte(self, b: u8) -> Self;
 }
 
 macro_rules! word {
@@ -119,6 +124,20 @@ macro_rules! word {
             fn top_byte(self, rotate: bool) -> u8 {
                 (self.rotate_left(rotate as u32) >> (<$t>::BITS - 8)) as u8
             }
+            #[inline(always)]
+            fn plane_byte(self, p: usize) -> u8 {
+                (self >> (8 * (Self::BYTES - 1 - p))) as u8
+            }
+            #[inline(always)]
+            fn push_byte(self, b: u8) -> Self {
+                // Shifting a one-byte word by 8 would overflow: it has no
+                // byte above the new one.
+                if Self::BYTES == 1 {
+                    b as $t
+                } else {
+                    (self << (8 % <$t>::BITS)) | b as $t
+                }
+            }
         }
     };
 }
@@ -155,20 +174,129 @@ fn apply<T: Word, const FLOAT: bool, const MODE: u8>(res: T, old: T) -> T {
     }
 }
 
-/// Writes the residual words of `new` against `old` into `out` (whole
-/// words only; all three the same length).
-fn residuals_of<T: Word, const FLOAT: bool, const MODE: u8>(
+/// Elements per block of the fused loops below: a fixed trip count lets
+/// the compiler vectorise each step, and a block's residual words stay in
+/// registers or L1 between the steps.
+const BLOCK: usize = 64;
+
+/// One block of [`split_residuals`]: `len` (at most [`BLOCK`]) elements
+/// from element `at` on; `planes` holds planes of `n` symbols. Called with
+/// a constant `len` for full blocks, so that every loop's trip count is
+/// known.
+#[inline(always)]
+fn split_block<T: Word, const FLOAT: bool, const MODE: u8>(
     new: &[u8],
+    old: &[u8],
+    planes: &mut [u8],
+    n: usize,
+    at: usize,
+    ctx: &mut [u8],
+    len: usize,
+) {
+    let w = T::BYTES;
+    let (new, old, ctx) = (&new[..len * w], &old[..len * w], &mut ctx[..len]);
+    let mut res = [T::default(); BLOCK];
+    for ((r, a), b) in res[..len]
+        .iter_mut()
+        .zip(new.chunks_exact(w))
+        .zip(old.chunks_exact(w))
+    {
+        *r = residual::<T, FLOAT, MODE>(T::load(a), T::load(b));
+    }
+    for (c, b) in ctx.iter_mut().zip(old.chunks_exact(w)) {
+        *c = T::load(b).top_byte(FLOAT).min(127);
+    }
+    for p in 0..w {
+        let dst = &mut planes[p * n + at..p * n + at + len];
+        for (d, r) in dst.iter_mut().zip(&res[..len]) {
+            *d = r.plane_byte(p);
+        }
+    }
+}
+
+/// In one pass over the elements: the residual words of `new` against
+/// `old` under `MODE`, split into byte planes (most significant first, no
+/// rotation: what `split_planes` of the residual gives), and the delta
+/// contexts of plane 0 (what [`first_contexts`] gives). `ctx` holds one
+/// byte per element, `planes` `T::BYTES` per element, `new` and `old` at
+/// least as many.
+fn split_residuals<T: Word, const FLOAT: bool, const MODE: u8>(
+    new: &[u8],
+    old: &[u8],
+    planes: &mut [u8],
+    ctx: &mut [u8],
+) {
+    let w = T::BYTES;
+    let n = ctx.len();
+    let bytes = BLOCK * w;
+    let mut at = 0;
+    for ((c, a), b) in ctx
+        .chunks_mut(BLOCK)
+        .zip(new[..n * w].chunks(bytes))
+        .zip(old[..n * w].chunks(bytes))
+    {
+        if c.len() == BLOCK {
+            split_block::<T, FLOAT, MODE>(a, b, planes, n, at, c, BLOCK);
+        } else {
+            let len = c.len();
+            split_block::<T, FLOAT, MODE>(a, b, planes, n, at, c, len);
+        }
+        at += BLOCK;
+    }
+}
+
+/// One block of [`merge_apply`]: `len` (at most [`BLOCK`]) elements from
+/// element `at` on (a constant `len` for full blocks, as in
+/// [`split_block`]).
+#[inline(always)]
+fn merge_block<T: Word, const FLOAT: bool, const MODE: u8>(
+    planes: &[u8],
+    n: usize,
+    at: usize,
+    old: &[u8],
+    out: &mut [u8],
+    len: usize,
+) {
+    let w = T::BYTES;
+    let (old, out) = (&old[..len * w], &mut out[..len * w]);
+    let mut res = [T::default(); BLOCK];
+    for p in 0..w {
+        for (r, &b) in res[..len]
+            .iter_mut()
+            .zip(&planes[p * n + at..p * n + at + len])
+        {
+            *r = r.push_byte(b);
+        }
+    }
+    for ((o, b), &r) in out
+        .chunks_exact_mut(w)
+        .zip(old.chunks_exact(w))
+        .zip(&res[..len])
+    {
+        apply::<T, FLOAT, MODE>(r, T::load(b)).store(o);
+    }
+}
+
+/// Inverse of [`split_residuals`] in one pass: gathers the residual words
+/// from `planes` (`T::BYTES` planes of `out.len() / T::BYTES` symbols) and
+/// writes the new words (against `old`) to `out`.
+fn merge_apply<T: Word, const FLOAT: bool, const MODE: u8>(
+    planes: &[u8],
     old: &[u8],
     out: &mut [u8],
 ) {
     let w = T::BYTES;
-    for ((o, a), b) in out
-        .chunks_exact_mut(w)
-        .zip(new.chunks_exact(w))
-        .zip(old.chunks_exact(w))
-    {
-        residual::<T, FLOAT, MODE>(T::load(a), T::load(b)).store(o);
+    let n = out.len() / w;
+    let bytes = BLOCK * w;
+    let mut at = 0;
+    for (o, b) in out.chunks_mut(bytes).zip(old[..n * w].chunks(bytes)) {
+        if o.len() == bytes {
+            merge_block::<T, FLOAT, MODE>(planes, n, at, b, o, BLOCK);
+        } else {
+            let len = o.len() / w;
+            merge_block::<T, FLOAT, MODE>(planes, n, at, b, o, len);
+        }
+        at += BLOCK;
     }
 }
 
@@ -204,16 +332,26 @@ macro_rules! dispatch {
     };
 }
 
-/// Residual words of `new` against `old` under `mode` into `out`.
-fn residuals(dtype: DType, mode: u8, new: &[u8], old: &[u8], out: &mut [u8]) {
+/// The residual planes of `new` against `old` under `mode` into `planes`
+/// and the delta contexts of plane 0 into `ctx` (one byte per element);
+/// see [`split_residuals`].
+fn residual_planes(
+    dtype: DType,
+    mode: u8,
+    new: &[u8],
+    old: &[u8],
+    planes: &mut [u8],
+    ctx: &mut [u8],
+) {
     dispatch!(
-        residuals_of,
+        split_residuals,
         dtype.width(),
         dtype.is_float(),
         mode,
         new,
         old,
-        out
+        planes,
+        ctx
     )
 }
 
@@ -265,9 +403,12 @@ pub fn advance_contexts(ctx: &mut [u8], plane: &[u8]) {
 /// Per-thread buffers of the delta coder, reused across chunks.
 #[derive(Default)]
 struct Scratch {
-    res: Vec<u8>,
     planes: Vec<u8>,
     ctx: Vec<u8>,
+    /// A context histogram, all zero between uses: each user clears it
+    /// right after reading it, while it is still in cache (clearing it
+    /// before counting, after a plane has streamed through, showed in
+    /// profiles).
     hist: Vec<u32>,
 }
 
@@ -284,16 +425,17 @@ fn reuse<T: Copy + Default>(v: &mut Vec<T>, len: usize) {
 }
 
 /// Codes one plane under its delta contexts: `(code, estimated bits)`.
-/// `hist` is a scratch table of 65536 counts.
+/// `hist` is a table of 65536 zero counts, left zero; a rANS stream is
+/// written to a buffer from `bufs`.
 fn code_plane(
     plane: &[u8],
     ctx: &[u8],
     k: &Kernels,
     trial: bool,
     hist: &mut [u32],
+    bufs: &Buffers,
 ) -> (PlaneCode, f64) {
     let n = plane.len();
-    hist.fill(0);
     k.hist_context(plane, ctx, hist);
     let first = plane.first().copied().unwrap_or(0);
     let total_first: u64 = hist[usize::from(first)..]
@@ -302,16 +444,18 @@ fn code_plane(
         .map(|&c| u64::from(c))
         .sum();
     if total_first == n as u64 {
+        hist.fill(0);
         return (PlaneCode::Const(first), 16.0);
     }
     let model = entropy::build_context_model(hist, CTX_BITS, false);
     let mut ser = Vec::new();
     entropy::serialize_model(&model, &mut ser);
     let est = CostTable::new(&model).context(hist) + 8.0 * (ser.len() + 7 + 128) as f64;
+    hist.fill(0);
     if est >= 8.0 * n as f64 && !trial {
         return (PlaneCode::Raw, 8.0 * n as f64);
     }
-    let mut stream = Vec::with_capacity(n);
+    let mut stream = bufs.empty(n);
     match k.rans_encode(plane, Ctx::Plane(ctx), &model, &mut stream) {
         Ok(()) if 7 + ser.len() + stream.len() < 1 + n => {
             let bits = 8.0 * (7 + ser.len() + stream.len()) as f64;
@@ -320,7 +464,10 @@ fn code_plane(
                 bits,
             )
         }
-        _ => (PlaneCode::Raw, 8.0 * n as f64),
+        _ => {
+            bufs.give(stream);
+            (PlaneCode::Raw, 8.0 * n as f64)
+        }
     }
 }
 
@@ -337,23 +484,21 @@ fn plane_entropy(
 ) -> f64 {
     let w = dtype.width();
     let n = new.len() / w;
-    reuse(&mut s.res, n * w);
-    residuals(dtype, mode, new, old, &mut s.res);
     reuse(&mut s.planes, n * w);
-    k.split_planes(&s.res, w, false, &mut s.planes);
     reuse(&mut s.ctx, n);
-    first_contexts(old, dtype, &mut s.ctx);
+    residual_planes(dtype, mode, new, old, &mut s.planes, &mut s.ctx);
     reuse(&mut s.hist, 65536);
     let mut bits = 0.0;
     for p in 0..w {
         let plane = &s.planes[p * n..(p + 1) * n];
-        s.hist.fill(0);
         k.hist_context(plane, &s.ctx, &mut s.hist);
-        bits += s
-            .hist
-            .chunks_exact(256)
-            .map(entropy::entropy_bits)
-            .sum::<f64>();
+        // Rows of contexts the plane does not meet are zero and stay so.
+        for row in s.hist.chunks_exact_mut(256) {
+            if row.iter().any(|&c| c != 0) {
+                bits += entropy::entropy_bits(row);
+                row.fill(0);
+            }
+        }
         if p + 1 < w {
             advance_contexts(&mut s.ctx, plane);
         }
@@ -384,10 +529,11 @@ fn choose(raw: &[u8], reference: &[u8], dtype: DType, k: &Kernels, s: &mut Scrat
     } else {
         let step = n / SAMPLE_RUNS * w;
         let run = |b: &[u8]| -> Cow<'_, [u8]> {
-            (0..SAMPLE_RUNS)
-                .flat_map(|i| &b[i * step..i * step + SAMPLE_RUN * w])
-                .copied()
-                .collect()
+            let mut v = Vec::with_capacity(SAMPLE_RUNS * SAMPLE_RUN * w);
+            for i in 0..SAMPLE_RUNS {
+                v.extend_from_slice(&b[i * step..i * step + SAMPLE_RUN * w]);
+            }
+            Cow::Owned(v)
         };
         (run(raw), run(reference))
     };
@@ -415,6 +561,7 @@ fn choose(raw: &[u8], reference: &[u8], dtype: DType, k: &Kernels, s: &mut Scrat
 
 /// Residual planes of one mode, coded: `(estimated bits, codes)`. The
 /// planes are left in `s.planes`.
+#[allow(clippy::too_many_arguments)]
 fn code_mode(
     raw: &[u8],
     reference: &[u8],
@@ -423,21 +570,19 @@ fn code_mode(
     trial: bool,
     k: &Kernels,
     s: &mut Scratch,
+    bufs: &Buffers,
 ) -> (f64, Vec<PlaneCode>) {
     let w = dtype.width();
     let n = raw.len() / w;
-    reuse(&mut s.res, n * w);
-    residuals(dtype, mode, &raw[..n * w], reference, &mut s.res);
     reuse(&mut s.planes, n * w);
-    k.split_planes(&s.res, w, false, &mut s.planes);
     reuse(&mut s.ctx, n);
-    first_contexts(reference, dtype, &mut s.ctx);
+    residual_planes(dtype, mode, raw, reference, &mut s.planes, &mut s.ctx);
     reuse(&mut s.hist, 65536);
     let mut bits = 0.0;
     let mut codes = Vec::with_capacity(w);
     for p in 0..w {
         let plane = &s.planes[p * n..(p + 1) * n];
-        let (code, b) = code_plane(plane, &s.ctx, k, trial, &mut s.hist);
+        let (code, b) = code_plane(plane, &s.ctx, k, trial, &mut s.hist, bufs);
         bits += b;
         codes.push(code);
         if p + 1 < w {
@@ -458,6 +603,7 @@ pub fn encode(
     dtype: DType,
     effort: Effort,
     k: &Kernels,
+    bufs: &Buffers,
     plain_bytes: impl FnOnce() -> f64,
 ) -> Option<Vec<u8>> {
     let w = dtype.width();
@@ -469,22 +615,25 @@ pub fn encode(
     let out = SCRATCH.with_borrow_mut(|s| {
         let trial = effort == Effort::Max;
         let (mode, codes, sure) = if trial && dtype != DType::Bytes {
-            let (bx, cx) = code_mode(raw, reference, dtype, MODE_XOR, true, k, s);
+            let (bx, cx) = code_mode(raw, reference, dtype, MODE_XOR, true, k, s, bufs);
             let xor_planes = std::mem::take(&mut s.planes);
-            let (bs, cs) = code_mode(raw, reference, dtype, MODE_SUB, true, k, s);
+            let (bs, cs) = code_mode(raw, reference, dtype, MODE_SUB, true, k, s, bufs);
             if bx < bs {
                 s.planes = xor_planes;
+                chunk::recycle_codes(cs, bufs);
                 (MODE_XOR, cx, false)
             } else {
+                chunk::recycle_codes(cx, bufs);
                 (MODE_SUB, cs, false)
             }
         } else {
             let c = choose(raw, reference, dtype, k, s);
-            let codes = code_mode(raw, reference, dtype, c.mode, trial, k, s).1;
+            let codes = code_mode(raw, reference, dtype, c.mode, trial, k, s, bufs).1;
             (c.mode, codes, c.clearly_better && !trial)
         };
         let coded: usize = codes.iter().map(|c| c.size(n)).sum::<usize>() + raw.len() - n * w;
         if coded >= raw.len() {
+            chunk::recycle_codes(codes, bufs);
             return None;
         }
         let enc = EncodedChunk {
@@ -498,6 +647,7 @@ pub fn encode(
         chunk::write_chunk(raw, &enc, residual_dtype(w), &mut out, &mut refs);
         debug_assert!(refs.is_empty(), "delta residuals use inline models only");
         s.planes = enc.planes;
+        chunk::recycle_codes(enc.codes, bufs);
         (out.get(2) == Some(&chunk::LAYOUT_PLANES)).then_some((out, sure))
     });
     match out {
@@ -527,28 +677,29 @@ pub fn decode(
         return Err(Error::corrupt(format!("unknown delta mode {mode}")));
     }
     let body = r.bytes(r.remaining(), "delta body")?;
+    let float = dtype.is_float();
     SCRATCH.with_borrow_mut(|s| {
         reuse(&mut s.ctx, n);
         first_contexts(reference, dtype, &mut s.ctx);
-        chunk::decode_chunk_with(
-            body,
-            residual_dtype(w),
-            &[],
-            k,
-            out,
-            scratch,
-            Some(&mut s.ctx),
-        )
-    })?;
-    dispatch!(
-        apply_all,
-        w,
-        dtype.is_float(),
-        mode,
-        &mut out[..n * w],
-        reference
-    );
-    Ok(())
+        let form =
+            chunk::decode_delta_residual(body, residual_dtype(w), k, out, scratch, &mut s.ctx)?;
+        let out = &mut out[..n * w];
+        match form {
+            DeltaResidual::Stored => dispatch!(apply_all, w, float, mode, out, reference),
+            DeltaResidual::Planes => {
+                dispatch!(
+                    merge_apply,
+                    w,
+                    float,
+                    mode,
+                    &scratch[..n * w],
+                    reference,
+                    out
+                )
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Describes a layout-5 payload (after its layout byte) for `info`: the
@@ -603,6 +754,75 @@ mod tests {
         assert!(keys.windows(2).all(|k| k[0] < k[1]), "{keys:x?}");
         for v in vals {
             assert_eq!(v.to_bits().key().unkey(), v.to_bits());
+        }
+    }
+
+    /// The residual words of `new` against `old`, element by element.
+    fn residual_words<T: Word, const FLOAT: bool, const MODE: u8>(
+        new: &[u8],
+        old: &[u8],
+        out: &mut [u8],
+    ) {
+        let w = T::BYTES;
+        for ((o, a), b) in out
+            .chunks_exact_mut(w)
+            .zip(new.chunks_exact(w))
+            .zip(old.chunks_exact(w))
+        {
+            residual::<T, FLOAT, MODE>(T::load(a), T::load(b)).store(o);
+        }
+    }
+
+    /// The fused passes against their definition: residual words, split
+    /// by the scalar kernel, plane-0 contexts by [`first_contexts`]; and
+    /// back. Lengths around the block size, every width, float or not,
+    /// both modes.
+    #[test]
+    fn fused_passes_match_their_definition() {
+        let k = Kernels::for_isa(z4ai_simd::Isa::Scalar).expect("scalar");
+        let bytes = |seed: u32, len: usize| -> Vec<u8> {
+            (0..len as u32)
+                .map(|i| (i.wrapping_add(seed).wrapping_mul(0x9E37_79B9) >> 24) as u8)
+                .collect()
+        };
+        for dtype in [
+            DType::U8,
+            DType::F8E4M3,
+            DType::BF16,
+            DType::I16,
+            DType::F32,
+            DType::I32,
+            DType::F64,
+            DType::I64,
+        ] {
+            let w = dtype.width();
+            for n in [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 17] {
+                let old = bytes(1, n * w);
+                // Mostly small moves, some large.
+                let mut new = old.clone();
+                for (i, b) in new.iter_mut().enumerate() {
+                    *b = b.wrapping_add((i % 5) as u8).wrapping_sub(2);
+                }
+                new[..n * w / 3].copy_from_slice(&bytes(7, n * w / 3));
+                for mode in [MODE_XOR, MODE_SUB] {
+                    let float = dtype.is_float();
+                    let mut res = vec![0u8; n * w];
+                    dispatch!(residual_words, w, float, mode, &new, &old, &mut res);
+                    let want_planes = chunk::split(&res, residual_dtype(w), &k);
+                    let mut want_ctx = vec![0u8; n];
+                    first_contexts(&old, dtype, &mut want_ctx);
+                    let mut planes = vec![0u8; n * w];
+                    let mut ctx = vec![0u8; n];
+                    residual_planes(dtype, mode, &new, &old, &mut planes, &mut ctx);
+                    assert_eq!(planes, want_planes, "{dtype} n={n} mode={mode}");
+                    assert_eq!(ctx, want_ctx, "{dtype} n={n} mode={mode}");
+                    let mut out = vec![0u8; n * w];
+                    dispatch!(merge_apply, w, float, mode, &planes, &old, &mut out);
+                    assert_eq!(out, new, "{dtype} n={n} mode={mode}");
+                    dispatch!(apply_all, w, float, mode, &mut res, &old);
+                    assert_eq!(res, new, "{dtype} n={n} mode={mode}");
+                }
+            }
         }
     }
 

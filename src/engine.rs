@@ -166,7 +166,7 @@ impl FrameWriter {
                 // plain coding never asks.
                 let mut split = None;
                 let delta = reference.get(i * cs..i * cs + raw.len()).and_then(|r| {
-                    delta::encode(raw, r, dtype, effort, &k, || {
+                    delta::encode(raw, r, dtype, effort, &k, bufs, || {
                         let planes = split.insert(chunk::split_in(&literal, dtype, &k, bufs));
                         payload::plain_estimate(planes, w, &k)
                     })

@@ -187,13 +187,25 @@ fn read_table(r: &mut Reader<'_>, bits: u32) -> Result<[u16; 256]> {
 }
 
 fn costs(f: &[u16; 256], bits: u32) -> [f32; 256] {
+    let logs = freq_logs();
     std::array::from_fn(|s| {
         if f[s] == 0 {
             f32::INFINITY
         } else {
-            bits as f32 - f32::from(f[s]).log2()
+            let l = match logs.get(usize::from(f[s])) {
+                Some(&l) => l,
+                None => f32::from(f[s]).log2(),
+            };
+            bits as f32 - l
         }
     })
+}
+
+/// `log2(f)` in `f32` for every frequency of a 12-bit model, tabulated
+/// (the same numbers `costs` computes above the table).
+fn freq_logs() -> &'static [f32] {
+    static LOGS: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
+    LOGS.get_or_init(|| (0..=4096u16).map(|f| f32::from(f).log2()).collect())
 }
 
 /// Per-symbol code lengths of a model, for pricing a chunk's histogram.
