@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 
 use z4ai_simd::checksum::Xxh3Progress;
-use z4ai_simd::rans::{self, Ctx, SecondCtx};
+use z4ai_simd::rans::{self, Ctx, PairStream, SecondCtx};
 use z4ai_simd::{Kernels, RansTables};
 
 use crate::buffers::Buffers;
@@ -921,12 +921,38 @@ fn decode_planes<'a>(
             } else {
                 SecondCtx::Order0
             };
-            k.rans_decode_pair(sa, None, ta, p0, sb, cb, tb, &mut rest[..n])
+            k.rans_decode_pair(
+                PairStream {
+                    stream: sa,
+                    ctx: None,
+                    tables: ta,
+                    out: p0,
+                },
+                PairStream {
+                    stream: sb,
+                    ctx: cb,
+                    tables: tb,
+                    out: &mut rest[..n],
+                },
+            )
         } else {
             let (a, b) = rest[(p - 1) * n..(p + 1) * n].split_at_mut(n);
             let on_plane0 = |kind| (kind == CtxKind::Plane0).then_some(&*p0);
             let cb = on_plane0(kb).map_or(SecondCtx::Order0, SecondCtx::Plane);
-            k.rans_decode_pair(sa, on_plane0(ka), ta, a, sb, cb, tb, b)
+            k.rans_decode_pair(
+                PairStream {
+                    stream: sa,
+                    ctx: on_plane0(ka),
+                    tables: ta,
+                    out: a,
+                },
+                PairStream {
+                    stream: sb,
+                    ctx: cb,
+                    tables: tb,
+                    out: b,
+                },
+            )
         }
         .map_err(rans_error)?;
         p += 2;

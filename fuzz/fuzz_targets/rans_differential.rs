@@ -4,7 +4,7 @@
 //! decodes in turn give.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use z4ai_simd::rans::{Ctx, SecondCtx};
+use z4ai_simd::rans::{Ctx, PairStream, SecondCtx};
 use z4ai_simd::{Isa, Kernels, RansTables};
 
 fuzz_target!(|data: &[u8]| {
@@ -109,7 +109,20 @@ fuzz_target!(|data: &[u8]| {
     for isa in Isa::supported_levels() {
         let k = Kernels::for_isa(isa).unwrap();
         let (mut ga, mut gb) = (vec![0u8; na], vec![0u8; nb]);
-        let got_r = k.rans_decode_pair(&sa, ca, &t, &mut ga, &sb, cb, &t2, &mut gb);
+        let got_r = k.rans_decode_pair(
+            PairStream {
+                stream: &sa,
+                ctx: ca,
+                tables: &t,
+                out: &mut ga,
+            },
+            PairStream {
+                stream: &sb,
+                ctx: cb,
+                tables: &t2,
+                out: &mut gb,
+            },
+        );
         assert_eq!(got_r, want_r, "pair {isa}");
         if got_r.is_ok() {
             assert!(ga == wa && gb == wb, "pair {isa}");

@@ -6,7 +6,9 @@
 //! outputs are identical.
 
 use crate::checksum::Xxh3Progress;
-use crate::rans::{Ctx, RansError, RansTables, SecondCtx};
+#[cfg(feature = "check-kernels")]
+use crate::rans::PairStream;
+use crate::rans::{Ctx, FirstStream, RansError, RansTables, SecondStream};
 use crate::{checksum, cut, hist, planes, rans, Isa};
 
 type PlaneFn = fn(&[u8], usize, bool, &mut [u8]);
@@ -19,16 +21,7 @@ type Hist0Fn = fn(&[u8], &mut [u32; 256]);
 type HistCtxFn = fn(&[u8], &[u8], &mut [u32]);
 type EncodeFn = fn(&[u8], Ctx<'_>, &RansTables, &mut Vec<u8>) -> Result<(), RansError>;
 type DecodeFn = fn(&[u8], Ctx<'_>, &RansTables, &mut [u8]) -> Result<(), RansError>;
-type DecodePairFn = fn(
-    &[u8],
-    Option<&[u8]>,
-    &RansTables,
-    &mut [u8],
-    &[u8],
-    SecondCtx<'_>,
-    &RansTables,
-    &mut [u8],
-) -> Result<(), RansError>;
+type DecodePairFn = fn(FirstStream<'_>, SecondStream<'_>) -> Result<(), RansError>;
 
 #[cfg(target_arch = "x86_64")]
 cpufeatures::new!(cpu_avx2, "avx2");
@@ -363,53 +356,34 @@ impl Kernels {
         r
     }
 
-    /// Decodes two round-robin streams: `first` (order-0, or under the
-    /// contexts `first_ctx`) into `out_first`, and `second` under
-    /// `second_ctx` into `out_second` — exactly what two [`Self::rans_decode`]
-    /// calls give, first then second (errors of the first win), but faster
-    /// where the level interleaves the two streams' work.
-    #[allow(clippy::too_many_arguments)]
+    /// Decodes two round-robin streams: `a` (order-0, or under the contexts
+    /// of a known plane) and `b` (under its [`crate::rans::SecondCtx`]) — exactly what
+    /// two [`Self::rans_decode`] calls give, first then second (errors of
+    /// the first win), but faster where the level interleaves the two
+    /// streams' work.
     pub fn rans_decode_pair(
         &self,
-        first: &[u8],
-        first_ctx: Option<&[u8]>,
-        t_first: &RansTables,
-        out_first: &mut [u8],
-        second: &[u8],
-        second_ctx: SecondCtx<'_>,
-        t_second: &RansTables,
-        out_second: &mut [u8],
+        mut a: FirstStream<'_>,
+        mut b: SecondStream<'_>,
     ) -> Result<(), RansError> {
         let Some(pair) = self.rans_decode_pair else {
-            return pair_in_turn(
-                self.rans_decode,
-                first,
-                first_ctx,
-                t_first,
-                out_first,
-                second,
-                second_ctx,
-                t_second,
-                out_second,
-            );
+            return pair_in_turn(self.rans_decode, a, b);
         };
-        let r = pair(
-            first, first_ctx, t_first, out_first, second, second_ctx, t_second, out_second,
-        );
+        let r = pair(a.reborrow(), b.reborrow());
         #[cfg(feature = "check-kernels")]
         {
-            let mut wa = vec![0u8; out_first.len()];
-            let mut wb = vec![0u8; out_second.len()];
+            let mut wa = vec![0u8; a.out.len()];
+            let mut wb = vec![0u8; b.out.len()];
             let w = pair_in_turn(
                 SCALAR.rans_decode,
-                first,
-                first_ctx,
-                t_first,
-                &mut wa,
-                second,
-                second_ctx,
-                t_second,
-                &mut wb,
+                PairStream {
+                    out: &mut wa,
+                    ..a.reborrow()
+                },
+                PairStream {
+                    out: &mut wb,
+                    ..b.reborrow()
+                },
             );
             assert_eq!(
                 r, w,
@@ -418,7 +392,7 @@ impl Kernels {
             );
             if r.is_ok() {
                 assert!(
-                    *out_first == wa[..] && *out_second == wb[..],
+                    *a.out == wa[..] && *b.out == wb[..],
                     "rans_decode_pair[{}] differs from scalar",
                     self.isa
                 );
@@ -429,24 +403,17 @@ impl Kernels {
 }
 
 /// Two decodes in turn: the meaning of a pair decode.
-#[allow(clippy::too_many_arguments)]
 fn pair_in_turn(
     decode: DecodeFn,
-    first: &[u8],
-    first_ctx: Option<&[u8]>,
-    t_first: &RansTables,
-    out_first: &mut [u8],
-    second: &[u8],
-    second_ctx: SecondCtx<'_>,
-    t_second: &RansTables,
-    out_second: &mut [u8],
+    a: FirstStream<'_>,
+    b: SecondStream<'_>,
 ) -> Result<(), RansError> {
     decode(
-        first,
-        first_ctx.map_or(Ctx::Order0, Ctx::Plane),
-        t_first,
-        out_first,
+        a.stream,
+        a.ctx.map_or(Ctx::Order0, Ctx::Plane),
+        a.tables,
+        a.out,
     )?;
-    let c = second_ctx.bytes(out_first).map_or(Ctx::Order0, Ctx::Plane);
-    decode(second, c, t_second, out_second)
+    let c = b.ctx.bytes(a.out).map_or(Ctx::Order0, Ctx::Plane);
+    decode(b.stream, c, b.tables, b.out)
 }

@@ -1,7 +1,7 @@
 //! Every dispatch level against the scalar reference, byte for byte, plus
 //! round trips of the reference itself. Prints which levels ran.
 
-use z4ai_simd::rans::{self, Ctx, RansTables, SecondCtx};
+use z4ai_simd::rans::{self, Ctx, FirstStream, PairStream, RansTables, SecondCtx, SecondStream};
 use z4ai_simd::{Isa, Kernels};
 
 /// Deterministic xorshift generator (no dev-dependency needed).
@@ -607,26 +607,36 @@ fn levels_quiet() -> Vec<Kernels> {
         .collect()
 }
 
+/// One stream of a pair decode.
+fn ps<'a, C>(
+    stream: &'a [u8],
+    ctx: C,
+    tables: &'a RansTables,
+    out: &'a mut [u8],
+) -> PairStream<'a, C> {
+    PairStream {
+        stream,
+        ctx,
+        tables,
+        out,
+    }
+}
+
 /// Two decodes in turn with the scalar reference: what a pair decode means.
-#[allow(clippy::too_many_arguments)]
-fn pair_reference(
-    a: &[u8],
-    ca: Option<&[u8]>,
-    ta: &RansTables,
-    oa: &mut [u8],
-    b: &[u8],
-    cb: SecondCtx<'_>,
-    tb: &RansTables,
-    ob: &mut [u8],
-) -> Result<(), rans::RansError> {
+fn pair_reference(a: FirstStream<'_>, b: SecondStream<'_>) -> Result<(), rans::RansError> {
     let s = Kernels::scalar();
-    s.rans_decode(a, ca.map_or(Ctx::Order0, Ctx::Plane), ta, oa)?;
-    let c = match cb {
+    s.rans_decode(
+        a.stream,
+        a.ctx.map_or(Ctx::Order0, Ctx::Plane),
+        a.tables,
+        a.out,
+    )?;
+    let c = match b.ctx {
         SecondCtx::Order0 => Ctx::Order0,
         SecondCtx::Plane(c) => Ctx::Plane(c),
-        SecondCtx::First => Ctx::Plane(oa),
+        SecondCtx::First => Ctx::Plane(a.out),
     };
-    s.rans_decode(b, c, tb, ob)
+    s.rans_decode(b.stream, c, b.tables, b.out)
 }
 
 /// A pair decode equals two decodes in turn at every level: every context
@@ -704,9 +714,10 @@ fn rans_pair_decode_matches_two_decodes() {
                     for k in &ks {
                         for (x, y) in &cases {
                             let (mut wa, mut wb) = (vec![0u8; na], vec![0u8; nb]);
-                            let w = pair_reference(x, ca, ta, &mut wa, y, cb, tb, &mut wb);
+                            let w = pair_reference(ps(x, ca, ta, &mut wa), ps(y, cb, tb, &mut wb));
                             let (mut ga, mut gb) = (vec![0u8; na], vec![0u8; nb]);
-                            let g = k.rans_decode_pair(x, ca, ta, &mut ga, y, cb, tb, &mut gb);
+                            let g =
+                                k.rans_decode_pair(ps(x, ca, ta, &mut ga), ps(y, cb, tb, &mut gb));
                             let label = format!(
                                 "{} na={na} nb={nb} ext={first_ext} second={second} lens {} {}",
                                 k.isa(),
@@ -719,7 +730,7 @@ fn rans_pair_decode_matches_two_decodes() {
                             }
                         }
                         let (mut ga, mut gb) = (vec![0u8; na], vec![0u8; nb]);
-                        k.rans_decode_pair(&sa, ca, ta, &mut ga, &sb, cb, tb, &mut gb)
+                        k.rans_decode_pair(ps(&sa, ca, ta, &mut ga), ps(&sb, cb, tb, &mut gb))
                             .unwrap();
                         assert!(ga == a && gb == b, "{} round trip", k.isa());
                     }
@@ -756,14 +767,8 @@ fn rans_pair_decode_with_other_second_models() {
             for i in order {
                 let (mut ga, mut gb) = (vec![0u8; n], vec![0u8; n]);
                 k.rans_decode_pair(
-                    &sa,
-                    None,
-                    ta,
-                    &mut ga,
-                    &sbs[i],
-                    SecondCtx::First,
-                    &tbs[i],
-                    &mut gb,
+                    ps(&sa, None, ta, &mut ga),
+                    ps(&sbs[i], SecondCtx::First, &tbs[i], &mut gb),
                 )
                 .unwrap();
                 assert!(ga == a && gb == b, "{} second model {i}", k.isa());
@@ -836,12 +841,15 @@ fn rans_narrow_entry_limits() {
                 } else {
                     SecondCtx::Order0
                 };
-                k.rans_decode_pair(&sf, None, &tf, &mut ga, &s, second, t, &mut gb)
+                k.rans_decode_pair(ps(&sf, None, &tf, &mut ga), ps(&s, second, t, &mut gb))
                     .unwrap();
                 assert!(ga == first && gb == **data, "pair second {label}");
                 if ctx.is_none() {
-                    k.rans_decode_pair(&s, None, t, &mut gb, &sf, SecondCtx::Order0, &tf, &mut ga)
-                        .unwrap();
+                    k.rans_decode_pair(
+                        ps(&s, None, t, &mut gb),
+                        ps(&sf, SecondCtx::Order0, &tf, &mut ga),
+                    )
+                    .unwrap();
                     assert!(ga == first && gb == **data, "pair first {label}");
                 }
             }

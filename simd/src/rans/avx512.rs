@@ -13,7 +13,10 @@
 use core::arch::x86_64::*;
 
 use super::packed::{self, Reader, Side};
-use super::{order1_segment_len, Ctx, RansError, RansTables, SecondCtx, RANS_L, STATES};
+use super::{
+    order1_segment_len, Ctx, FirstStream, RansError, RansTables, SecondCtx, SecondStream, RANS_L,
+    STATES,
+};
 
 /// Whether decode lookups use `vpgatherdq` (true) or scalar loads.
 const LOOKUP_GATHER: bool = true;
@@ -292,50 +295,24 @@ impl<'a, 'd> RrStream<'a, 'd> {
 }
 
 /// See [`crate::Kernels::rans_decode_pair`].
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn decode_pair(
-    first: &[u8],
-    first_ctx: Option<&[u8]>,
-    t_first: &RansTables,
-    out_first: &mut [u8],
-    second: &[u8],
-    second_ctx: SecondCtx<'_>,
-    t_second: &RansTables,
-    out_second: &mut [u8],
+    first: FirstStream<'_>,
+    second: SecondStream<'_>,
 ) -> Result<(), RansError> {
     // SAFETY: as in `decode`.
-    unsafe {
-        decode_pair_avx512(
-            first, first_ctx, t_first, out_first, second, second_ctx, t_second, out_second,
-        )
-    }
+    unsafe { decode_pair_avx512(first, second) }
 }
 
-#[allow(clippy::too_many_arguments)]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-fn decode_pair_avx512(
-    first: &[u8],
-    first_ctx: Option<&[u8]>,
-    t_first: &RansTables,
-    out_first: &mut [u8],
-    second: &[u8],
-    second_ctx: SecondCtx<'_>,
-    t_second: &RansTables,
-    out_second: &mut [u8],
-) -> Result<(), RansError> {
-    let plane_b = match second_ctx {
+fn decode_pair_avx512(first: FirstStream<'_>, second: SecondStream<'_>) -> Result<(), RansError> {
+    let (first_ctx, t_first, t_second) = (first.ctx, first.tables, second.tables);
+    let plane_b = match second.ctx {
         SecondCtx::Plane(c) => Some(c),
         _ => None,
     };
     packed::decode_pair_with(
         first,
-        first_ctx,
-        t_first,
-        out_first,
         second,
-        second_ctx,
-        t_second,
-        out_second,
         |r, c, t, x, out| rr_rounds(r, c, t, x, out),
         |a, oa, b, ob, tagged| {
             pair_rounds(a, first_ctx, t_first, oa, b, plane_b, t_second, ob, tagged)

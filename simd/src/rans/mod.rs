@@ -92,6 +92,38 @@ impl<'a> SecondCtx<'a> {
     }
 }
 
+/// One stream of a pair decode ([`crate::Kernels::rans_decode_pair`]): its
+/// bytes, where its contexts come from, its model and its output.
+#[derive(Debug)]
+pub struct PairStream<'a, C> {
+    /// The encoded stream.
+    pub stream: &'a [u8],
+    /// Its contexts: `Option<&[u8]>` (order-0, or a known plane) for the
+    /// first stream, [`SecondCtx`] for the second.
+    pub ctx: C,
+    /// Its model.
+    pub tables: &'a RansTables,
+    /// Where its symbols go.
+    pub out: &'a mut [u8],
+}
+
+/// The first stream of a pair.
+pub type FirstStream<'a> = PairStream<'a, Option<&'a [u8]>>;
+/// The second stream of a pair.
+pub type SecondStream<'a> = PairStream<'a, SecondCtx<'a>>;
+
+impl<C: Copy> PairStream<'_, C> {
+    /// The same stream, with its output borrowed again.
+    pub fn reborrow(&mut self) -> PairStream<'_, C> {
+        PairStream {
+            stream: self.stream,
+            ctx: self.ctx,
+            tables: self.tables,
+            out: self.out,
+        }
+    }
+}
+
 /// Errors from building tables or coding a stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RansError {

@@ -46,7 +46,8 @@
 #![allow(clippy::needless_range_loop)]
 
 use super::{
-    order1_segment_len, scalar, Ctx, RansError, RansTables, SecondCtx, HEADER_BYTES, RANS_L, STATES,
+    order1_segment_len, scalar, Ctx, FirstStream, PairStream, RansError, RansTables, SecondCtx,
+    SecondStream, HEADER_BYTES, RANS_L, STATES,
 };
 
 /// Encoder entry for one `(table, symbol)`.
@@ -365,16 +366,9 @@ pub(crate) struct Side<'a> {
 // Only the x86 levels have fused pair loops.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn decode_pair_with(
-    first: &[u8],
-    first_ctx: Option<&[u8]>,
-    t_first: &RansTables,
-    out_first: &mut [u8],
-    second: &[u8],
-    second_ctx: SecondCtx<'_>,
-    t_second: &RansTables,
-    out_second: &mut [u8],
+    first: FirstStream<'_>,
+    second: SecondStream<'_>,
     rr_rounds: impl Fn(
         &mut Reader<'_>,
         Option<&[u8]>,
@@ -390,6 +384,18 @@ pub(crate) fn decode_pair_with(
         Option<&[u64]>,
     ) -> (usize, usize),
 ) -> Result<(), RansError> {
+    let PairStream {
+        stream: first,
+        ctx: first_ctx,
+        tables: t_first,
+        out: out_first,
+    } = first;
+    let PairStream {
+        stream: second,
+        ctx: second_ctx,
+        tables: t_second,
+        out: out_second,
+    } = second;
     if let Some(c) = first_ctx {
         assert_eq!(
             c.len(),
