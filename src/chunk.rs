@@ -13,7 +13,7 @@ use z4ai_simd::checksum::Xxh3Progress;
 use z4ai_simd::rans::{self, Ctx, PairStream, SecondCtx};
 use z4ai_simd::{Kernels, RansTables};
 
-use crate::buffers::Buffers;
+use crate::buffers::{reuse, Buffers};
 use crate::dtype::DType;
 use crate::entropy::{self, build_context_model, CostTable};
 use crate::error::{Error, Result};
@@ -574,12 +574,9 @@ pub fn decode_chunk(
             out.copy_from_slice(r.bytes(out.len(), "stored chunk")?);
         }
         LAYOUT_PLANES => {
-            // Every plane decode overwrites its whole part, so the buffer
-            // is only grown, never cleared (zeroing it showed in profiles).
-            if scratch.len() < n * w {
-                scratch.resize(n * w, 0);
-            }
-            let scratch = &mut scratch[..n * w];
+            // Every plane decode overwrites its whole part.
+            reuse(scratch, n * w);
+            let scratch = &mut scratch[..];
             let stored = decode_planes(&mut r, n, w, models, k, scratch)?;
             let planes: [&[u8]; 8] = std::array::from_fn(|p| match stored[p] {
                 Some(b) => b,
@@ -665,11 +662,9 @@ pub fn decode_delta_residual(
             DeltaResidual::Stored
         }
         LAYOUT_PLANES => {
-            // Grown, never cleared: every plane decode overwrites its part.
-            if planes.len() < n * w {
-                planes.resize(n * w, 0);
-            }
-            decode_delta_planes(&mut r, n, w, &[], k, &mut planes[..n * w], ctx)?;
+            // Every plane decode overwrites its whole part.
+            reuse(planes, n * w);
+            decode_delta_planes(&mut r, n, w, &[], k, planes, ctx)?;
             let tail = out.len() - n * w;
             out[n * w..].copy_from_slice(r.bytes(tail, "chunk tail")?);
             DeltaResidual::Planes

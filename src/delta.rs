@@ -26,7 +26,7 @@ use std::cell::RefCell;
 use z4ai_simd::rans::Ctx;
 use z4ai_simd::Kernels;
 
-use crate::buffers::Buffers;
+use crate::buffers::{reuse, Buffers};
 use crate::chunk::{self, CtxKind, DeltaResidual, EncodedChunk, ModelSel, PlaneCode, PlaneReport};
 use crate::dtype::DType;
 use crate::entropy::{self, CostTable};
@@ -414,14 +414,6 @@ struct Scratch {
 
 thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::default();
-}
-
-/// Sets `v` to `len` elements of unspecified (old or zero) content.
-fn reuse<T: Copy + Default>(v: &mut Vec<T>, len: usize) {
-    if v.len() < len {
-        v.resize(len, T::default());
-    }
-    v.truncate(len);
 }
 
 /// Codes one plane under its delta contexts: `(code, estimated bits)`.
