@@ -39,7 +39,7 @@ use crate::format::Reader;
 use crate::hists::{ChunkHists, HistSum, CX_PLANES};
 use crate::options::{Effort, Options};
 use crate::payload::{self, Body};
-use crate::prefault::prefault;
+use crate::prefault::{advise_huge, advise_huge_spare, prefault};
 use crate::transform::dedup::{self, Copy};
 
 /// Most shared models one block may carry.
@@ -348,6 +348,7 @@ impl FrameParts {
     /// nothing written) when `dst` is shorter than the frame.
     pub fn copy_to(&self, dst: &mut [u8], threads: usize) -> Option<usize> {
         let dst = dst.get_mut(..self.len)?;
+        advise_huge(dst);
         let mut slots = Vec::with_capacity(self.parts.len());
         let mut rest = dst;
         for p in &self.parts {
@@ -478,6 +479,7 @@ pub fn compress(data: &[u8], reference: Option<&[u8]>, opts: &Options) -> Result
     // Room for a stored frame: only the pages written are ever touched, so
     // the output never moves while it grows.
     let mut out = Vec::with_capacity(data.len() + data.len() / 512 + 4096);
+    advise_huge_spare(&mut out);
     compress_to(data, reference, opts, &mut out)?;
     out.shrink_to_fit();
     Ok(out)
@@ -552,6 +554,7 @@ pub fn decode_block(
     out: &mut [u8],
     reference: &[u8],
 ) -> Result<()> {
+    advise_huge(out);
     let mut work = Vec::with_capacity(chunks.len());
     let mut rest = &mut *out;
     let mut offset = 0usize;

@@ -1,4 +1,5 @@
-//! Mapping an output buffer's pages in one call before it is written.
+//! Mapping an output buffer's pages cheaply before it is written: in one
+//! call, and in 2 MiB pages where the kernel allows.
 //!
 //! A fresh buffer (a new `Vec`, a Python `bytes`, a caller's `malloc`) is
 //! backed by pages the kernel maps on first touch, one fault per 4 KiB:
@@ -7,11 +8,48 @@
 //! at ~0.26 ms per MB, and costs ~0.007 ms per MB on pages already mapped
 //! (a reused buffer). Decoders call [`prefault`] on each chunk's output
 //! just before writing it, so with several threads the mapping is spread
-//! over them like the faults were. Elsewhere (other kernels, other
-//! systems) it does nothing and the pages fault in as before.
+//! over them like the faults were.
+//!
+//! Before that, a whole output (a decoded block, a frame being assembled)
+//! is marked for transparent huge pages ([`advise_huge`]): under the
+//! kernel's usual `madvise` policy a fresh 2 MiB extent is then one page,
+//! mapped, zeroed and later freed at once, and the decoder's writes and
+//! the hash's reads miss the TLB far less. Measured on this machine
+//! (32 MiB bf16, 1 thread): `fast` decompress into a fresh buffer +50%,
+//! into a reused one +15%, `default` +30% / +12%, `fast` compress into a
+//! fresh `Vec` +8%. Elsewhere (other kernels, other systems) both calls do
+//! nothing and the pages fault in as before.
 
 /// Outputs smaller than this are left to fault in.
 const MIN_BYTES: usize = 256 << 10;
+/// The huge-page size [`advise_huge`] aligns to (x86-64 and aarch64 with
+/// 4 KiB base pages).
+const HUGE: usize = 2 << 20;
+
+/// Marks the whole 2 MiB-aligned extents inside `buf` as eligible for
+/// transparent huge pages (`MADV_HUGEPAGE`), for a buffer about to be
+/// written whole. Where the kernel's policy is `madvise` (the common
+/// default), a fresh extent is then mapped by one fault and freed as one
+/// page: ~0.09 ms per MB with the write, against ~0.3 for 4 KiB pages
+/// mapped by [`prefault`] and ~0.5 faulted one by one. Pages already
+/// mapped keep their contents (the kernel may merge them later). Never
+/// changes what the program can observe; failures are ignored.
+pub(crate) fn advise_huge(buf: &mut [u8]) {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    advise(buf.as_mut_ptr(), buf.len(), HUGE, libc::MADV_HUGEPAGE);
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = (buf, HUGE);
+}
+
+/// As [`advise_huge`], for the unused capacity of `v` (a buffer about to
+/// be filled by appending).
+pub(crate) fn advise_huge_spare(v: &mut Vec<u8>) {
+    let spare = v.spare_capacity_mut();
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    advise(spare.as_mut_ptr().cast(), spare.len(), HUGE, libc::MADV_HUGEPAGE);
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = (spare, HUGE);
+}
 
 /// Asks the kernel to map the whole pages of `buf` writable now. Never
 /// changes its contents; failures (an old kernel) are ignored.
@@ -20,24 +58,25 @@ pub(crate) fn prefault(buf: &mut [u8]) {
         return;
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        const PAGE: usize = 4096;
-        let start = buf.as_mut_ptr() as usize;
-        let first = start.next_multiple_of(PAGE);
-        let end = (start + buf.len()) / PAGE * PAGE;
-        if end > first {
-            #[allow(unsafe_code)]
-            // SAFETY: `first .. end` lies inside `buf`, which this function
-            // borrows mutably; MADV_POPULATE_WRITE only maps pages (as a
-            // write to each would) and never changes their contents, so no
-            // byte the program can observe changes.
-            unsafe {
-                libc::madvise(
-                    first as *mut libc::c_void,
-                    end - first,
-                    libc::MADV_POPULATE_WRITE,
-                );
-            }
+    advise(buf.as_mut_ptr(), buf.len(), 4096, libc::MADV_POPULATE_WRITE);
+}
+
+/// Applies `advice` to the whole `unit`-aligned extents inside the `len`
+/// bytes at `ptr`, memory the caller borrows mutably.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn advise(ptr: *mut u8, len: usize, unit: usize, advice: libc::c_int) {
+    let start = ptr as usize;
+    let first = start.next_multiple_of(unit);
+    let end = (start + len) / unit * unit;
+    if end > first {
+        #[allow(unsafe_code)]
+        // SAFETY: `first .. end` lies inside the caller's mutably borrowed
+        // buffer; the two advices used (MADV_POPULATE_WRITE,
+        // MADV_HUGEPAGE) only map pages or set how they are mapped, as a
+        // write would, and never change their contents, so no byte the
+        // program can observe changes.
+        unsafe {
+            libc::madvise(first as *mut libc::c_void, end - first, advice);
         }
     }
 }
@@ -53,5 +92,10 @@ mod tests {
         prefault(&mut v[5..]);
         prefault(&mut v[..100]);
         assert_eq!(v, want);
+        let mut big: Vec<u8> = (0..(9usize << 20) + 77).map(|i| (i * 13) as u8).collect();
+        let want = big.clone();
+        advise_huge(&mut big[3..]);
+        prefault(&mut big);
+        assert_eq!(big, want);
     }
 }
