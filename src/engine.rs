@@ -839,3 +839,33 @@ pub fn decompress_range(
         Ok(out)
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sinks_append_a_block_in_order() {
+        let parts: Vec<Vec<u8>> = [0usize, 5, 100_000, 0, 3, 70_001]
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| (0..n).map(|j| (i * 31 + j * 7) as u8).collect())
+            .collect();
+        let mut want = vec![9u8, 8, 7];
+        for p in &parts {
+            want.extend_from_slice(p);
+        }
+        let mut v = Vec::new();
+        v.put(vec![9, 8, 7]);
+        with_pool(2, || v.put_all(parts.clone()));
+        assert_eq!(v, want);
+        let mut fp = FrameParts::default();
+        fp.put(vec![9, 8, 7]);
+        fp.put_all(parts);
+        assert_eq!(fp.len(), want.len());
+        let mut dst = vec![0u8; want.len() + 5];
+        assert_eq!(fp.copy_to(&mut dst, 2), Some(want.len()));
+        assert_eq!(&dst[..want.len()], &want[..]);
+        assert_eq!(fp.into_vec(), want);
+    }
+}

@@ -46,7 +46,12 @@ pub(crate) fn advise_huge(buf: &mut [u8]) {
 pub(crate) fn advise_huge_spare(v: &mut Vec<u8>) {
     let spare = v.spare_capacity_mut();
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    advise(spare.as_mut_ptr().cast(), spare.len(), HUGE, libc::MADV_HUGEPAGE);
+    advise(
+        spare.as_mut_ptr().cast(),
+        spare.len(),
+        HUGE,
+        libc::MADV_HUGEPAGE,
+    );
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
     let _ = (spare, HUGE);
 }
@@ -97,5 +102,10 @@ mod tests {
         advise_huge(&mut big[3..]);
         prefault(&mut big);
         assert_eq!(big, want);
+        let mut spare = Vec::with_capacity(9 << 20);
+        spare.extend_from_slice(&want[..1000]);
+        advise_huge_spare(&mut spare);
+        spare.extend_from_slice(&want[1000..]);
+        assert_eq!(spare, want);
     }
 }
