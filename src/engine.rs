@@ -14,8 +14,10 @@
 //!
 //! The planes and streams a chunk's coding allocates are handed to the
 //! next chunk (`buffers::Buffers`), and a decoded chunk's output pages are
-//! mapped in one call before it is written (`prefault`): fresh
-//! multi-megabyte buffers otherwise fault in page by page.
+//! mapped in one call before it is written, in 2 MiB pages where the
+//! kernel allows (`prefault`): fresh multi-megabyte buffers otherwise fault
+//! in 4 KiB at a time. A block's payloads are copied into a contiguous
+//! frame in parallel (`FrameSink::put_all`).
 //!
 //! Every decision depends only on the block's bytes, so the output is the
 //! same at any thread count and any kernel level.

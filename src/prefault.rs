@@ -17,7 +17,11 @@
 //! the hash's reads miss the TLB far less. Measured on this machine
 //! (32 MiB bf16, 1 thread): `fast` decompress into a fresh buffer +50%,
 //! into a reused one +15%, `default` +30% / +12%, `fast` compress into a
-//! fresh `Vec` +8%. Elsewhere (other kernels, other systems) both calls do
+//! fresh `Vec` +8%. The exception is memory that sat free for seconds on a
+//! VM whose host takes free memory back (the development VM does): there
+//! a 2 MiB page is dearer to map than 4 KiB ones, though the whole call
+//! is then several times slower either way (docs/BENCHMARKS.md, "Fresh
+//! memory"). Elsewhere (other kernels, other systems) both calls do
 //! nothing and the pages fault in as before.
 
 /// Outputs smaller than this are left to fault in.
@@ -30,8 +34,9 @@ const HUGE: usize = 2 << 20;
 /// transparent huge pages (`MADV_HUGEPAGE`), for a buffer about to be
 /// written whole. Where the kernel's policy is `madvise` (the common
 /// default), a fresh extent is then mapped by one fault and freed as one
-/// page: ~0.09 ms per MB with the write, against ~0.3 for 4 KiB pages
-/// mapped by [`prefault`] and ~0.5 faulted one by one. Pages already
+/// page: ~0.2 ms per MB with the write, against ~0.38 for 4 KiB pages
+/// mapped by [`prefault`] and ~0.47 faulted one by one (`examples/
+/// fresh_pages.rs`, memory freed just before). Pages already
 /// mapped keep their contents (the kernel may merge them later). Never
 /// changes what the program can observe; failures are ignored.
 pub(crate) fn advise_huge(buf: &mut [u8]) {
