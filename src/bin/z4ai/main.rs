@@ -27,11 +27,14 @@ struct Cli {
 /// worker thread, memory one worker frees is kept for that worker alone, so
 /// the resident size grows to the sum of every arena's peak; one arena
 /// reuses it (docs/ARCHIVE.md, "Peak memory": 150 → 100 MB on a 1.16 GB
-/// model at 2 threads, no measurable CPU cost: the coder allocates a few
-/// buffers per 2 MiB chunk, not per value).
+/// model at 2 threads, no measurable CPU cost there: the coder allocates a
+/// few buffers per 2 MiB chunk, not per value). In-memory one-shot
+/// compression (`bench`) did measure slower with it, so `bench` keeps the
+/// default arenas.
 fn one_malloc_arena() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: called first thing in main, before any other thread exists;
+    // SAFETY: called in main before any other thread exists (argument
+    // parsing starts none);
     // mallopt only sets an allocator parameter, and M_ARENA_MAX with 1 is
     // a documented, valid setting.
     unsafe {
@@ -211,8 +214,14 @@ enum ChainCmd {
 }
 
 fn main() -> ExitCode {
-    one_malloc_arena();
     let cli = Cli::parse();
+    // `bench` measures the library in memory as a program linking it sees
+    // it, with glibc's default arenas (one arena cost its compression about
+    // 10% at one thread and 25% at two, `fast`); the file commands keep
+    // their memory bound.
+    if !matches!(cli.cmd, Cmd::Bench { .. }) {
+        one_malloc_arena();
+    }
     match run(cli.cmd) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
