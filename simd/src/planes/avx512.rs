@@ -6,7 +6,7 @@
 use core::arch::x86_64::*;
 
 use super::generic::{self, Lanes};
-use super::{check_args, check_merge_args, merge_tail, split_tail};
+use super::{merge_with, split_with};
 
 // SAFETY: the methods use AVX-512 F and BW only; they are called from
 // `#[target_feature]` functions reachable only through the AVX-512 table.
@@ -75,27 +75,15 @@ unsafe impl Lanes for __m512i {
 
 /// See [`super::scalar::split`].
 pub(crate) fn split(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
-    check_args(src, width, dst);
-    if width == 1 {
-        return super::scalar::split(src, width, rotate, dst);
-    }
     // SAFETY: only the AVX-512 dispatch table holds this function, and
-    // `Kernels::for_isa` builds it after checking AVX-512 F + BW + VL;
-    // `check_args` established the length contract of `generic::split`.
-    let done = unsafe { split_avx512(src, width, rotate, dst) };
-    split_tail(src, width, rotate, dst, done);
+    // `Kernels::for_isa` builds it after checking AVX-512 F + BW + VL.
+    unsafe { split_with(src, width, rotate, dst, split_avx512) }
 }
 
 /// See [`super::scalar::merge_from`].
 pub(crate) fn merge(planes: &[&[u8]], rotate: bool, dst: &mut [u8]) {
-    check_merge_args(planes, dst);
-    if planes.len() == 1 {
-        return super::scalar::merge_from(planes, rotate, dst);
-    }
-    // SAFETY: as in `split`; `check_merge_args` established the length
-    // contract of `generic::merge`.
-    let done = unsafe { merge_avx512(planes, rotate, dst) };
-    merge_tail(planes, rotate, dst, done);
+    // SAFETY: as in `split`.
+    unsafe { merge_with(planes, rotate, dst, merge_avx512) }
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]

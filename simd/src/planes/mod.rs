@@ -74,6 +74,59 @@ pub fn plane_slices(src: &[u8], width: usize) -> [&[u8]; 8] {
     })
 }
 
+/// A split through a vector `kernel` that returns how many leading
+/// elements it split (none for width 1); [`split_tail`] does the rest.
+/// Checks the arguments first and sends width 1 to [`scalar::split`].
+///
+/// # Safety
+///
+/// The CPU must support every feature `kernel` is compiled with.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) unsafe fn split_with(
+    src: &[u8],
+    width: usize,
+    rotate: bool,
+    dst: &mut [u8],
+    kernel: unsafe fn(&[u8], usize, bool, &mut [u8]) -> usize,
+) {
+    check_args(src, width, dst);
+    if width == 1 {
+        return scalar::split(src, width, rotate, dst);
+    }
+    // SAFETY: the caller vouches for the CPU; `check_args` established the
+    // length contract the vector kernels rely on (`src.len() ==
+    // dst.len()`, a multiple of `width`).
+    let done = unsafe { kernel(src, width, rotate, dst) };
+    split_tail(src, width, rotate, dst, done);
+}
+
+/// As [`split_with`], for a merge from separate planes: `kernel` returns
+/// how many leading elements it merged, [`merge_tail`] does the rest, and
+/// one plane goes to [`scalar::merge_from`].
+///
+/// # Safety
+///
+/// The CPU must support every feature `kernel` is compiled with.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) unsafe fn merge_with(
+    planes: &[&[u8]],
+    rotate: bool,
+    dst: &mut [u8],
+    kernel: unsafe fn(&[&[u8]], bool, &mut [u8]) -> usize,
+) {
+    check_merge_args(planes, dst);
+    if planes.len() == 1 {
+        return scalar::merge_from(planes, rotate, dst);
+    }
+    // SAFETY: the caller vouches for the CPU; `check_merge_args`
+    // established the length contract the vector kernels rely on (every
+    // plane `dst.len() / planes.len()` bytes).
+    let done = unsafe { kernel(planes, rotate, dst) };
+    merge_tail(planes, rotate, dst, done);
+}
+
 /// Splits elements `from..n` the way [`scalar::split`] does: the part of a
 /// buffer a vector kernel leaves over.
 #[allow(dead_code)]

@@ -14,7 +14,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{check_args, check_merge_args, merge_tail, split_tail};
+use super::{merge_with, split_with};
 
 type V = __m128i;
 
@@ -127,15 +127,9 @@ fn merge_w<const W: usize, const ROT: bool>(planes: &[&[u8]], dst: &mut [u8]) ->
 
 /// See [`super::scalar::split`].
 pub(crate) fn split(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) {
-    check_args(src, width, dst);
-    if width == 1 {
-        return super::scalar::split(src, width, rotate, dst);
-    }
     // SAFETY: SSE2 is part of the x86-64 baseline, so every x86-64 CPU
-    // runs these; `check_args` established `src.len() == dst.len()`, a
-    // multiple of `width`.
-    let done = unsafe { split_sse2(src, width, rotate, dst) };
-    split_tail(src, width, rotate, dst, done);
+    // runs these.
+    unsafe { split_with(src, width, rotate, dst, split_sse2) }
 }
 
 /// The vector part of [`split`]: the elements done (none for width 1).
@@ -154,14 +148,8 @@ fn split_sse2(src: &[u8], width: usize, rotate: bool, dst: &mut [u8]) -> usize {
 
 /// See [`super::scalar::merge_from`].
 pub(crate) fn merge(planes: &[&[u8]], rotate: bool, dst: &mut [u8]) {
-    check_merge_args(planes, dst);
-    if planes.len() == 1 {
-        return super::scalar::merge_from(planes, rotate, dst);
-    }
-    // SAFETY: as in `split`; `check_merge_args` established the lengths
-    // `merge_w` relies on.
-    let done = unsafe { merge_sse2(planes, rotate, dst) };
-    merge_tail(planes, rotate, dst, done);
+    // SAFETY: as in `split`.
+    unsafe { merge_with(planes, rotate, dst, merge_sse2) }
 }
 
 /// The vector part of [`merge`]: the elements done (none for width 1).
