@@ -35,6 +35,7 @@ pub struct Lattice {
 }
 
 /// The element as f32 (exact for bf16 / fp16 / fp32).
+#[inline]
 fn to_f32(dtype: DType, e: &[u8]) -> f32 {
     match dtype {
         DType::BF16 => f32::from_bits(u32::from(u16::from_le_bytes([e[0], e[1]])) << 16),
@@ -132,6 +133,34 @@ pub fn f16_to_f32(h: u16) -> f32 {
     }
 }
 
+/// `y` rounded half away from zero, when that is a code in -127..=127
+/// (`f32::round` is a libm call on baseline x86-64, and the hot spot of
+/// [`analyse`] on data that is not a lattice).
+#[inline]
+fn code_of(y: f32) -> Option<i8> {
+    // (NaN fails this too.)
+    if y.abs().partial_cmp(&128.0) != Some(std::cmp::Ordering::Less) {
+        return None;
+    }
+    // Exact: |y| < 128, so the truncation and the fraction are exact.
+    let t = y as i32;
+    let frac = y - t as f32;
+    let q = t + i32::from(frac >= 0.5) - i32::from(frac <= -0.5);
+    i8::try_from(q).ok().filter(|&q| q != i8::MIN)
+}
+
+/// `y` rounded half away from zero, as `f64::round` (up to the sign of a
+/// zero result) without its libm call where `|y| < 2^31`.
+#[inline]
+fn round_f64(y: f64) -> f64 {
+    if y.abs().partial_cmp(&2147483648.0) != Some(std::cmp::Ordering::Less) {
+        return y.round();
+    }
+    let t = y as i64;
+    let frac = y - t as f64;
+    (t + i64::from(frac >= 0.5) - i64::from(frac <= -0.5)) as f64
+}
+
 fn verify(dtype: DType, xs: &[u8], s: f32, codes: &mut Vec<u8>) -> bool {
     if !s.is_finite() || s < 0.0 {
         return false;
@@ -145,11 +174,14 @@ fn verify(dtype: DType, xs: &[u8], s: f32, codes: &mut Vec<u8>) -> bool {
             continue;
         }
         let x = to_f32(dtype, e);
-        let q = if s == 0.0 { 0.0 } else { (x / s).round() };
-        if !(-127.0..=127.0).contains(&q) {
-            return false;
-        }
-        let q = q as i8;
+        let q = if s == 0.0 {
+            0
+        } else {
+            match code_of(x / s) {
+                Some(q) => q,
+                None => return false,
+            }
+        };
         if reconstruct(dtype, q, s) != bits_of(dtype, e) {
             return false;
         }
@@ -184,20 +216,25 @@ fn fit_group(dtype: DType, xs: &[u8], prev: Option<f32>, codes: &mut Vec<u8>) ->
         .fold(f64::INFINITY, |m, v| m.min(v.abs()));
     // Candidate spacings: code 1 present, adjacent codes present (smallest
     // gap between distinct values), or the extreme at a usual code maximum.
-    let mut sorted: Vec<f64> = vals.clone();
-    sorted.sort_by(f64::total_cmp);
-    sorted.dedup();
-    let min_gap = sorted
-        .windows(2)
-        .map(|p| p[1] - p[0])
-        .fold(f64::INFINITY, f64::min);
-    let mut bases: Vec<f64> = vec![min_pos, min_gap, min_pos / 2.0, min_pos / 3.0];
-    bases.extend([127.0, 7.0, 8.0, 15.0, 63.0].iter().map(|q| max / q));
-    for base in bases {
+    // (The gap needs a sort, so it is found only when code 1 did not fit.)
+    let min_gap = || {
+        let mut sorted: Vec<f64> = vals.clone();
+        sorted.sort_unstable_by(f64::total_cmp);
+        sorted.dedup();
+        sorted
+            .windows(2)
+            .map(|p| p[1] - p[0])
+            .fold(f64::INFINITY, f64::min)
+    };
+    let bases = [min_pos, f64::NAN, min_pos / 2.0, min_pos / 3.0]
+        .into_iter()
+        .chain([127.0, 7.0, 8.0, 15.0, 63.0].iter().map(|q| max / q));
+    for (i, base) in bases.enumerate() {
+        let base = if i == 1 { min_gap() } else { base };
         if !(base.is_finite() && base > 0.0) {
             continue;
         }
-        let mut qs: Vec<f64> = vals.iter().map(|v| (v / base).round()).collect();
+        let mut qs: Vec<f64> = vals.iter().map(|&v| round_f64(v / base)).collect();
         // One least-squares refit of the spacing, then the codes again.
         let (num, den) = qs
             .iter()
@@ -205,7 +242,7 @@ fn fit_group(dtype: DType, xs: &[u8], prev: Option<f32>, codes: &mut Vec<u8>) ->
             .fold((0.0, 0.0), |(n, d), (q, x)| (n + q * x, d + q * q));
         if den > 0.0 {
             let s = num / den;
-            qs = vals.iter().map(|v| (v / s).round()).collect();
+            qs = vals.iter().map(|&v| round_f64(v / s)).collect();
         }
         if qs.iter().any(|q| q.abs() > 128.0) {
             continue;
@@ -220,6 +257,10 @@ fn fit_group(dtype: DType, xs: &[u8], prev: Option<f32>, codes: &mut Vec<u8>) ->
             let (a, b) = ((x - h) / q, (x + h) / q);
             lo = lo.max(a.min(b));
             hi = hi.min(a.max(b));
+            // The interval only shrinks: once empty, it stays empty.
+            if lo > hi {
+                break;
+            }
         }
         if lo > hi {
             continue;
@@ -250,12 +291,15 @@ fn half_ulp(dtype: DType, x: f64) -> f64 {
         DType::F16 => 10,
         _ => 23,
     };
-    let e = x.abs().log2().floor();
+    // `x` is a non-zero container value, so it is a normal f64 and its
+    // exponent field is floor(log2 |x|) exactly.
+    let e = ((x.to_bits() >> 52) & 0x7FF) as i64 - 1023;
     let min_e = match dtype {
-        DType::F16 => -14.0,
-        _ => -126.0,
+        DType::F16 => -14,
+        _ => -126,
     };
-    2f64.powf(e.max(min_e) - f64::from(mant_bits)) / 2.0
+    // 2^(e - mant_bits) / 2, built from its exponent field.
+    f64::from_bits(((e.max(min_e) - mant_bits - 1 + 1023) as u64) << 52)
 }
 
 /// Lattice-codes a chunk of whole elements (bf16, fp16 or fp32); `None` when
@@ -276,17 +320,34 @@ pub fn analyse(data: &[u8], dtype: DType) -> Option<Lattice> {
         if probes == 0 {
             return false;
         }
-        let mut prev = None;
-        let fit = (0..probes)
-            .filter(|&i| {
-                let s = fit_group(dtype, &data[i * gb..(i + 1) * gb], prev, &mut codes);
-                prev = s.or(prev);
-                s.is_some()
-            })
-            .count();
-        fit * 4 >= probes * 3
+        // At least three quarters must fit: stop once too many have not.
+        let may_miss = probes - (3 * probes).div_ceil(4);
+        let (mut prev, mut missed) = (None, 0);
+        for i in 0..probes {
+            let s = fit_group(dtype, &data[i * gb..(i + 1) * gb], prev, &mut codes);
+            prev = s.or(prev);
+            missed += usize::from(s.is_none());
+            if missed > may_miss {
+                return false;
+            }
+        }
+        true
     })?;
     let gb = group * w;
+    // The first groups may not speak for the chunk (a zero-filled start
+    // fits any group size): a quarter of the groups spread over it must fit
+    // too, or the full pass below, which needs half to, is not worth trying.
+    let groups = data.len() / gb;
+    let spread = groups.min(16);
+    let fits = (0..spread)
+        .filter(|i| {
+            let g = i * groups / spread;
+            fit_group(dtype, &data[g * gb..(g + 1) * gb], None, &mut codes).is_some()
+        })
+        .count();
+    if fits * 4 < spread {
+        return None;
+    }
     let mut out = Lattice {
         group,
         kinds: Vec::new(),
@@ -306,6 +367,10 @@ pub fn analyse(data: &[u8], dtype: DType) -> Option<Lattice> {
             None => {
                 out.kinds.push(1);
                 out.raw.extend_from_slice(g);
+                if out.raw.len() * 2 >= data.len() {
+                    // It cannot pay any more: stop searching.
+                    return None;
+                }
             }
         }
     }
@@ -332,6 +397,68 @@ mod tests {
             }
         }
         out
+    }
+
+    /// Every container value, or a spread of them for f32.
+    fn container_values(dtype: DType) -> Vec<f64> {
+        let bits: Vec<u32> = match dtype {
+            DType::F32 => (0..1u32 << 16)
+                .map(|i| i.wrapping_mul(0x9E37_79B9))
+                .collect(),
+            _ => (0..1u32 << 16).collect(),
+        };
+        bits.into_iter()
+            .map(|b| f64::from(to_f32(dtype, &b.to_le_bytes()[..dtype.width()])))
+            .filter(|x| x.is_finite() && *x != 0.0)
+            .collect()
+    }
+
+    #[test]
+    fn half_ulp_matches_its_definition() {
+        for dtype in [DType::BF16, DType::F16, DType::F32] {
+            let (mant, min_e) = match dtype {
+                DType::BF16 => (7.0, -126.0),
+                DType::F16 => (10.0, -14.0),
+                _ => (23.0, -126.0),
+            };
+            for x in container_values(dtype) {
+                let e = x.abs().log2().floor().max(min_e);
+                assert_eq!(half_ulp(dtype, x), 2f64.powf(e - mant) / 2.0, "{dtype} {x}");
+            }
+        }
+    }
+
+    #[test]
+    fn rounding_matches_libm() {
+        let mut ys: Vec<f64> = vec![0.5, -0.5, 1.5, -2.5, 126.5, 127.5, -127.5, 127.49999, 128.0];
+        ys.extend([
+            f64::NAN,
+            f64::INFINITY,
+            -1e300,
+            3e9,
+            -4.5e15,
+            0.49999999999999994,
+        ]);
+        let mut seed = 7u64;
+        for _ in 0..100_000 {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+            let u = (seed >> 11) as f64 / (1u64 << 53) as f64;
+            ys.push((u - 0.5) * 300.0);
+            ys.push(((u - 0.5) * 600.0).round() / 2.0);
+        }
+        for y in ys {
+            let r = y.round();
+            let got = round_f64(y);
+            assert!(
+                got == r || (got.is_nan() && r.is_nan()),
+                "{y}: {got} vs {r}"
+            );
+            let yf = y as f32;
+            let want = Some(yf.round())
+                .filter(|q| (-127.0..=127.0).contains(q))
+                .map(|q| q as i8);
+            assert_eq!(code_of(yf), want, "{yf}");
+        }
     }
 
     #[test]
@@ -387,6 +514,20 @@ mod tests {
             .flat_map(|i| ((i as f32 * 0.7311).sin() * 0.02).to_le_bytes())
             .collect();
         assert!(analyse(&data, DType::F32).is_none());
+    }
+
+    #[test]
+    fn a_zero_start_speaks_for_neither_kind_of_chunk() {
+        // Zeros fit any group size: what follows them decides.
+        let zeros = vec![0u8; 4 * 128 * 16];
+        let dense: Vec<u8> = (0..32768u32)
+            .flat_map(|i| ((i as f32 * 0.7311).sin() * 0.02).to_le_bytes())
+            .collect();
+        let lattice = quantized(DType::F32, 64, 512, 127);
+        let chunk = |rest: &[u8]| [&zeros[..], rest].concat();
+        assert!(analyse(&chunk(&dense), DType::F32).is_none());
+        let l = analyse(&chunk(&lattice), DType::F32).expect("lattice after zeros");
+        assert!(l.raw.is_empty());
     }
 
     #[test]
