@@ -184,7 +184,7 @@ typedef struct z4ai_archive z4ai_archive;
  *
  * Created with `z4ai_params_new`, released with `z4ai_params_free`.
  * Defaults: dtype bytes, effort default, threads 0 (all cores), chunk
- * size 1 MiB.
+ * size 512 KiB (`DEFAULT_CHUNK_SIZE` in Rust).
  */
 typedef struct z4ai_params z4ai_params;
 

@@ -65,12 +65,12 @@ use crate::options::{Effort, DEFAULT_CHUNK_SIZE};
 /// most this many bytes, so that no region needs more memory than a batch.
 pub const MAX_REGION: u64 = 32 << 20;
 
-/// Engine block of every archive frame, in chunks: 8 × the default 2 MiB
-/// chunk = 16 MiB (one-shot frames use 32). Smaller blocks bound the
+/// Engine block of every archive frame, in chunks: 32 × the default 512 KiB
+/// chunk = 16 MiB (one-shot frames use 128: 64 MiB). Smaller blocks bound the
 /// memory of coding one block (about 3.5 × the block) at a ratio cost of
 /// under 0.1% on the corpus (docs/ARCHIVE.md, "Peak memory"); a writer
 /// choice, the format allows any block size.
-pub const ARCHIVE_BLOCK_CHUNKS: usize = 8;
+pub const ARCHIVE_BLOCK_CHUNKS: usize = 32;
 
 /// Default bytes of input coded (or restored) per batch: one archive
 /// engine block with the default chunk size (16 MiB).

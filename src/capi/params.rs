@@ -15,7 +15,7 @@ use crate::{DType, DecodeOptions, Effort, Options, MAX_CHUNK_SIZE, MIN_CHUNK_SIZ
 ///
 /// Created with `z4ai_params_new`, released with `z4ai_params_free`.
 /// Defaults: dtype bytes, effort default, threads 0 (all cores), chunk
-/// size 1 MiB.
+/// size 512 KiB (`DEFAULT_CHUNK_SIZE` in Rust).
 #[allow(non_camel_case_types)] // the C name, as the header spells it
 pub struct z4ai_params {
     opts: Options,

@@ -235,6 +235,13 @@ fn fit_group(dtype: DType, xs: &[u8], prev: Option<f32>, codes: &mut Vec<u8>) ->
             continue;
         }
         let mut qs: Vec<f64> = vals.iter().map(|&v| round_f64(v / base)).collect();
+        // With |q| <= M after rounding, the refit below moves the spacing by
+        // a factor within 1 +- sqrt(n) / (2 M); from M = 256 on (n <= 128)
+        // the largest code stays above 128 after it: skip the refit.
+        debug_assert!(vals.len() <= 128);
+        if qs.iter().any(|q| q.abs() >= 256.0) {
+            continue;
+        }
         // One least-squares refit of the spacing, then the codes again.
         let (num, den) = qs
             .iter()
