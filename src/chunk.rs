@@ -443,11 +443,12 @@ fn zstd_if_better(plane: &[u8], current: usize, level: i32) -> Option<Vec<u8>> {
     if n < 256 {
         return None;
     }
-    // A plane of up to 16 KiB whole, a larger one by 1/64 of it, 4 to 16
-    // KiB: the trial costs about the same share of any large chunk.
+    // A plane of up to 16 KiB whole, a larger one by 1/32 of it, 4 to 16
+    // KiB: the trial costs about the same share of any large chunk (1/64
+    // lost 0.27% on a GGUF archive, whose byte planes zstd codes best).
     let sample = match n {
         0..=0x4000 => plane,
-        _ => &plane[..(n / 64).clamp(4 << 10, 16 << 10)],
+        _ => &plane[..(n / 32).clamp(4 << 10, 16 << 10)],
     };
     let zs = zstd_compress(sample, 1)?;
     let sample_rate = zs.len() as f64 / sample.len() as f64;
