@@ -387,6 +387,32 @@ fn cli_round_trips_a_safetensors_file() {
         d,
     ));
 
+    // `bench` codes a model file as `compress` does: the archive it times
+    // is the one just written, byte for byte the same size. With --dtype
+    // it is one buffer instead.
+    let bench = |args: &[&str]| -> serde_json::Value {
+        let mut a = vec![
+            "bench",
+            "model.weights",
+            "-e",
+            "fast",
+            "--repeat",
+            "1",
+            "--json",
+        ];
+        a.extend_from_slice(args);
+        serde_json::from_str(&common::ok(&common::run_cli(&a, d))).unwrap()
+    };
+    let v = bench(&[]);
+    assert_eq!(v["mode"], "archive", "{v}");
+    assert_eq!(v["results"][0]["verified"], true);
+    let archived = std::fs::metadata(&z4).unwrap().len();
+    assert_eq!(v["results"][0]["compressed_bytes"], archived);
+    let v = bench(&["--dtype", "bytes"]);
+    assert_eq!(v["mode"], "buffer", "{v}");
+    assert_eq!(v["results"][0]["verified"], true);
+    assert_ne!(v["results"][0]["compressed_bytes"], archived);
+
     let ls = common::ok(&common::run_cli(&["ls", "model.weights.z4"], d));
     assert!(ls.contains("bf16\tBF16\t[64, 50]"), "{ls}");
     let info = common::ok(&common::run_cli(&["info", "--json", "model.weights.z4"], d));

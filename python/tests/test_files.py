@@ -36,10 +36,10 @@ def test_round_trip_default_names(weights):
 def test_explicit_paths_many_blocks(weights, tmp_path):
     data = weights.read_bytes()
     dst = tmp_path / "sub.z4"
-    # 4 KiB chunks -> 256 KiB blocks -> the stream spans several blocks
+    # 4 KiB chunks -> 512 KiB blocks (128 chunks) -> the stream spans several blocks
     assert z4ai.compress_file(str(weights), dst, dtype="bfloat16", effort="max", threads=2, chunk_size=4096) == str(dst)
     blob = dst.read_bytes()
-    assert z4ai.info(blob)["blocks"] >= 5
+    assert z4ai.info(blob)["blocks"] >= 3
     assert z4ai.decompress(blob) == data
     assert z4ai.decompress_range(blob, 300_000, 1000) == data[300_000:301_000]
     out = tmp_path / "restored.bin"

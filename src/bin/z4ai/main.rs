@@ -14,6 +14,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 mod archive_cmds;
+use z4ai::archive::{self, Archive, ArchiveOptions};
 use z4ai::{DType, DecodeOptions, Effort, Isa, Options};
 
 #[derive(Parser)]
@@ -148,11 +149,14 @@ enum Cmd {
     },
     /// Compress and decompress a file in memory and report ratio and speed.
     Bench {
-        /// The raw input file.
+        /// The input file: raw bytes, or a model file (safetensors, GGUF,
+        /// PyTorch zip), which without --dtype is coded as `compress` codes
+        /// it (an archive, each tensor with its own dtype).
         file: PathBuf,
-        /// Element type.
-        #[arg(long, default_value = "bytes")]
-        dtype: String,
+        /// Element type of a raw input [default: bytes]; given for a model
+        /// file, the whole file is coded as one buffer of this type.
+        #[arg(long)]
+        dtype: Option<String>,
         /// Effort: fast, default, max or all.
         #[arg(short, long, default_value = "all")]
         effort: String,
@@ -399,7 +403,7 @@ fn run(cmd: Cmd) -> CliResult {
         } => bench(
             &file,
             reference.as_deref(),
-            dtype.parse()?,
+            dtype.as_deref(),
             &effort,
             threads,
             repeat.max(1),
@@ -592,11 +596,45 @@ fn info_json(info: &z4ai::FrameInfo) -> String {
     .to_string()
 }
 
+/// What `bench` times: the one-shot API on a raw buffer (with a delta
+/// reference or not), or the archive writer and reader on a model file.
+enum BenchMode {
+    Buffer {
+        dtype: DType,
+        reference: Option<Vec<u8>>,
+    },
+    Model {
+        format: archive::FileFormat,
+        name: String,
+    },
+}
+
+/// One effort's round trip: frame or archive size, best compress and
+/// decompress seconds, and whether the output matched.
+struct Timing {
+    size: usize,
+    compress_s: f64,
+    decompress_s: f64,
+    verified: bool,
+}
+
+/// The best of `repeat` timed runs of `f`, with the last run's result.
+fn best_of<T>(repeat: usize, mut f: impl FnMut() -> z4ai::Result<T>) -> CliResult<(f64, T)> {
+    let mut best = f64::INFINITY;
+    let mut last = None;
+    for _ in 0..repeat {
+        let t = Instant::now();
+        last = Some(f()?);
+        best = best.min(t.elapsed().as_secs_f64());
+    }
+    Ok((best, last.expect("repeat >= 1")))
+}
+
 #[allow(clippy::too_many_arguments)] // one per CLI flag
 fn bench(
     file: &Path,
     reference: Option<&Path>,
-    dtype: DType,
+    dtype: Option<&str>,
     effort: &str,
     threads: usize,
     repeat: usize,
@@ -604,54 +642,96 @@ fn bench(
     json: bool,
 ) -> CliResult {
     let data = read_input(file)?;
-    let reference = reference.map(read_input).transpose()?;
+    // A model file without --dtype is benchmarked as `compress` codes it:
+    // an archive, each tensor with its own dtype.
+    let model = match (dtype, reference) {
+        (None, None) if file != Path::new("-") => match archive::detect(file)? {
+            archive::Detected::Model(format) => Some(format),
+            _ => None,
+        },
+        _ => None,
+    };
+    let mode = match model {
+        Some(format) => BenchMode::Model {
+            format,
+            name: file
+                .file_name()
+                .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned()),
+        },
+        None => BenchMode::Buffer {
+            dtype: dtype.unwrap_or("bytes").parse()?,
+            reference: reference.map(read_input).transpose()?,
+        },
+    };
     let efforts: Vec<Effort> = if effort == "all" {
         Effort::ALL.to_vec()
     } else {
         vec![effort.parse()?]
     };
+    let dopts = DecodeOptions { threads, isa: None };
     let mb = data.len() as f64 / 1e6;
     let mut results = Vec::new();
     for e in efforts {
-        let opts = Options {
-            dtype,
-            effort: e,
-            threads,
-            chunk_size,
-            ..Options::default()
+        let t = match &mode {
+            BenchMode::Buffer { dtype, reference } => {
+                let opts = Options {
+                    dtype: *dtype,
+                    effort: e,
+                    threads,
+                    chunk_size,
+                    ..Options::default()
+                };
+                let (compress_s, blob) = best_of(repeat, || match reference {
+                    Some(r) => z4ai::compress_delta(&data, r, &opts),
+                    None => z4ai::compress(&data, &opts),
+                })?;
+                let mut out = vec![0u8; data.len()];
+                let (decompress_s, _) = best_of(repeat, || match reference {
+                    Some(r) => z4ai::decompress_delta_into_with(&blob, r, &mut out, &dopts),
+                    None => z4ai::decompress_into_with(&blob, &mut out, &dopts),
+                })?;
+                Timing {
+                    size: blob.len(),
+                    compress_s,
+                    decompress_s,
+                    verified: out == data,
+                }
+            }
+            BenchMode::Model { name, .. } => {
+                let opts = ArchiveOptions {
+                    effort: e,
+                    threads,
+                    chunk_size,
+                    ..ArchiveOptions::default()
+                };
+                let (compress_s, blob) =
+                    best_of(repeat, || archive::compress_bytes(&data, name, &opts))?;
+                // Opened (its index parsed) once; each run restores the file.
+                let size = blob.len();
+                let a = Archive::from_bytes(blob)?.with_decode_options(dopts);
+                let mut out = Vec::with_capacity(data.len());
+                let (decompress_s, _) = best_of(repeat, || {
+                    out.clear();
+                    a.write_file(0, &mut out)
+                })?;
+                Timing {
+                    size,
+                    compress_s,
+                    decompress_s,
+                    verified: out == data,
+                }
+            }
         };
-        let mut blob = Vec::new();
-        let mut best_c = f64::INFINITY;
-        for _ in 0..repeat {
-            let t = Instant::now();
-            blob = match &reference {
-                Some(r) => z4ai::compress_delta(&data, r, &opts)?,
-                None => z4ai::compress(&data, &opts)?,
-            };
-            best_c = best_c.min(t.elapsed().as_secs_f64());
-        }
-        let mut out = vec![0u8; data.len()];
-        let dopts = DecodeOptions { threads, isa: None };
-        let mut best_d = f64::INFINITY;
-        for _ in 0..repeat {
-            let t = Instant::now();
-            match &reference {
-                Some(r) => z4ai::decompress_delta_into_with(&blob, r, &mut out, &dopts)?,
-                None => z4ai::decompress_into_with(&blob, &mut out, &dopts)?,
-            };
-            best_d = best_d.min(t.elapsed().as_secs_f64());
-        }
-        let verified = out == data;
-        if !verified {
+        if !t.verified {
             eprintln!("z4ai bench: ROUND TRIP MISMATCH at effort {e}");
         }
         results.push(serde_json::json!({
             "effort": e.name(),
-            "compressed_bytes": blob.len(),
-            "ratio": data.len() as f64 / blob.len() as f64,
-            "compress_mb_s": mb / best_c,
-            "decompress_mb_s": mb / best_d,
-            "verified": verified,
+            "compressed_bytes": t.size,
+            "ratio": data.len() as f64 / t.size as f64,
+            "compress_mb_s": mb / t.compress_s,
+            "decompress_mb_s": mb / t.decompress_s,
+            "verified": t.verified,
         }));
     }
     let threads_used = if threads == 0 {
@@ -659,13 +739,24 @@ fn bench(
     } else {
         threads
     };
+    let (what, dtype_name) = match &mode {
+        BenchMode::Buffer { dtype, .. } => (format!("dtype {dtype}"), dtype.name()),
+        BenchMode::Model { format, .. } => (
+            format!(
+                "{} model, archive (each tensor with its dtype)",
+                format.name()
+            ),
+            "archive",
+        ),
+    };
     if json {
         println!(
             "{}",
             serde_json::json!({
                 "file": file.display().to_string(),
                 "bytes": data.len(),
-                "dtype": dtype.name(),
+                "dtype": dtype_name,
+                "mode": if model.is_some() { "archive" } else { "buffer" },
                 "isa": Isa::active().name(),
                 "threads": threads_used,
                 "results": results,
@@ -673,7 +764,7 @@ fn bench(
         );
     } else {
         println!(
-            "{}: {} bytes, dtype {dtype}, {threads_used} thread(s), kernels {}, best of {repeat}",
+            "{}: {} bytes, {what}, {threads_used} thread(s), kernels {}, best of {repeat}",
             file.display(),
             data.len(),
             Isa::active()
