@@ -615,11 +615,13 @@ impl Archive {
         let mut batch: Vec<usize> = Vec::new();
         let mut bytes = 0u64;
         let mut written = 0u64;
+        let mut batches = crate::trim::Batches::default();
         for (pi, p) in f.pieces.iter().enumerate() {
             let streamed = matches!(p.transform, TRANSFORM_NONE | TRANSFORM_GGUF_SPLIT);
             if p.len > self.batch_bytes && streamed {
-                written += self.flush(fi, &mut batch, &mut w)?;
+                written += self.flush(fi, &mut batch, &mut w, &mut batches)?;
                 bytes = 0;
+                batches.start();
                 written += if p.transform == TRANSFORM_GGUF_SPLIT {
                     self.stream_split(fi, pi, &mut w)?
                 } else {
@@ -628,13 +630,13 @@ impl Archive {
                 continue;
             }
             if !batch.is_empty() && (bytes + p.len > self.batch_bytes || batch.len() >= 4096) {
-                written += self.flush(fi, &mut batch, &mut w)?;
+                written += self.flush(fi, &mut batch, &mut w, &mut batches)?;
                 bytes = 0;
             }
             bytes += p.len;
             batch.push(pi);
         }
-        written += self.flush(fi, &mut batch, &mut w)?;
+        written += self.flush(fi, &mut batch, &mut w, &mut batches)?;
         w.flush()?;
         Ok(written)
     }
@@ -650,7 +652,17 @@ impl Archive {
         self.write_file(fi, w)
     }
 
-    fn flush<W: Write>(&self, fi: usize, batch: &mut Vec<usize>, w: &mut W) -> Result<u64> {
+    fn flush<W: Write>(
+        &self,
+        fi: usize,
+        batch: &mut Vec<usize>,
+        w: &mut W,
+        batches: &mut crate::trim::Batches,
+    ) -> Result<u64> {
+        if batch.is_empty() {
+            return Ok(0);
+        }
+        batches.start();
         let pieces = &self.index.files[fi].pieces;
         let bufs = self.install(|| {
             batch
@@ -668,9 +680,6 @@ impl Archive {
             w.write_all(&b)?;
             n += b.len() as u64;
         }
-        // What the workers freed goes back before the next batch (or
-        // streamed piece).
-        crate::trim::release();
         Ok(n)
     }
 

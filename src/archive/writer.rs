@@ -246,6 +246,7 @@ struct State<'a, W: Write> {
     opts: &'a ArchiveOptions,
     stats: ArchiveStats,
     reference: Option<&'a Reference>,
+    batches: crate::trim::Batches,
 }
 
 fn run<W: Write>(
@@ -277,6 +278,7 @@ fn run<W: Write>(
             opts,
             stats: ArchiveStats::default(),
             reference,
+            batches: Default::default(),
         };
         let version = if ref_id.is_some() {
             format::VERSION_DELTA
@@ -382,6 +384,7 @@ impl<W: Write> State<'_, W> {
         if batch.is_empty() {
             return Ok(());
         }
+        self.batches.start();
         let src = &*self.inputs[fi].src;
         let spans: &[&Span] = batch;
         let reference = self.reference;
@@ -526,9 +529,6 @@ impl<W: Write> State<'_, W> {
             }
             self.push_piece(fi, &job.span, job.hash, frames, slice);
         }
-        // What the workers freed goes back before the next batch.
-        drop(jobs);
-        crate::trim::release();
         Ok(())
     }
 
@@ -631,6 +631,7 @@ impl<W: Write> State<'_, W> {
     /// frame in windows of whole quantization blocks. The frames are the
     /// ones the batch path makes of the same bytes.
     fn big(&mut self, fi: usize, span: &Span) -> Result<()> {
+        self.batches.start();
         let inputs = self.inputs;
         let src = &*inputs[fi].src;
         let layout = span.gguf.and_then(|t| gguf::layout(t, span.len));
@@ -699,8 +700,6 @@ impl<W: Write> State<'_, W> {
             });
         }
         self.push_piece(fi, span, hash, ids, None);
-        drop(buf);
-        crate::trim::release();
         Ok(())
     }
 
