@@ -36,6 +36,13 @@ const INLINE_MODEL: u8 = 0xFF;
 const INLINE_BITS: u32 = 12;
 /// Fixed bytes of a rANS plane beyond its stream and inline model.
 const RANS_OVERHEAD_BITS: f64 = 8.0 * (7 + rans::HEADER_BYTES) as f64;
+/// At `default`, an order-1 code is ranked as if this much larger: it
+/// decodes at about half the speed of order-0, so it must save at least 3%
+/// of the plane to be chosen (`max` takes the smallest code). On the real
+/// corpus at 512 KiB chunks order-1 saved 0.01-0.05% of the file where it
+/// won narrowly, and 0.7% on AdamW state, where it wins by far more
+/// (docs/BENCHMARKS.md, "Order-1 at default").
+const DEFAULT_ORDER1_PENALTY: f64 = 1.03;
 
 /// Where a rANS plane takes its contexts from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -340,7 +347,11 @@ fn choose_plane(
         }
         return best_by_trial(plane, ctx_plane, cands, models, k, bufs);
     }
-    cands.sort_by(|a, b| a.bits.total_cmp(&b.bits));
+    let rank = |c: &Candidate| match c.kind {
+        CtxKind::Order1 => c.bits * DEFAULT_ORDER1_PENALTY,
+        _ => c.bits,
+    };
+    cands.sort_by(|a, b| rank(a).total_cmp(&rank(b)));
     let best_bits = cands.first().map_or(f64::INFINITY, |c| c.bits);
     // The estimates are exact up to table rounding: take the first candidate
     // that encodes (a shared model may miss a symbol of this chunk).
