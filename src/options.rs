@@ -57,7 +57,7 @@ impl FromStr for Effort {
 
 /// Default chunk size: the unit of parallelism and random access. 512 KiB
 /// rather than larger: each chunk's own order-0 tables follow a model's
-/// tensors more closely (ratio +0.2% to +2.4% on the real corpus, -0.05%
+/// tensors more closely (ratio +0.1% to +2.4% on the real corpus, -0.05%
 /// on i.i.d. data) and a chunk's planes stay in L2 (docs/BENCHMARKS.md,
 /// "Chunk size").
 pub const DEFAULT_CHUNK_SIZE: usize = 512 << 10;
