@@ -159,6 +159,8 @@ pub struct Decoder<R: Read> {
     chunk_index: u64,
     hasher: Xxh3,
     done: bool,
+    /// A read failed: every later read fails too.
+    failed: bool,
 }
 
 impl<R: Read> Decoder<R> {
@@ -190,6 +192,7 @@ impl<R: Read> Decoder<R> {
             chunk_index: 0,
             hasher: Xxh3::new(),
             done: false,
+            failed: false,
         })
     }
 
@@ -281,8 +284,24 @@ impl<R: Read> Decoder<R> {
             .collect()
     }
 
-    /// Decodes the next block into `out`; false at the end.
+    /// Decodes the next block into `out`; false at the end. After an error
+    /// the decoder stays failed: later reads fail too, and never return the
+    /// bytes of a block after the one that failed.
     fn refill(&mut self) -> Result<bool> {
+        if self.failed {
+            return Err(Error::corrupt("an earlier read of this frame failed"));
+        }
+        let r = self.next_block();
+        if r.is_err() {
+            self.failed = true;
+            self.block = None;
+            self.out.clear();
+            self.pos = 0;
+        }
+        r
+    }
+
+    fn next_block(&mut self) -> Result<bool> {
         loop {
             if self.done {
                 return Ok(false);

@@ -97,3 +97,28 @@ fn streaming_decoder_reports_damage() {
         .read_to_end(&mut out)
         .is_err());
 }
+
+#[test]
+fn streaming_decoder_stays_failed_after_damage() {
+    // Several blocks of different sizes; damage the first block's payload.
+    let data = common::weights(DType::BF16, 30_000, 9);
+    let blob = compress(&data, &small_blocks(DType::BF16)).unwrap();
+    let mut bad = blob.clone();
+    let at = 200;
+    bad[at] ^= 0x10;
+    let mut dec = Decoder::new(&bad[..]).unwrap();
+    let mut buf = vec![0u8; 1 << 16];
+    let mut got = Vec::new();
+    let mut errors = 0;
+    // A caller that retries after an error never gets bytes of a later
+    // block, nor an end of stream that looks like success.
+    for _ in 0..10 {
+        match dec.read(&mut buf) {
+            Ok(0) => panic!("end of stream after an error"),
+            Ok(k) => got.extend_from_slice(&buf[..k]),
+            Err(_) => errors += 1,
+        }
+    }
+    assert_eq!(errors, 10);
+    assert!(got.is_empty());
+}
