@@ -327,13 +327,7 @@ impl FrameSink for Vec<u8> {
     fn put_all(&mut self, parts: Vec<Vec<u8>>) {
         let total: usize = parts.iter().map(Vec::len).sum();
         self.reserve(total);
-        let mut slots = Vec::with_capacity(parts.len());
-        let mut rest = &mut self.spare_capacity_mut()[..total];
-        for p in &parts {
-            let (slot, tail) = std::mem::take(&mut rest).split_at_mut(p.len());
-            slots.push((slot, p.as_slice()));
-            rest = tail;
-        }
+        let slots = slots_for(&mut self.spare_capacity_mut()[..total], &parts);
         slots.into_par_iter().for_each(|(slot, p)| {
             for (d, &s) in slot.iter_mut().zip(p) {
                 d.write(s);
@@ -348,6 +342,21 @@ impl FrameSink for Vec<u8> {
             self.set_len(len)
         };
     }
+}
+
+/// `dst` cut into consecutive pieces as long as `parts`, in order, each
+/// paired with its part (the pieces tile the start of `dst`).
+///
+/// Panics if `dst` is shorter than the parts together.
+fn slots_for<'d, 'p, T>(dst: &'d mut [T], parts: &'p [Vec<u8>]) -> Vec<(&'d mut [T], &'p [u8])> {
+    let mut slots = Vec::with_capacity(parts.len());
+    let mut rest = dst;
+    for p in parts {
+        let (slot, tail) = std::mem::take(&mut rest).split_at_mut(p.len());
+        slots.push((slot, p.as_slice()));
+        rest = tail;
+    }
+    slots
 }
 
 /// A compressed frame kept as the parts it was produced in, so that it can
@@ -388,13 +397,7 @@ impl FrameParts {
     pub fn copy_to(&self, dst: &mut [u8], threads: usize) -> Option<usize> {
         let dst = dst.get_mut(..self.len)?;
         advise_huge(dst);
-        let mut slots = Vec::with_capacity(self.parts.len());
-        let mut rest = dst;
-        for p in &self.parts {
-            let (slot, tail) = rest.split_at_mut(p.len());
-            slots.push((slot, p.as_slice()));
-            rest = tail;
-        }
+        let slots = slots_for(dst, &self.parts);
         with_pool(threads, || {
             slots
                 .into_par_iter()

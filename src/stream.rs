@@ -293,8 +293,9 @@ impl<R: Read> Decoder<R> {
         }
         let r = self.next_block();
         if r.is_err() {
+            // (The block, if any, was taken.) An emptied `out` sends the
+            // next read back here.
             self.failed = true;
-            self.block = None;
             self.out.clear();
             self.pos = 0;
         }

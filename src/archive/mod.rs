@@ -55,7 +55,9 @@ pub use format::{ArchiveKind, FileFormat, RefSlice, ReferenceId, TensorMeta};
 pub use reader::{Archive, Coding, FileSummary, TensorInfo};
 pub use reference::Reference;
 pub use source::{FileSource, ReadAt};
-pub use writer::{compress_bytes, compress_bytes_delta, compress_path, compress_path_delta};
+pub use writer::{
+    compress_bytes, compress_bytes_delta, compress_path, compress_path_delta, file_name,
+};
 
 use crate::dtype::DType;
 use crate::error::Result;

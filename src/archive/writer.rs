@@ -37,6 +37,13 @@ struct Input<'a> {
     spans: Vec<Span>,
 }
 
+/// The name a single-file archive records for the file at `path`: its
+/// file name (`model` when the path has none).
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned())
+}
+
 /// Compresses a model file or a directory at `input` into an archive
 /// written to `out`. Files are read with positioned reads, never whole.
 pub fn compress_path<W: Write>(
@@ -55,12 +62,8 @@ pub fn compress_path<W: Write>(
         }
         ArchiveKind::Dir
     } else {
-        let name = input
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "model".into());
         let src = FileSource::new(File::open(input)?)?;
-        inputs.push(plan_input(name, Box::new(src))?);
+        inputs.push(plan_input(file_name(input), Box::new(src))?);
         ArchiveKind::File
     };
     run(kind, inputs, out, opts, None)
@@ -83,12 +86,8 @@ pub fn compress_path_delta<W: Write>(
             "model deltas are made between single files, not folders".into(),
         ));
     }
-    let name = input
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "model".into());
     let src = FileSource::new(File::open(input)?)?;
-    let inputs = vec![plan_input(name, Box::new(src))?];
+    let inputs = vec![plan_input(file_name(input), Box::new(src))?];
     run(ArchiveKind::File, inputs, out, opts, Some(reference))
 }
 

@@ -644,21 +644,16 @@ fn bench(
     let data = read_input(file)?;
     // A model file without --dtype is benchmarked as `compress` codes it:
     // an archive, each tensor with its own dtype.
-    let model = match (dtype, reference) {
-        (None, None) if file != Path::new("-") => match archive::detect(file)? {
-            archive::Detected::Model(format) => Some(format),
-            _ => None,
-        },
-        _ => None,
+    let detected = match (dtype, reference) {
+        (None, None) if file != Path::new("-") => archive::detect(file)?,
+        _ => archive::Detected::Other,
     };
-    let mode = match model {
-        Some(format) => BenchMode::Model {
+    let mode = match detected {
+        archive::Detected::Model(format) => BenchMode::Model {
             format,
-            name: file
-                .file_name()
-                .map_or_else(|| "model".into(), |n| n.to_string_lossy().into_owned()),
+            name: archive::file_name(file),
         },
-        None => BenchMode::Buffer {
+        _ => BenchMode::Buffer {
             dtype: dtype.unwrap_or("bytes").parse()?,
             reference: reference.map(read_input).transpose()?,
         },
@@ -739,13 +734,14 @@ fn bench(
     } else {
         threads
     };
-    let (what, dtype_name) = match &mode {
-        BenchMode::Buffer { dtype, .. } => (format!("dtype {dtype}"), dtype.name()),
+    let (what, dtype_name, mode_name) = match &mode {
+        BenchMode::Buffer { dtype, .. } => (format!("dtype {dtype}"), dtype.name(), "buffer"),
         BenchMode::Model { format, .. } => (
             format!(
                 "{} model, archive (each tensor with its dtype)",
                 format.name()
             ),
+            "archive",
             "archive",
         ),
     };
@@ -756,7 +752,7 @@ fn bench(
                 "file": file.display().to_string(),
                 "bytes": data.len(),
                 "dtype": dtype_name,
-                "mode": if model.is_some() { "archive" } else { "buffer" },
+                "mode": mode_name,
                 "isa": Isa::active().name(),
                 "threads": threads_used,
                 "results": results,
