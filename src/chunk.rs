@@ -582,41 +582,135 @@ pub fn decode_chunk(
     scratch: &mut Vec<u8>,
 ) -> Result<Option<u64>> {
     let mut r = Reader::new(payload);
-    let mut hash = None;
     let layout = r.u8("chunk layout")?;
-    let w = dtype.width();
-    let n = out.len() / w;
-    match layout {
+    let hash = match layout {
         LAYOUT_STORED => {
             out.copy_from_slice(r.bytes(out.len(), "stored chunk")?);
+            None
         }
         LAYOUT_PLANES => {
+            let w = dtype.width();
+            let n = out.len() / w;
+            let srcs = read_planes(&mut r, n, w, models)?;
             // Every plane decode overwrites its whole part.
             reuse(scratch, n * w);
-            let scratch = &mut scratch[..];
-            let stored = decode_planes(&mut r, n, w, models, k, scratch)?;
-            let planes: [&[u8]; 8] = std::array::from_fn(|p| match stored[p] {
-                Some(b) => b,
-                None if p < w => &scratch[p * n..(p + 1) * n],
-                None => &[],
-            });
-            let mut h = Xxh3Progress::new(out.len());
-            for start in (0..n).step_by(MERGE_PIECE) {
-                let end = (start + MERGE_PIECE).min(n);
-                let piece: [&[u8]; 8] = planes.map(|p| p.get(start..end).unwrap_or(&[]));
-                k.merge_planes_from(&piece[..w], dtype.rotates(), &mut out[start * w..end * w]);
-                k.xxh3_advance(&mut h, out, end * w);
-            }
-            hash = Some(h);
-            let tail = out.len() - n * w;
-            out[n * w..].copy_from_slice(r.bytes(tail, "chunk tail")?);
+            let stored = decode_planes(&srcs, 0, n, k, scratch)?;
+            Some(merge_chunk(&mut r, &stored, scratch, dtype, k, out)?)
         }
         other => return Err(Error::corrupt(format!("unknown chunk layout {other}"))),
-    }
+    };
     if r.remaining() != 0 {
         return Err(Error::corrupt("chunk payload has trailing bytes"));
     }
-    Ok(hash.map(|h| k.xxh3_finish(h, out)))
+    Ok(hash)
+}
+
+/// Decodes two payloads of layout 1 (`LAYOUT_PLANES`), of neighbouring
+/// chunks, into `outs`; returns the XXH3-64 of each. Exactly what two
+/// [`decode_chunk`] calls give (an error of the first chunk is reported,
+/// not necessarily the first error in chunk order), but where both chunks'
+/// plane 0 is order-0 rANS that their own decode would run alone (the
+/// `fast` layout: no rANS stream after it to pair with), the two plane-0
+/// streams are decoded in one pair loop: a single stream leaves the core
+/// waiting on its state chain.
+pub fn decode_chunk_pair(
+    payloads: [&[u8]; 2],
+    dtype: DType,
+    models: &[RansTables],
+    k: &Kernels,
+    outs: [&mut [u8]; 2],
+    scratch: &mut Vec<u8>,
+) -> Result<[u64; 2]> {
+    let w = dtype.width();
+    let ns = outs.each_ref().map(|o| o.len() / w);
+    let mut readers = payloads.map(Reader::new);
+    let mut srcs = Vec::with_capacity(2);
+    for (r, &n) in readers.iter_mut().zip(&ns) {
+        if r.u8("chunk layout")? != LAYOUT_PLANES {
+            return Err(Error::corrupt("paired chunk is not of plane layout"));
+        }
+        srcs.push(read_planes(r, n, w, models)?);
+    }
+    reuse(scratch, (ns[0] + ns[1]) * w);
+    let (sa, sb) = scratch.split_at_mut(ns[0] * w);
+    let start = match (lone_order0(&srcs[0]), lone_order0(&srcs[1])) {
+        (Some((ta, stream_a)), Some((tb, stream_b))) => {
+            k.rans_decode_pair(
+                PairStream {
+                    stream: stream_a,
+                    ctx: None,
+                    tables: ta,
+                    out: &mut sa[..ns[0]],
+                },
+                PairStream {
+                    stream: stream_b,
+                    ctx: SecondCtx::Order0,
+                    tables: tb,
+                    out: &mut sb[..ns[1]],
+                },
+            )
+            .map_err(rans_error)?;
+            1
+        }
+        _ => 0,
+    };
+    let [out_a, out_b] = outs;
+    let [mut ra, mut rb] = readers;
+    let finish = |r: &mut Reader<'_>, srcs, n, planes: &mut [u8], out: &mut [u8]| {
+        let stored = decode_planes(srcs, start, n, k, planes)?;
+        let hash = merge_chunk(r, &stored, planes, dtype, k, out)?;
+        if r.remaining() != 0 {
+            return Err(Error::corrupt("chunk payload has trailing bytes"));
+        }
+        Ok(hash)
+    };
+    Ok([
+        finish(&mut ra, &srcs[0], ns[0], sa, out_a)?,
+        finish(&mut rb, &srcs[1], ns[1], sb, out_b)?,
+    ])
+}
+
+/// The tables and stream of plane 0 when it is order-0 rANS and the
+/// chunk's own decode would not pair it with plane 1.
+fn lone_order0<'s, 'a>(srcs: &'s [PlaneSrc<'a>]) -> Option<(&'s RansTables, &'a [u8])> {
+    match srcs.first()? {
+        PlaneSrc::Rans {
+            kind: CtxKind::Order0,
+            model,
+            stream,
+        } if srcs.get(1).and_then(PlaneSrc::rr_stream).is_none() => Some((model.tables(), stream)),
+        _ => None,
+    }
+}
+
+/// Merges a chunk's decoded `planes` (or the stored ones, taken from the
+/// payload) into `out`, hashing each piece right after it is merged, and
+/// copies the tail (bytes after the last whole element) from `r`.
+fn merge_chunk(
+    r: &mut Reader<'_>,
+    stored: &[Option<&[u8]>; 8],
+    planes: &[u8],
+    dtype: DType,
+    k: &Kernels,
+    out: &mut [u8],
+) -> Result<u64> {
+    let w = dtype.width();
+    let n = out.len() / w;
+    let planes: [&[u8]; 8] = std::array::from_fn(|p| match stored[p] {
+        Some(b) => b,
+        None if p < w => &planes[p * n..(p + 1) * n],
+        None => &[],
+    });
+    let mut h = Xxh3Progress::new(out.len());
+    for start in (0..n).step_by(MERGE_PIECE) {
+        let end = (start + MERGE_PIECE).min(n);
+        let piece: [&[u8]; 8] = planes.map(|p| p.get(start..end).unwrap_or(&[]));
+        k.merge_planes_from(&piece[..w], dtype.rotates(), &mut out[start * w..end * w]);
+        k.xxh3_advance(&mut h, out, end * w);
+    }
+    let tail = out.len() - n * w;
+    out[n * w..].copy_from_slice(r.bytes(tail, "chunk tail")?);
+    Ok(k.xxh3_finish(h, out))
 }
 
 /// Decodes the `w` planes of `n` symbols of a delta residual chunk into
@@ -879,19 +973,13 @@ fn decode_plane(src: &PlaneSrc<'_>, dst: &mut [u8], ctx: PlaneCtx<'_>, k: &Kerne
     Ok(())
 }
 
-/// Decodes the `w` planes of `n` symbols of a non-delta chunk into `planes`,
-/// two rANS streams at a time where their contexts allow (plane 0 with
-/// plane 1, then later planes in twos). A plane after the first that is
-/// stored verbatim is not copied: it is returned (by index) as the
-/// payload's bytes, and its part of `planes` is left as it was.
-fn decode_planes<'a>(
+/// Reads the `w` plane headers of a non-delta chunk of `n` elements.
+fn read_planes<'a>(
     r: &mut Reader<'a>,
     n: usize,
     w: usize,
     models: &'a [RansTables],
-    k: &Kernels,
-    planes: &mut [u8],
-) -> Result<[Option<&'a [u8]>; 8]> {
+) -> Result<Vec<PlaneSrc<'a>>> {
     let srcs = (0..w)
         .map(|_| read_plane(r, n, models))
         .collect::<Result<Vec<_>>>()?;
@@ -900,9 +988,26 @@ fn decode_planes<'a>(
             return Err(Error::corrupt("plane 0 cannot use plane-0 context"));
         }
     }
+    Ok(srcs)
+}
+
+/// Decodes planes `start..` of a non-delta chunk (`srcs`, `n` elements)
+/// into `planes` (planes before `start` already decoded there), two rANS
+/// streams at a time where their contexts allow (plane 0 with plane 1,
+/// then later planes in twos). A plane after the first that is stored
+/// verbatim is not copied: it is returned (by index) as the payload's
+/// bytes, and its part of `planes` is left as it was.
+fn decode_planes<'a>(
+    srcs: &[PlaneSrc<'a>],
+    start: usize,
+    n: usize,
+    k: &Kernels,
+    planes: &mut [u8],
+) -> Result<[Option<&'a [u8]>; 8]> {
+    let w = srcs.len();
     let (p0, rest) = planes.split_at_mut(n);
     let mut stored = [None; 8];
-    let mut p = 0;
+    let mut p = start;
     while p < w {
         let pair = srcs
             .get(p + 1)

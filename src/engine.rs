@@ -606,10 +606,40 @@ pub fn decode_block(
         offset += loc.entry.raw_len as usize;
         rest = tail;
     }
-    let copies: Vec<Vec<Copy>> = work
+    // Neighbouring chunks of plane layout are decoded in pairs where that
+    // leaves each thread several units of work (`chunk::decode_chunk_pair`).
+    let threads = rayon::current_num_threads();
+    let pair = threads == 1 || chunks.len() >= 4 * threads;
+    let planes =
+        |loc: &ChunkLoc| payloads[loc.payload.clone()].first() == Some(&chunk::LAYOUT_PLANES);
+    let mut units = Vec::with_capacity(work.len());
+    let mut work = work.into_iter().peekable();
+    while let Some(a) = work.next() {
+        match work.next_if(|b| pair && planes(a.0) && planes(b.0)) {
+            Some(b) => units.push(vec![a, b]),
+            None => units.push(vec![a]),
+        }
+    }
+    let copies: Vec<Vec<Copy>> = units
         .into_par_iter()
-        .map_init(Vec::new, |scratch, (loc, dst, off)| {
-            prefault(dst);
+        .map_init(Vec::new, |scratch, mut unit| {
+            for (_, dst, _) in &mut unit {
+                prefault(dst);
+            }
+            if let [(la, da, _), (lb, db, _)] = &mut unit[..] {
+                let [ha, hb] = chunk::decode_chunk_pair(
+                    [&payloads[la.payload.clone()], &payloads[lb.payload.clone()]],
+                    dtype,
+                    models,
+                    k,
+                    [da, db],
+                    scratch,
+                )?;
+                check_chunk_hash(la, ha)?;
+                check_chunk_hash(lb, hb)?;
+                return Ok(vec![Vec::new(), Vec::new()]);
+            }
+            let (loc, dst, off) = unit.pop().expect("a unit holds a chunk");
             let (copies, hash) = payload::decode_payload(
                 &payloads[loc.payload.clone()],
                 dtype,
@@ -624,9 +654,12 @@ pub fn decode_block(
                 let hash = hash.unwrap_or_else(|| k.xxh3_64(dst));
                 check_chunk_hash(loc, hash)?;
             }
-            Ok(copies)
+            Ok(vec![copies])
         })
-        .collect::<Result<_>>()?;
+        .collect::<Result<Vec<Vec<Vec<Copy>>>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
     if copies.iter().all(Vec::is_empty) {
         return Ok(());
     }

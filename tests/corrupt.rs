@@ -6,7 +6,8 @@ mod common;
 
 use xxhash_rust::xxh3::xxh3_64;
 use z4ai::{
-    compress, decompress, decompressed_size, frame_info, DType, Decoder, Effort, Error, Options,
+    compress, decompress, decompress_with, decompressed_size, frame_info, DType, DecodeOptions,
+    Decoder, Effort, Error, Options,
 };
 
 fn small_frames() -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -72,6 +73,36 @@ fn every_bit_flip_is_detected() {
                 let _ = frame_info(&bad);
                 bad[byte] ^= 1 << bit;
             }
+        }
+    }
+}
+
+/// At one thread neighbouring chunks decode in pairs
+/// (`chunk::decode_chunk_pair`): damage to either chunk of a pair, or to
+/// a short last chunk, is found there too.
+#[test]
+fn every_bit_flip_of_paired_chunks_is_detected() {
+    let data = common::weights(DType::BF16, 11_000, 8);
+    let blob = compress(
+        &data,
+        &Options::new(DType::BF16)
+            .effort(Effort::Fast)
+            .chunk_size(4096),
+    )
+    .unwrap();
+    let one = DecodeOptions {
+        threads: 1,
+        isa: None,
+    };
+    let mut bad = blob.clone();
+    for byte in 0..blob.len() {
+        for bit in 0..8 {
+            bad[byte] ^= 1 << bit;
+            match decompress_with(&bad, &one) {
+                Err(_) => {}
+                Ok(out) => assert!(out == data, "flip {byte}:{bit} decoded to wrong data"),
+            }
+            bad[byte] ^= 1 << bit;
         }
     }
 }

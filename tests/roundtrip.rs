@@ -166,3 +166,44 @@ mod props {
         }
     }
 }
+
+/// Neighbouring chunks are decoded in pairs at one thread (and at two on
+/// frames of 8 chunks or more): chunks whose plane 0 is order-0 rANS
+/// alone, next to chunks that are constant, stored, random or coded
+/// otherwise, a short last chunk, and single-plane data, at every level.
+#[test]
+fn paired_chunks_decode_like_single_ones() {
+    let mut r = Rng(17);
+    let mut bf16 = Vec::new();
+    for kind in 0..11 {
+        let chunk: Vec<u8> = match kind % 4 {
+            0 | 3 => weights(DType::BF16, 2048, kind),
+            1 => vec![0u8; 4096],
+            _ => (0..4096).map(|_| r.next() as u8).collect(),
+        };
+        bf16.extend_from_slice(&chunk);
+    }
+    bf16.truncate(bf16.len() - 1000);
+    let bytes: Vec<u8> = (0..30_000).map(|_| (r.gauss(12.0) as i64) as u8).collect();
+    let inputs = [
+        (DType::BF16, bf16),
+        (DType::U8, bytes),
+        (DType::F32, weights(DType::F32, 9000, 3)),
+        (DType::F16, weights(DType::F16, 20_000, 4)),
+    ];
+    for (dtype, data) in inputs {
+        for effort in [Effort::Fast, Effort::Default] {
+            let blob = compress(&data, &opts(dtype, effort)).unwrap();
+            for isa in z4ai::Isa::supported_levels() {
+                for threads in [1, 2] {
+                    let d = z4ai::DecodeOptions {
+                        threads,
+                        isa: Some(isa),
+                    };
+                    let back = z4ai::decompress_with(&blob, &d).unwrap();
+                    assert!(back == data, "{dtype} {effort} {isa} threads {threads}");
+                }
+            }
+        }
+    }
+}
