@@ -10,7 +10,7 @@
 //! parallel; dedup copies never leave their block), so memory stays at one
 //! block's payloads and decoded bytes however large the content is.
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use xxhash_rust::xxh3::Xxh3;
 use z4ai_simd::{Kernels, RansTables};
@@ -153,8 +153,13 @@ pub struct Decoder<R: Read> {
     k: Kernels,
     threads: usize,
     block: Option<OpenBlock>,
+    /// The decoded block; its length only grows (decoding overwrites it).
     out: Vec<u8>,
+    /// End of the decoded block in `out`.
+    end: usize,
     pos: usize,
+    /// The last block's payload buffer, reused for the next one.
+    spare: Vec<u8>,
     content: u64,
     chunk_index: u64,
     hasher: Xxh3,
@@ -187,13 +192,27 @@ impl<R: Read> Decoder<R> {
             threads: opts.threads,
             block: None,
             out: Vec::new(),
+            end: 0,
             pos: 0,
+            spare: Vec::new(),
             content: 0,
             chunk_index: 0,
             hasher: Xxh3::new(),
             done: false,
             failed: false,
         })
+    }
+
+    /// Swaps the decoder's block and payload buffers with `out` and
+    /// `payloads`: a caller decoding frame after frame keeps the memory
+    /// (and its mapped pages) instead of allocating it per frame. Call it
+    /// before the first read (what the decoder held is handed back) and
+    /// after the last.
+    pub(crate) fn swap_buffers(&mut self, out: &mut Vec<u8>, payloads: &mut Vec<u8>) {
+        std::mem::swap(&mut self.out, out);
+        std::mem::swap(&mut self.spare, payloads);
+        self.end = 0;
+        self.pos = 0;
     }
 
     /// The frame header.
@@ -244,7 +263,8 @@ impl<R: Read> Decoder<R> {
                 let total: u64 = entries.iter().map(|e| u64::from(e.comp_len)).sum();
                 // Grows only as bytes actually arrive, so a lying table cannot
                 // make us allocate more than the input holds.
-                let mut payloads = Vec::new();
+                let mut payloads = std::mem::take(&mut self.spare);
+                payloads.clear();
                 (&mut self.inner).take(total).read_to_end(&mut payloads)?;
                 if payloads.len() as u64 != total {
                     return Err(Error::truncated(
@@ -296,7 +316,7 @@ impl<R: Read> Decoder<R> {
             // (The block, if any, was taken.) An emptied `out` sends the
             // next read back here.
             self.failed = true;
-            self.out.clear();
+            self.end = 0;
             self.pos = 0;
         }
         r
@@ -309,12 +329,15 @@ impl<R: Read> Decoder<R> {
             }
             if let Some(b) = self.block.take() {
                 let size: usize = b.chunks.iter().map(|c| c.entry.raw_len as usize).sum();
-                self.out.clear();
-                self.out.resize(size, 0);
-                let (dtype, k, out) = (self.header.dtype, &self.k, &mut self.out);
+                let len = size.max(self.out.len());
+                crate::buffers::reuse(&mut self.out, len);
+                self.end = 0;
+                let (dtype, k, out) = (self.header.dtype, &self.k, &mut self.out[..size]);
                 engine::with_pool(self.threads, || {
                     engine::decode_block(&b.payloads, &b.chunks, dtype, &b.models, k, out, &[])
                 })?;
+                self.spare = b.payloads;
+                self.end = size;
                 self.pos = 0;
                 return Ok(true);
             }
@@ -328,15 +351,28 @@ impl<R: Read> Read for Decoder<R> {
         if buf.is_empty() {
             return Ok(0);
         }
-        while self.pos == self.out.len() {
+        let got = self.fill_buf()?;
+        let n = buf.len().min(got.len());
+        buf[..n].copy_from_slice(&got[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+/// The decoded bytes straight from the decoder's block buffer: no copy into
+/// a caller's buffer.
+impl<R: Read> BufRead for Decoder<R> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        while self.pos == self.end {
             if !self.refill()? {
-                return Ok(0);
+                return Ok(&[]);
             }
         }
-        let n = buf.len().min(self.out.len() - self.pos);
-        buf[..n].copy_from_slice(&self.out[self.pos..self.pos + n]);
-        self.pos += n;
-        Ok(n)
+        Ok(&self.out[self.pos..self.end])
+    }
+
+    fn consume(&mut self, amt: usize) {
+        self.pos = (self.pos + amt).min(self.end);
     }
 }
 

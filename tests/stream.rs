@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 
 use z4ai::{compress, decompress, DType, Decoder, Encoder, Options};
 
@@ -46,6 +46,36 @@ fn streaming_round_trips_both_ways() {
             }
         }
     }
+}
+
+/// `BufRead` hands out the decoder's own block buffer: partial consumes,
+/// reads mixed in, and blocks of different sizes (a short last block)
+/// give the content.
+#[test]
+fn streaming_decoder_reads_through_its_buffer() {
+    let data = common::weights(DType::BF16, 40_000, 12);
+    let blob = compress(&data, &small_blocks(DType::BF16)).unwrap();
+    let mut dec = Decoder::new(&blob[..]).unwrap();
+    let mut out = Vec::new();
+    let mut turn = 0usize;
+    loop {
+        turn += 1;
+        if turn % 3 == 0 {
+            let mut buf = [0u8; 333];
+            let k = dec.read(&mut buf).unwrap();
+            out.extend_from_slice(&buf[..k]);
+            continue;
+        }
+        let got = dec.fill_buf().unwrap();
+        if got.is_empty() {
+            break;
+        }
+        let k = got.len().min(1 + turn * 1237 % 5000);
+        out.extend_from_slice(&got[..k]);
+        dec.consume(k);
+    }
+    assert!(out == data);
+    assert!(dec.fill_buf().unwrap().is_empty());
 }
 
 #[test]

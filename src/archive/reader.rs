@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::Path;
 
 use rayon::prelude::*;
@@ -16,6 +16,7 @@ use super::format::{
 use super::reference::Reference;
 use super::source::{FileSource, RangeReader, ReadAt};
 use super::{gguf, safetensors, DEFAULT_BATCH_BYTES};
+use crate::buffers::reuse;
 use crate::error::{Error, Result};
 use crate::options::DecodeOptions;
 use crate::stream::Decoder;
@@ -615,28 +616,28 @@ impl Archive {
         let mut batch: Vec<usize> = Vec::new();
         let mut bytes = 0u64;
         let mut written = 0u64;
-        let mut batches = crate::trim::Batches::default();
+        let mut bufs = RestoreBuffers::default();
         for (pi, p) in f.pieces.iter().enumerate() {
             let streamed = matches!(p.transform, TRANSFORM_NONE | TRANSFORM_GGUF_SPLIT);
             if p.len > self.batch_bytes && streamed {
-                written += self.flush(fi, &mut batch, &mut w, &mut batches)?;
+                written += self.flush(fi, &mut batch, &mut w, &mut bufs)?;
                 bytes = 0;
-                batches.start();
+                bufs.batches.start();
                 written += if p.transform == TRANSFORM_GGUF_SPLIT {
-                    self.stream_split(fi, pi, &mut w)?
+                    self.stream_split(fi, pi, &mut w, &mut bufs)?
                 } else {
-                    self.stream_piece(fi, pi, &mut w)?
+                    self.stream_piece(fi, pi, &mut w, &mut bufs)?
                 };
                 continue;
             }
             if !batch.is_empty() && (bytes + p.len > self.batch_bytes || batch.len() >= 4096) {
-                written += self.flush(fi, &mut batch, &mut w, &mut batches)?;
+                written += self.flush(fi, &mut batch, &mut w, &mut bufs)?;
                 bytes = 0;
             }
             bytes += p.len;
             batch.push(pi);
         }
-        written += self.flush(fi, &mut batch, &mut w, &mut batches)?;
+        written += self.flush(fi, &mut batch, &mut w, &mut bufs)?;
         w.flush()?;
         Ok(written)
     }
@@ -652,63 +653,68 @@ impl Archive {
         self.write_file(fi, w)
     }
 
+    /// Decodes the pieces of `batch` side by side into `bufs.out`, then
+    /// writes them in order.
     fn flush<W: Write>(
         &self,
         fi: usize,
         batch: &mut Vec<usize>,
         w: &mut W,
-        batches: &mut crate::trim::Batches,
+        bufs: &mut RestoreBuffers,
     ) -> Result<u64> {
         if batch.is_empty() {
             return Ok(0);
         }
-        batches.start();
+        bufs.batches.start();
         let pieces = &self.index.files[fi].pieces;
-        let bufs = self.install(|| {
-            batch
-                .par_iter()
-                .map(|&pi| {
-                    let mut buf = vec![0u8; pieces[pi].len as usize];
-                    self.decode_piece(fi, pi, &mut buf)?;
-                    Ok(buf)
-                })
-                .collect::<Result<Vec<_>>>()
+        let total: usize = batch.iter().map(|&pi| pieces[pi].len as usize).sum();
+        let len = total.max(bufs.out.len());
+        reuse(&mut bufs.out, len);
+        let mut work = Vec::with_capacity(batch.len());
+        let mut rest = &mut bufs.out[..total];
+        for &pi in batch.iter() {
+            let (head, tail) = std::mem::take(&mut rest).split_at_mut(pieces[pi].len as usize);
+            work.push((pi, head));
+            rest = tail;
+        }
+        self.install(|| {
+            work.into_par_iter()
+                .try_for_each(|(pi, buf)| self.decode_piece(fi, pi, buf))
         })?;
         batch.clear();
-        let mut n = 0;
-        for b in bufs {
-            w.write_all(&b)?;
-            n += b.len() as u64;
-        }
-        Ok(n)
+        w.write_all(&bufs.out[..total])?;
+        Ok(total as u64)
     }
 
-    fn stream_piece<W: Write>(&self, fi: usize, pi: usize, w: &mut W) -> Result<u64> {
+    /// Streams a piece larger than a batch, block by block, straight from
+    /// the decoder's buffer (which `bufs` lends it) to `w`.
+    fn stream_piece<W: Write>(
+        &self,
+        fi: usize,
+        pi: usize,
+        w: &mut W,
+        bufs: &mut RestoreBuffers,
+    ) -> Result<u64> {
         let p = &self.index.files[fi].pieces[pi];
         let fr = self.index.frames[p.frames[0] as usize];
-        let mut run = || -> Result<u64> {
-            let rd = RangeReader {
-                src: self.store.src(),
-                pos: fr.offset,
-                end: fr.offset + fr.len,
-            };
-            let mut dec = Decoder::with_options(rd, &self.dopts)?;
-            let mut buf = vec![0u8; STEP];
+        let mut run = |dec: &mut Decoder<RangeReader<'_>>| -> Result<u64> {
             let mut h = Xxh3::new();
             let mut n = 0u64;
             loop {
-                let k = dec.read(&mut buf).map_err(io_to_error)?;
-                if k == 0 {
+                let got = dec.fill_buf().map_err(io_to_error)?;
+                if got.is_empty() {
                     break;
                 }
+                let k = got.len();
                 n += k as u64;
                 if n > p.len {
                     return Err(Error::corrupt(
                         "frame decodes to more bytes than the index says",
                     ));
                 }
-                h.update(&buf[..k]);
-                w.write_all(&buf[..k])?;
+                h.update(got);
+                w.write_all(got)?;
+                dec.consume(k);
             }
             if n != p.len {
                 return Err(Error::corrupt(format!(
@@ -724,13 +730,30 @@ impl Archive {
             }
             Ok(n)
         };
-        run().map_err(|e| self.wrap(fi, pi, e))
+        let rd = RangeReader {
+            src: self.store.src(),
+            pos: fr.offset,
+            end: fr.offset + fr.len,
+        };
+        let r = Decoder::with_options(rd, &self.dopts).and_then(|mut dec| {
+            dec.swap_buffers(&mut bufs.out, &mut bufs.payloads);
+            let r = run(&mut dec);
+            dec.swap_buffers(&mut bufs.out, &mut bufs.payloads);
+            r
+        });
+        r.map_err(|e| self.wrap(fi, pi, e))
     }
 
     /// Streams a GGUF block-split piece: one decoder per field frame, read
     /// in step, each window of whole blocks scattered back, hashed and
     /// written; no field is held whole.
-    fn stream_split<W: Write>(&self, fi: usize, pi: usize, w: &mut W) -> Result<u64> {
+    fn stream_split<W: Write>(
+        &self,
+        fi: usize,
+        pi: usize,
+        w: &mut W,
+        bufs: &mut RestoreBuffers,
+    ) -> Result<u64> {
         let p = &self.index.files[fi].pieces[pi];
         let Some((fields, n_blocks)) = gguf::layout(p.param, p.len) else {
             // Not a whole number of blocks: one `bytes` frame.
@@ -742,7 +765,7 @@ impl Archive {
                 ));
                 return Err(self.wrap(fi, pi, e));
             }
-            return self.stream_piece(fi, pi, w);
+            return self.stream_piece(fi, pi, w, bufs);
         };
         let mut run = || -> Result<u64> {
             if p.frames.len() != fields.len() {
@@ -848,6 +871,17 @@ impl Archive {
 
 /// Fills `buf` from a decoder; the end of the frame before it is full is
 /// an `UnexpectedEof` I/O error.
+/// What restoring one file reuses from batch to batch: the decoded bytes
+/// (a batch's pieces side by side, or a streamed piece's block) and a
+/// streamed frame's payloads, so their pages are mapped once per file, not
+/// once per batch (memory is handed back between batches, `trim`).
+#[derive(Default)]
+struct RestoreBuffers {
+    out: Vec<u8>,
+    payloads: Vec<u8>,
+    batches: crate::trim::Batches,
+}
+
 fn read_full<R: Read>(d: &mut Decoder<R>, buf: &mut [u8]) -> Result<()> {
     let mut got = 0;
     while got < buf.len() {
