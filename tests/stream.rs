@@ -60,7 +60,7 @@ fn streaming_decoder_reads_through_its_buffer() {
     let mut turn = 0usize;
     loop {
         turn += 1;
-        if turn % 3 == 0 {
+        if turn.is_multiple_of(3) {
             let mut buf = [0u8; 333];
             let k = dec.read(&mut buf).unwrap();
             out.extend_from_slice(&buf[..k]);

@@ -41,3 +41,28 @@ fn identical_frames_across_threads_and_isas() {
         }
     }
 }
+
+/// `fast` counts planes of 128 KiB and more from a sample
+/// (`chunk::sampled_order0`): the same frame at every level and thread
+/// count there too, with rare exponents (Gaussian tails) the sample misses.
+#[test]
+fn identical_sampled_fast_frames_across_threads_and_isas() {
+    let levels = Isa::supported_levels();
+    for (dtype, n) in [
+        (DType::BF16, 700_000),
+        (DType::F32, 300_000),
+        (DType::I8, 1 << 20),
+    ] {
+        let data = common::weights(dtype, n, 5);
+        let base = Options::new(dtype).effort(Effort::Fast);
+        let want = compress(&data, &base.clone().threads(1).isa(Isa::Scalar)).unwrap();
+        for threads in [1, 2] {
+            for &isa in &levels {
+                let got = compress(&data, &base.clone().threads(threads).isa(isa)).unwrap();
+                assert!(got == want, "{dtype} threads={threads} isa={isa} differs");
+            }
+        }
+        let back = decompress_with(&want, &DecodeOptions::default()).unwrap();
+        assert!(back == data, "{dtype} round trip");
+    }
+}
