@@ -313,8 +313,8 @@ impl<R: Read> Decoder<R> {
         }
         let r = self.next_block();
         if r.is_err() {
-            // (The block, if any, was taken.) An emptied `out` sends the
-            // next read back here.
+            // (The block, if any, was taken.) An empty window (`end` 0)
+            // sends the next read back here.
             self.failed = true;
             self.end = 0;
             self.pos = 0;

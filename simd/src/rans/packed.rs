@@ -91,23 +91,28 @@ pub(crate) fn dec_entry_narrow(freq: u32, bias: u32, sym: u8) -> u32 {
 }
 
 pub(super) fn build_dec_narrow(t: &RansTables) -> Vec<u32> {
-    t.dec_entries()
-        .iter()
-        .map(|&e| dec_entry_narrow(e as u32, (e >> 32) as u16 as u32, (e >> 48) as u8))
-        .collect()
+    build_slots(t, dec_entry_narrow)
 }
 
 pub(super) fn build_dec(t: &RansTables) -> Vec<u64> {
-    let bits = t.scale_bits();
-    let syms = t.slot_symbols();
-    let mut v = Vec::with_capacity(syms.len());
-    for (i, &s) in syms.iter().enumerate() {
-        let table = i >> bits;
-        let slot = (i & ((1 << bits) - 1)) as u32;
-        let f = u32::from(t.freqs(table)[usize::from(s)]);
-        let start = u32::from(t.cums(table)[usize::from(s)]);
-        v.push(dec_entry(f, slot - start, s));
+    build_slots(t, dec_entry)
+}
+
+/// One entry per slot, `table << scale_bits | slot`: `entry(freq, slot -
+/// start, symbol)` of the symbol owning the slot. Symbols own their slots
+/// in symbol order, so each table is its symbols' runs one after the other
+/// (appended run by run, a loop the compiler vectorises, rather than slot
+/// by slot through [`RansTables::slot_symbols`]); the tables were checked
+/// to cover every slot exactly once when they were built.
+fn build_slots<T>(t: &RansTables, entry: impl Fn(u32, u32, u8) -> T) -> Vec<T> {
+    let mut v = Vec::with_capacity(t.table_count() << t.scale_bits());
+    for table in 0..t.table_count() {
+        for (s, &f) in t.freqs(table).iter().enumerate() {
+            let f = u32::from(f);
+            v.extend((0..f).map(|j| entry(f, j, s as u8)));
+        }
     }
+    debug_assert_eq!(v.len(), t.table_count() << t.scale_bits());
     v
 }
 
@@ -621,6 +626,37 @@ pub(crate) fn o1_scatter(tmp: &O1Block, q: usize, r0: usize, rows: usize, out: &
         let len = rows.min(n.saturating_sub(start));
         for (rr, o) in out[start.min(n)..start.min(n) + len].iter_mut().enumerate() {
             *o = tmp[rr][j];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The run-by-run builders give, slot by slot, the entry of the symbol
+    /// `slot_symbols` names: tables with absent symbols, a symbol owning
+    /// every slot but one, several tables, both entry widths.
+    #[test]
+    fn decode_entries_follow_slot_symbols() {
+        let mut a = [0u16; 256];
+        a[0] = 4095;
+        a[255] = 1;
+        let mut b = [0u16; 256];
+        for (s, f) in b.iter_mut().enumerate().step_by(3) {
+            *f = 1 + (s as u16 % 7);
+        }
+        let used: u16 = b.iter().sum();
+        b[1] = 4096 - used;
+        let t = RansTables::new(12, [1; 256], vec![a, b]).unwrap();
+        let (wide, narrow) = (build_dec(&t), build_dec_narrow(&t));
+        assert_eq!(wide.len(), 2 << 12);
+        for (i, &s) in t.slot_symbols().iter().enumerate() {
+            let (table, slot) = (i >> 12, (i & 4095) as u32);
+            let f = u32::from(t.freqs(table)[usize::from(s)]);
+            let j = slot - u32::from(t.cums(table)[usize::from(s)]);
+            assert_eq!(wide[i], dec_entry(f, j, s), "slot {i}");
+            assert_eq!(narrow[i], dec_entry_narrow(f, j, s), "slot {i}");
         }
     }
 }
