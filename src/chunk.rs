@@ -667,9 +667,10 @@ pub fn decode_chunk(
 }
 
 /// Decodes two payloads of layout 1 (`LAYOUT_PLANES`), of neighbouring
-/// chunks, into `outs`; returns the XXH3-64 of each. Exactly what two
-/// [`decode_chunk`] calls give (an error of the first chunk is reported,
-/// not necessarily the first error in chunk order), but where both chunks'
+/// chunks, into `outs`; returns the XXH3-64 of each. The bytes two
+/// [`decode_chunk`] calls give, and an error wherever either would fail
+/// (not necessarily the same one: both headers are read first), but where
+/// both chunks'
 /// plane 0 is order-0 rANS that their own decode would run alone (the
 /// `fast` layout: no rANS stream after it to pair with), the two plane-0
 /// streams are decoded in one pair loop: a single stream leaves the core
