@@ -603,7 +603,8 @@ impl Archive {
 
     /// Restores file `fi` byte for byte into `w`; returns its size. Pieces
     /// are decoded in parallel in bounded batches; a piece larger than a
-    /// batch is streamed (a GGUF split through one decoder per field).
+    /// batch is streamed (a GGUF split through one decoder per field), or,
+    /// when it cannot be (a delta), restored alone once its frames are read.
     pub fn write_file<W: Write>(&self, fi: usize, mut w: W) -> Result<u64> {
         let f: &FileEntry = self
             .index
@@ -618,15 +619,14 @@ impl Archive {
         let mut written = 0u64;
         let mut bufs = RestoreBuffers::default();
         for (pi, p) in f.pieces.iter().enumerate() {
-            let streamed = matches!(p.transform, TRANSFORM_NONE | TRANSFORM_GGUF_SPLIT);
-            if p.len > self.batch_bytes && streamed {
+            if p.len > self.batch_bytes {
                 written += self.flush(fi, &mut batch, &mut w, &mut bufs)?;
                 bytes = 0;
                 bufs.batches.start();
-                written += if p.transform == TRANSFORM_GGUF_SPLIT {
-                    self.stream_split(fi, pi, &mut w, &mut bufs)?
-                } else {
-                    self.stream_piece(fi, pi, &mut w, &mut bufs)?
+                written += match p.transform {
+                    TRANSFORM_GGUF_SPLIT => self.stream_split(fi, pi, &mut w, &mut bufs)?,
+                    TRANSFORM_NONE => self.stream_piece(fi, pi, &mut w, &mut bufs)?,
+                    _ => self.restore_whole(fi, pi, &mut w, &mut bufs)?,
                 };
                 continue;
             }
@@ -684,6 +684,28 @@ impl Archive {
         batch.clear();
         w.write_all(&bufs.out[..total])?;
         Ok(total as u64)
+    }
+
+    /// Restores a piece larger than a batch that cannot be streamed (a
+    /// delta against the reference, or a copy of it) in one go. Its frames
+    /// are read and their decoded size checked against the index before the
+    /// buffer is sized, so an index claiming more than its frames hold
+    /// cannot make this allocate it (batches hold at most `batch_bytes`).
+    fn restore_whole<W: Write>(
+        &self,
+        fi: usize,
+        pi: usize,
+        w: &mut W,
+        bufs: &mut RestoreBuffers,
+    ) -> Result<u64> {
+        let p = &self.index.files[fi].pieces[pi];
+        let blobs = self.fetch(fi, pi)?;
+        let len = usize::try_from(p.len).map_err(|_| Error::corrupt("piece too large"))?;
+        let grown = len.max(bufs.out.len());
+        reuse(&mut bufs.out, grown);
+        self.decode_fetched(fi, pi, &blobs, &mut bufs.out[..len])?;
+        w.write_all(&bufs.out[..len])?;
+        Ok(p.len)
     }
 
     /// Streams a piece larger than a batch, block by block, straight from
