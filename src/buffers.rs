@@ -87,6 +87,21 @@ pub(crate) fn reuse<T: Copy + Default>(v: &mut Vec<T>, len: usize) {
     v.truncate(len);
 }
 
+/// `dst` cut into consecutive pieces of the given lengths, in order (they
+/// tile the start of `dst`).
+///
+/// Panics if `dst` is shorter than the lengths together.
+pub(crate) fn tile<T>(dst: &mut [T], lens: impl IntoIterator<Item = usize>) -> Vec<&mut [T]> {
+    let mut pieces = Vec::new();
+    let mut rest = dst;
+    for len in lens {
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        pieces.push(head);
+        rest = tail;
+    }
+    pieces
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +120,16 @@ mod tests {
         assert!(e.is_empty() && e.capacity() == 1 << 20);
         let fresh = b.filled(100 << 10);
         assert!(fresh.iter().all(|&x| x == 0));
+    }
+
+    #[test]
+    fn tiles_cover_the_start_in_order() {
+        let mut v: Vec<u8> = (0..10).collect();
+        let t = tile(&mut v, [3, 0, 4]);
+        assert_eq!(t.len(), 3);
+        assert_eq!(
+            (&*t[0], &*t[1], &*t[2]),
+            (&[0, 1, 2][..], &[][..], &[3, 4, 5, 6][..])
+        );
     }
 }

@@ -30,7 +30,7 @@ use rayon::prelude::*;
 use xxhash_rust::xxh3::Xxh3;
 use z4ai_simd::{Isa, Kernels, RansTables};
 
-use crate::buffers::Buffers;
+use crate::buffers::{tile, Buffers};
 use crate::chunk::{self, BlockModels, CtxKind, ModelRef, PlaneModels};
 use crate::delta;
 use crate::dtype::DType;
@@ -349,14 +349,10 @@ impl FrameSink for Vec<u8> {
 ///
 /// Panics if `dst` is shorter than the parts together.
 fn slots_for<'d, 'p, T>(dst: &'d mut [T], parts: &'p [Vec<u8>]) -> Vec<(&'d mut [T], &'p [u8])> {
-    let mut slots = Vec::with_capacity(parts.len());
-    let mut rest = dst;
-    for p in parts {
-        let (slot, tail) = std::mem::take(&mut rest).split_at_mut(p.len());
-        slots.push((slot, p.as_slice()));
-        rest = tail;
-    }
-    slots
+    tile(dst, parts.iter().map(Vec::len))
+        .into_iter()
+        .zip(parts.iter().map(Vec::as_slice))
+        .collect()
 }
 
 /// A compressed frame kept as the parts it was produced in, so that it can

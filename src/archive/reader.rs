@@ -16,7 +16,7 @@ use super::format::{
 use super::reference::Reference;
 use super::source::{FileSource, RangeReader, ReadAt};
 use super::{gguf, safetensors, DEFAULT_BATCH_BYTES};
-use crate::buffers::reuse;
+use crate::buffers::{reuse, tile};
 use crate::error::{Error, Result};
 use crate::options::DecodeOptions;
 use crate::stream::Decoder;
@@ -667,22 +667,20 @@ impl Archive {
         }
         bufs.batches.start();
         let pieces = &self.index.files[fi].pieces;
-        let total: usize = batch.iter().map(|&pi| pieces[pi].len as usize).sum();
-        let len = total.max(bufs.out.len());
-        reuse(&mut bufs.out, len);
-        let mut work = Vec::with_capacity(batch.len());
-        let mut rest = &mut bufs.out[..total];
-        for &pi in batch.iter() {
-            let (head, tail) = std::mem::take(&mut rest).split_at_mut(pieces[pi].len as usize);
-            work.push((pi, head));
-            rest = tail;
-        }
+        let len = |pi: &usize| pieces[*pi].len as usize;
+        let total: usize = batch.iter().map(len).sum();
+        let out = bufs.out(total);
+        let work: Vec<_> = batch
+            .iter()
+            .copied()
+            .zip(tile(out, batch.iter().map(len)))
+            .collect();
         self.install(|| {
             work.into_par_iter()
                 .try_for_each(|(pi, buf)| self.decode_piece(fi, pi, buf))
         })?;
         batch.clear();
-        w.write_all(&bufs.out[..total])?;
+        w.write_all(bufs.out(total))?;
         Ok(total as u64)
     }
 
@@ -701,10 +699,9 @@ impl Archive {
         let p = &self.index.files[fi].pieces[pi];
         let blobs = self.fetch(fi, pi)?;
         let len = usize::try_from(p.len).map_err(|_| Error::corrupt("piece too large"))?;
-        let grown = len.max(bufs.out.len());
-        reuse(&mut bufs.out, grown);
-        self.decode_fetched(fi, pi, &blobs, &mut bufs.out[..len])?;
-        w.write_all(&bufs.out[..len])?;
+        let out = bufs.out(len);
+        self.decode_fetched(fi, pi, &blobs, out)?;
+        w.write_all(out)?;
         Ok(p.len)
     }
 
@@ -891,8 +888,6 @@ impl Archive {
     }
 }
 
-/// Fills `buf` from a decoder; the end of the frame before it is full is
-/// an `UnexpectedEof` I/O error.
 /// What restoring one file reuses from batch to batch: the decoded bytes
 /// (a batch's pieces side by side, or a streamed piece's block) and a
 /// streamed frame's payloads, so their pages are mapped once per file, not
@@ -904,6 +899,18 @@ struct RestoreBuffers {
     batches: crate::trim::Batches,
 }
 
+impl RestoreBuffers {
+    /// The first `len` bytes of `out`, grown (never shrunk) to hold them;
+    /// their contents are whatever the last use left.
+    fn out(&mut self, len: usize) -> &mut [u8] {
+        let grown = len.max(self.out.len());
+        reuse(&mut self.out, grown);
+        &mut self.out[..len]
+    }
+}
+
+/// Fills `buf` from a decoder; the end of the frame before it is full is
+/// an `UnexpectedEof` I/O error.
 fn read_full<R: Read>(d: &mut Decoder<R>, buf: &mut [u8]) -> Result<()> {
     let mut got = 0;
     while got < buf.len() {
