@@ -814,3 +814,59 @@ fn tensors_by_number_and_from_a_source() {
         Err(z4ai::Error::BufferTooSmall { .. })
     ));
 }
+
+#[test]
+fn an_index_claiming_other_piece_sizes_is_rejected_before_any_buffer_is_sized() {
+    // Streamed pieces (larger than a batch), batched ones and a tied one.
+    let big = common::weights(DType::F32, 30_000, 5);
+    let ts = vec![
+        t("a", "F32", &[30_000], big.clone()),
+        t("b", "BF16", &[1000], common::weights(DType::BF16, 1000, 6)),
+        t("c", "F32", &[30_000], big),
+    ];
+    let file = safetensors(&ts, None, 5, 10_000, 3);
+    let o = ArchiveOptions {
+        batch_bytes: 16 << 10,
+        chunk_size: 16 << 10,
+        ..opts()
+    };
+    let z4 = compress_bytes(&file, "m.safetensors", &o).unwrap();
+    let pieces = Archive::from_bytes(z4.clone()).unwrap().index().files[0]
+        .pieces
+        .len();
+    let mut restored_from = 0;
+    for pi in 0..pieces {
+        let len = Archive::from_bytes(z4.clone()).unwrap().index().files[0].pieces[pi].len;
+        // 2^50 bytes cannot be allocated here: sizing a buffer from the
+        // claim would abort the test.
+        for claim in [1u64 << 50, len + 1, len.saturating_sub(1)] {
+            if claim == len {
+                continue;
+            }
+            let bad = common::with_index(&z4, |ix| common::claim_piece_len(ix, 0, pi, claim));
+            // A tied frame's other piece now disagrees: rejected on opening.
+            if Archive::from_bytes(bad.clone()).is_err() {
+                continue;
+            }
+            restored_from += 1;
+            for batch in [16 << 10, 1 << 20] {
+                let a = Archive::from_bytes(bad.clone())
+                    .unwrap()
+                    .with_batch_bytes(batch);
+                let mut out = Vec::new();
+                assert!(
+                    a.write_file(0, &mut out).is_err(),
+                    "piece {pi} claims {claim}"
+                );
+                assert!(a.verify().is_err(), "piece {pi} claims {claim}");
+                if let Some(t) = &a.index().files[0].pieces[pi].tensor {
+                    assert!(a.tensor(&t.name).is_err(), "{} claims {claim}", t.name);
+                }
+            }
+        }
+    }
+    assert!(
+        restored_from >= 2 * pieces,
+        "{restored_from} lies reached a restore"
+    );
+}

@@ -546,3 +546,34 @@ fn cli_chain_add_restore_info() {
     assert!(!d.join("x").exists());
     let _ = std::fs::remove_dir_all(&d);
 }
+
+#[test]
+fn a_delta_index_claiming_other_piece_sizes_fails_before_sizing_a_buffer() {
+    let (old, new) = pair();
+    let r = Reference::from_bytes(old.clone()).unwrap();
+    let z4 = compress_bytes_delta(&new, "new.safetensors", &r, &opts()).unwrap();
+    let index = Archive::from_bytes(z4.clone()).unwrap().index().clone();
+    let mut restored_from = 0;
+    for (pi, p) in index.files[0].pieces.iter().enumerate() {
+        // 2^50 bytes cannot be allocated here: sizing a buffer from the
+        // claim would abort the test.
+        for claim in [1u64 << 50, p.len + 1, p.len.saturating_sub(1)] {
+            if claim == p.len {
+                continue;
+            }
+            let bad = common::with_index(&z4, |ix| common::claim_piece_len(ix, 0, pi, claim));
+            for batch in [5_000, 1 << 20] {
+                let got = Archive::from_bytes(bad.clone()).and_then(|a| {
+                    let a = a.with_reference(Reference::from_bytes(old.clone())?)?;
+                    restored_from += 1;
+                    restore(&a.with_batch_bytes(batch))
+                });
+                assert!(got.is_err(), "piece {pi} claims {claim}, batch {batch}");
+            }
+        }
+    }
+    assert!(
+        restored_from >= 20,
+        "{restored_from} lies reached a restore"
+    );
+}

@@ -172,3 +172,44 @@ pub fn codebook(n: usize, k: usize, fp64: bool, seed: u64) -> Vec<u8> {
         })
         .collect()
 }
+
+/// `z4` (an archive) with its index rewritten by `edit` and the footer
+/// recomputed to match, so that only the index's own rules and the frames
+/// it points at can tell the change.
+pub fn with_index(z4: &[u8], edit: impl FnOnce(&mut z4ai::archive::format::Index)) -> Vec<u8> {
+    use z4ai::archive::format::{footer, parse_footer};
+    let f = parse_footer(&z4[z4.len() - 32..], z4.len() as u64).unwrap();
+    let mut index = z4ai::Archive::from_bytes(z4.to_vec())
+        .unwrap()
+        .index()
+        .clone();
+    edit(&mut index);
+    let bytes = index.to_bytes();
+    let mut out = z4[..f.offset as usize].to_vec();
+    out.extend_from_slice(&bytes);
+    out.extend_from_slice(&footer(f.offset, &bytes, index.version()));
+    out
+}
+
+/// Makes piece `pi` of file `fi` claim `len` bytes, keeping the index
+/// consistent with itself: its frames' `raw_len` (and the reference slice
+/// of a copy of the reference) say the same, the later pieces move and the file's size follows. Only
+/// the frames (and the reference) can show the claim false.
+pub fn claim_piece_len(index: &mut z4ai::archive::format::Index, fi: usize, pi: usize, len: u64) {
+    let file = &mut index.files[fi];
+    let old = file.pieces[pi].len;
+    let grow = |v: u64| v.wrapping_add(len).wrapping_sub(old);
+    for &fr in &file.pieces[pi].frames {
+        let raw = &mut index.frames[fr as usize].raw_len;
+        *raw = grow(*raw);
+    }
+    if file.pieces[pi].transform == z4ai::archive::format::TRANSFORM_REF_COPY {
+        let r = file.pieces[pi].reference.as_mut().unwrap();
+        r.len = grow(r.len);
+    }
+    file.pieces[pi].len = len;
+    for p in &mut file.pieces[pi + 1..] {
+        p.offset = grow(p.offset);
+    }
+    file.size = grow(file.size);
+}
