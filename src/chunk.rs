@@ -42,7 +42,7 @@ const RANS_OVERHEAD_BITS: f64 = 8.0 * (7 + rans::HEADER_BYTES) as f64;
 /// corpus at 512 KiB chunks order-1 saved 0.01-0.05% of the file where it
 /// won narrowly, and 0.7% on AdamW state, where it wins by far more
 /// (docs/BENCHMARKS.md, "Order-1 at default").
-const DEFAULT_ORDER1_PENALTY: f64 = 1.03;
+pub(crate) const DEFAULT_ORDER1_PENALTY: f64 = 1.03;
 
 /// Where a rANS plane takes its contexts from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -317,16 +317,22 @@ fn choose_plane(
         }),
         _ => None,
     });
-    if let Some(kind) = want_ctx {
-        let h = match hists.and_then(|h| h.context(p, kind)) {
-            Some(h) => Cow::Borrowed(h),
-            None => Cow::Owned(match kind {
+    // With the chunk's histograms, a context the chunk did not count (its
+    // order-1 counts were skipped: `ChunkHists::of`) is no candidate.
+    let counted = match (want_ctx, hists) {
+        (Some(kind), Some(h)) => h.context(p, kind).map(|c| (kind, Cow::Borrowed(c))),
+        (Some(kind), None) => Some((
+            kind,
+            Cow::Owned(match kind {
                 CtxKind::Plane0 => {
                     CtxHist::count(plane, Some(ctx_plane.expect("plane 0 present")), k)
                 }
                 _ => CtxHist::count(plane, None, k),
             }),
-        };
+        )),
+        (None, _) => None,
+    };
+    if let Some((kind, h)) = counted {
         if let Some((kind, i)) = pm.context {
             cands.push(Candidate {
                 bits: models.costs[i].context_rows(h.rows()) + RANS_OVERHEAD_BITS,

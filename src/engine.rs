@@ -193,7 +193,7 @@ impl FrameWriter {
                     &k,
                 );
                 if prep.body.is_none() {
-                    prep.hists = Some(ChunkHists::of(&planes, w, &k));
+                    prep.hists = Some(ChunkHists::of(&planes, w, effort == Effort::Default, &k));
                 }
                 bufs.give(planes);
                 prep
@@ -487,8 +487,12 @@ fn build_models(chunks: &[&ChunkHists], dtype: DType) -> BlockModels {
         }
         tables.push(entropy::build_order0_model(&h.o0[p], SHARED_O0_BITS));
         planes[p].order0 = Some(tables.len() - 1);
+        // No chunk of the block counted plane 0 order-1: no model for it.
         let ctx = if p == 0 {
-            Some((CtxKind::Order1, &h.ctx[0]))
+            chunks
+                .iter()
+                .any(|c| c.order1)
+                .then_some((CtxKind::Order1, &h.ctx[0]))
         } else if CX_PLANES.contains(&p) {
             Some((CtxKind::Plane0, &h.ctx[p]))
         } else {

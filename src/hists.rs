@@ -13,7 +13,8 @@ use std::cell::RefCell;
 
 use z4ai_simd::Kernels;
 
-use crate::chunk::CtxKind;
+use crate::chunk::{CtxKind, DEFAULT_ORDER1_PENALTY};
+use crate::entropy::entropy_bits;
 
 /// Planes (besides plane 0) that get a plane-0-conditioned model.
 pub const CX_PLANES: std::ops::Range<usize> = 1..8;
@@ -52,6 +53,14 @@ impl CtxHist {
         })
     }
 
+    /// No counts.
+    pub fn empty() -> CtxHist {
+        CtxHist {
+            ctxs: Vec::new(),
+            counts: Vec::new(),
+        }
+    }
+
     /// Moves the non-zero rows of `dense` out, leaving it all zero.
     ///
     /// A row is tested with an or-fold rather than `any`: the fold compiles
@@ -59,10 +68,7 @@ impl CtxHist {
     /// one count at a time through the (mostly all-zero) 65 536 entries —
     /// about 18 us per table against 6.5 us (1 MiB bf16 plane, this machine).
     fn take_rows(dense: &mut [u32]) -> CtxHist {
-        let mut h = CtxHist {
-            ctxs: Vec::new(),
-            counts: Vec::new(),
-        };
+        let mut h = CtxHist::empty();
         for (c, row) in dense.chunks_exact_mut(256).enumerate() {
             if row.iter().fold(0, |acc, &n| acc | n) != 0 {
                 h.ctxs.push(c as u8);
@@ -93,6 +99,15 @@ impl CtxHist {
         o0
     }
 
+    /// How often each context occurs: the total of its row.
+    pub fn row_totals(&self) -> [u32; 256] {
+        let mut t = [0u32; 256];
+        for (c, row) in self.rows() {
+            t[c] = row.iter().sum();
+        }
+        t
+    }
+
     /// Adds the counts to a dense table (`dense[ctx * 256 + sym]`).
     pub fn add_to(&self, dense: &mut [u32]) {
         for (c, row) in self.rows() {
@@ -113,17 +128,36 @@ impl CtxHist {
 pub struct ChunkHists {
     /// Order-0 counts per plane.
     pub o0: Vec<[u32; 256]>,
-    /// Context counts: plane 0 order-1 first, then each plane of
-    /// [`CX_PLANES`] (below the width) conditioned on plane 0.
+    /// Context counts: plane 0 order-1 first (empty unless `order1`), then
+    /// each plane of [`CX_PLANES`] (below the width) conditioned on plane 0.
     pub ctx: Vec<CtxHist>,
+    /// Whether plane 0's order-1 counts were taken.
+    pub order1: bool,
 }
 
+/// Plane 0 is first counted order-1 on [`ORDER1_SAMPLE_BLOCKS`] blocks of
+/// this many bytes, spread over the plane, when it holds at least
+/// [`ORDER1_SAMPLE_MIN`] bytes.
+const ORDER1_SAMPLE_BLOCK: usize = 4 << 10;
+/// See [`ORDER1_SAMPLE_BLOCK`].
+const ORDER1_SAMPLE_BLOCKS: usize = 8;
+/// See [`ORDER1_SAMPLE_BLOCK`].
+const ORDER1_SAMPLE_MIN: usize = 64 << 10;
+
 impl ChunkHists {
-    /// The histograms of split `planes`.
-    pub fn of(planes: &[u8], width: usize, k: &Kernels) -> ChunkHists {
+    /// The histograms of split `planes`. With `sample_order1`, plane 0 is
+    /// counted order-1 only where a sample shows that order-1 may save
+    /// `default`'s margin ([`order1_may_pay`]); elsewhere `order1` is false
+    /// and its order-0 counts are taken directly.
+    pub fn of(planes: &[u8], width: usize, sample_order1: bool, k: &Kernels) -> ChunkHists {
         let n = planes.len() / width;
         let plane = |p: usize| &planes[p * n..(p + 1) * n];
-        let mut ctx = vec![CtxHist::count(plane(0), None, k)];
+        let order1 = !sample_order1 || order1_may_pay(plane(0), k);
+        let mut ctx = vec![if order1 {
+            CtxHist::count(plane(0), None, k)
+        } else {
+            CtxHist::empty()
+        }];
         let mut o0 = vec![ctx[0].order0()];
         for p in 1..width {
             if CX_PLANES.contains(&p) {
@@ -136,17 +170,49 @@ impl ChunkHists {
                 o0.push(c);
             }
         }
-        ChunkHists { o0, ctx }
+        if !order1 {
+            // Plane 0's counts are the row totals of a plane counted under
+            // it (no pass of their own), or counted directly without one.
+            match ctx.get(1) {
+                Some(h) => o0[0] = h.row_totals(),
+                None => k.hist_order0(plane(0), &mut o0[0]),
+            }
+        }
+        ChunkHists { o0, ctx, order1 }
     }
 
     /// The context counts of plane `p` under `kind`, if counted.
     pub fn context(&self, p: usize, kind: CtxKind) -> Option<&CtxHist> {
         match kind {
-            CtxKind::Order1 if p == 0 => self.ctx.first(),
+            CtxKind::Order1 if p == 0 && self.order1 => self.ctx.first(),
             CtxKind::Plane0 if CX_PLANES.contains(&p) => self.ctx.get(p),
             _ => None,
         }
     }
+}
+
+/// Whether order-1 may code `plane` in less than order-0 would with
+/// `default`'s margin ([`DEFAULT_ORDER1_PENALTY`]), judged by the empirical
+/// entropies of a sample of it (pairs within each sample block). The
+/// sample's order-1 entropy is biased low (each context's counts fit the
+/// sample), so a plane the test turns down would not have chosen order-1
+/// when counted whole. Planes under [`ORDER1_SAMPLE_MIN`] bytes: true.
+pub fn order1_may_pay(plane: &[u8], k: &Kernels) -> bool {
+    if plane.len() < ORDER1_SAMPLE_MIN {
+        return true;
+    }
+    let step = plane.len() / ORDER1_SAMPLE_BLOCKS;
+    let h = DENSE.with(|d| {
+        let mut dense = d.borrow_mut();
+        for b in 0..ORDER1_SAMPLE_BLOCKS {
+            let s = &plane[b * step..b * step + ORDER1_SAMPLE_BLOCK];
+            k.hist_context(&s[1..], &s[..s.len() - 1], &mut dense);
+        }
+        CtxHist::take_rows(&mut dense)
+    });
+    let order0 = entropy_bits(&h.order0());
+    let order1: f64 = h.rows().map(|(_, row)| entropy_bits(row)).sum();
+    order1 * DEFAULT_ORDER1_PENALTY < order0
 }
 
 /// Dense sums of chunk histograms: the counts a block's shared models are
@@ -195,6 +261,60 @@ mod tests {
 
     fn kernels() -> Kernels {
         Kernels::for_isa(z4ai_simd::Isa::Scalar).unwrap()
+    }
+
+    /// A plane of `n` bytes: independent draws from a skewed distribution,
+    /// or a walk whose next byte stays near the last (order-1 pays).
+    fn plane(n: usize, walk: bool) -> Vec<u8> {
+        let mut x = 0x9E37_79B9u64;
+        let mut last = 128u8;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let r = (x % 16) as u8;
+                let skew = r.min(x as u8 >> 5 & 7);
+                if walk {
+                    last = last.wrapping_add(skew).wrapping_sub(3);
+                    last
+                } else {
+                    120 + skew
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn order1_is_counted_where_a_sample_says_it_may_pay() {
+        let k = kernels();
+        assert!(!order1_may_pay(&plane(256 << 10, false), &k));
+        assert!(order1_may_pay(&plane(256 << 10, true), &k));
+        // Too small to sample: counted.
+        assert!(order1_may_pay(&plane(32 << 10, false), &k));
+    }
+
+    #[test]
+    fn skipped_order1_leaves_exact_order0_counts() {
+        let k = kernels();
+        let n = 128 << 10;
+        let exact = |p: &[u8]| {
+            let mut c = [0u32; 256];
+            k.hist_order0(p, &mut c);
+            c
+        };
+        // Width 2: plane 0's counts come from plane 1's rows; width 1: counted.
+        let mut two = plane(n, false);
+        two.extend(plane(n, true));
+        for (planes, width) in [(&two[..], 2), (&two[..n], 1)] {
+            let h = ChunkHists::of(planes, width, true, &k);
+            assert!(!h.order1);
+            assert!(h.context(0, CtxKind::Order1).is_none());
+            assert_eq!(h.o0[0], exact(&planes[..n]));
+            let full = ChunkHists::of(planes, width, false, &k);
+            assert!(full.order1 && full.context(0, CtxKind::Order1).is_some());
+            assert_eq!(full.o0, h.o0);
+        }
     }
 
     #[test]
