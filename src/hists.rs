@@ -148,7 +148,8 @@ impl ChunkHists {
     /// The histograms of split `planes`. With `sample_order1`, plane 0 is
     /// counted order-1 only where a sample shows that order-1 may save
     /// `default`'s margin ([`order1_may_pay`]); elsewhere `order1` is false
-    /// and its order-0 counts are taken directly.
+    /// and plane 0's order-0 counts are the row totals of plane 1's counts
+    /// under it (counted directly for a one-plane dtype).
     pub fn of(planes: &[u8], width: usize, sample_order1: bool, k: &Kernels) -> ChunkHists {
         let n = planes.len() / width;
         let plane = |p: usize| &planes[p * n..(p + 1) * n];
