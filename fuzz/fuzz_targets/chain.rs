@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(chain) = Chain::open(d) {
         assert!(chain.keyframe_interval() >= 1);
         for k in 0..chain.steps().len().min(4) {
-            assert!(chain.restore(k, std::io::sink()).is_err(), "step {k} has no archive");
+            assert!(
+                chain.restore(k, std::io::sink()).is_err(),
+                "step {k} has no archive"
+            );
             assert!(chain.open_step(k).is_err());
         }
     }
