@@ -39,7 +39,7 @@ pub enum Isa {
     Sse2,
     /// x86-64 AVX2.
     Avx2,
-    /// x86-64 AVX-512 F + BW + VL + DQ (+ VBMI where a kernel uses `vpermb`).
+    /// x86-64 AVX-512 F + BW + VL + DQ (VBMI is not used: docs/KERNELS.md).
     Avx512,
     /// aarch64 Advanced SIMD.
     Neon,
