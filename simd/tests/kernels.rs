@@ -398,7 +398,8 @@ fn rans_matches_scalar_cross_matrix() {
     for k in levels() {
         for n in interesting_lengths() {
             for (name, data) in patterns(&mut rng, n) {
-                // Every context byte occurs, 128 and up included.
+                // Context bytes across 0..=255 (the data bytes, nibbles
+                // swapped), not only the 16 low ones.
                 let ctx: Vec<u8> = data.iter().map(|&b| b.rotate_right(4)).collect();
                 for bits in [10, 12, 15] {
                     for (mname, t) in models_for(&data, &ctx, bits) {
