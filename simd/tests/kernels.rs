@@ -374,7 +374,7 @@ fn models_for(data: &[u8], ctx: &[u8], bits: u32) -> Vec<(&'static str, RansTabl
     full.push(0);
     let mut map = [0u8; 256];
     for (c, m) in map.iter_mut().enumerate() {
-        *m = (c % 2 ^ c / 128) as u8;
+        *m = ((c % 2) ^ (c / 128)) as u8;
     }
     let evens: Vec<u8> = full
         .iter()
