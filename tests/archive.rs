@@ -831,12 +831,11 @@ fn an_index_claiming_other_piece_sizes_is_rejected_before_any_buffer_is_sized() 
         ..opts()
     };
     let z4 = compress_bytes(&file, "m.safetensors", &o).unwrap();
-    let pieces = Archive::from_bytes(z4.clone()).unwrap().index().files[0]
-        .pieces
-        .len();
+    let index = Archive::from_bytes(z4.clone()).unwrap().index().clone();
+    let pieces = index.files[0].pieces.len();
     let mut restored_from = 0;
-    for pi in 0..pieces {
-        let len = Archive::from_bytes(z4.clone()).unwrap().index().files[0].pieces[pi].len;
+    for (pi, p) in index.files[0].pieces.iter().enumerate() {
+        let len = p.len;
         // 2^50 bytes cannot be allocated here: sizing a buffer from the
         // claim would abort the test.
         for claim in [1u64 << 50, len + 1, len.saturating_sub(1)] {
