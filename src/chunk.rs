@@ -44,6 +44,16 @@ const RANS_OVERHEAD_BITS: f64 = 8.0 * (7 + rans::HEADER_BYTES) as f64;
 /// (docs/BENCHMARKS.md, "Order-1 at default").
 pub(crate) const DEFAULT_ORDER1_PENALTY: f64 = 1.03;
 
+/// At `default`, a plane after plane 0 (the mantissa bytes of a float) is
+/// entropy coded only where that saves at least this share of its raw
+/// size; otherwise it is stored (or given to zstd). A mantissa plane of
+/// dense weights saves 0.7-1% under its exponent, for two to three times
+/// the plane's coding time each way: stored, `default` compresses dense
+/// bf16 ~1.3x and decompresses ~1.6x faster for 0.2-0.7% of the file
+/// (ZipNN keeps a byte group only below 95% of its size). `max` takes the
+/// smallest code (docs/BENCHMARKS.md, "Mantissa planes at default").
+pub(crate) const DEFAULT_MIN_SAVING: f64 = 1.0 / 32.0;
+
 /// Where a rANS plane takes its contexts from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CtxKind {
@@ -269,13 +279,17 @@ fn choose_plane(
     if n == 0 {
         return PlaneCode::Raw;
     }
-    if hists.is_none() && effort == Effort::Fast && p > 0 {
-        // Stored as is unless constant: no histogram needed to tell.
-        return if plane.iter().all(|&b| b == plane[0]) {
+    // Stored as is unless constant: no histogram needed to tell. At
+    // `default`, a plane its sample showed not worth counting
+    // ([`ChunkHists::of`]) may still go to zstd.
+    let skipped = hists.is_some_and(|h| !h.counted[p]);
+    if skipped || (hists.is_none() && effort == Effort::Fast && p > 0) {
+        let code = if plane.iter().all(|&b| b == plane[0]) {
             PlaneCode::Const(plane[0])
         } else {
             PlaneCode::Raw
         };
+        return zstd_at_default(plane, code, effort, bufs);
     }
     let o0 = match hists {
         Some(h) => h.o0[p],
@@ -362,18 +376,31 @@ fn choose_plane(
     let best_bits = cands.first().map_or(f64::INFINITY, |c| c.bits);
     // The estimates are exact up to table rounding: take the first candidate
     // that encodes (a shared model may miss a symbol of this chunk).
-    let mut code = if best_bits < raw_bits {
+    let worth = match effort {
+        Effort::Default if p > 0 => raw_bits * (1.0 - DEFAULT_MIN_SAVING),
+        _ => raw_bits,
+    };
+    let code = if best_bits < worth {
         encode_best(plane, ctx_plane, cands, models, k, true, bufs)
     } else {
         PlaneCode::Raw
     };
-    let size = code.size(n);
-    if effort == Effort::Default {
-        if let Some(z) = zstd_if_better(plane, size, 3) {
-            std::mem::replace(&mut code, PlaneCode::Zstd(z)).recycle(bufs);
-        }
+    zstd_at_default(plane, code, effort, bufs)
+}
+
+/// At `default`, `code` or zstd at level 3 where a sample says zstd may
+/// beat it and it does.
+fn zstd_at_default(plane: &[u8], code: PlaneCode, effort: Effort, bufs: &Buffers) -> PlaneCode {
+    if effort != Effort::Default {
+        return code;
     }
-    code
+    match zstd_if_better(plane, code.size(plane.len()), 3) {
+        Some(z) => {
+            code.recycle(bufs);
+            PlaneCode::Zstd(z)
+        }
+        None => code,
+    }
 }
 
 /// `fast` counts a plane on one block of [`SAMPLE_BLOCK`] bytes in every

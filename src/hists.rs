@@ -13,7 +13,7 @@ use std::cell::RefCell;
 
 use z4ai_simd::Kernels;
 
-use crate::chunk::{CtxKind, DEFAULT_ORDER1_PENALTY};
+use crate::chunk::{CtxKind, DEFAULT_MIN_SAVING, DEFAULT_ORDER1_PENALTY};
 use crate::entropy::entropy_bits;
 
 /// Planes (besides plane 0) that get a plane-0-conditioned model.
@@ -133,60 +133,78 @@ pub struct ChunkHists {
     pub ctx: Vec<CtxHist>,
     /// Whether plane 0's order-1 counts were taken.
     pub order1: bool,
+    /// Per plane, whether it was counted; a plane that was not has all-zero
+    /// counts (an empty context table) and is stored, not entropy coded.
+    pub counted: Vec<bool>,
 }
 
-/// Plane 0 is first counted order-1 on [`ORDER1_SAMPLE_BLOCKS`] blocks of
+/// At `default` a plane is first counted on [`SAMPLE_BLOCKS`] blocks of
 /// this many bytes, spread over the plane, when it holds at least
-/// [`ORDER1_SAMPLE_MIN`] bytes.
-const ORDER1_SAMPLE_BLOCK: usize = 4 << 10;
-/// See [`ORDER1_SAMPLE_BLOCK`].
-const ORDER1_SAMPLE_BLOCKS: usize = 8;
-/// See [`ORDER1_SAMPLE_BLOCK`].
-const ORDER1_SAMPLE_MIN: usize = 64 << 10;
+/// [`SAMPLE_MIN`] bytes ([`order1_may_pay`], [`plane_may_pay`]).
+const SAMPLE_BLOCK: usize = 4 << 10;
+/// See [`SAMPLE_BLOCK`].
+const SAMPLE_BLOCKS: usize = 8;
+/// See [`SAMPLE_BLOCK`].
+const SAMPLE_MIN: usize = 64 << 10;
 
 impl ChunkHists {
-    /// The histograms of split `planes`. With `sample_order1`, plane 0 is
-    /// counted order-1 only where a sample shows that order-1 may save
-    /// `default`'s margin ([`order1_may_pay`]); elsewhere `order1` is false
-    /// and plane 0's order-0 counts are the row totals of plane 1's counts
-    /// under it (counted directly for a one-plane dtype).
-    pub fn of(planes: &[u8], width: usize, sample_order1: bool, k: &Kernels) -> ChunkHists {
+    /// The histograms of split `planes`. With `sample` (`default`), a
+    /// sample of each plane decides what is counted: plane 0 order-1 only
+    /// where order-1 may save `default`'s margin ([`order1_may_pay`]),
+    /// and a later plane only where coding may save `default`'s minimum
+    /// ([`plane_may_pay`]); a plane that is not is left uncounted
+    /// (`counted`). Plane 0's order-0 counts are then the row totals of the
+    /// first counted plane's counts under it (counted directly where there
+    /// is none).
+    pub fn of(planes: &[u8], width: usize, sample: bool, k: &Kernels) -> ChunkHists {
         let n = planes.len() / width;
         let plane = |p: usize| &planes[p * n..(p + 1) * n];
-        let order1 = !sample_order1 || order1_may_pay(plane(0), k);
+        let order1 = !sample || order1_may_pay(plane(0), k);
         let mut ctx = vec![if order1 {
             CtxHist::count(plane(0), None, k)
         } else {
             CtxHist::empty()
         }];
         let mut o0 = vec![ctx[0].order0()];
+        let mut counted = vec![true];
         for p in 1..width {
+            let count = !sample || plane_may_pay(plane(p), plane(0), k);
+            counted.push(count);
+            let mut c = [0; 256];
             if CX_PLANES.contains(&p) {
-                let h = CtxHist::count(plane(p), Some(plane(0)), k);
-                o0.push(h.order0());
+                let h = if count {
+                    CtxHist::count(plane(p), Some(plane(0)), k)
+                } else {
+                    CtxHist::empty()
+                };
+                c = h.order0();
                 ctx.push(h);
-            } else {
-                let mut c = [0; 256];
+            } else if count {
                 k.hist_order0(plane(p), &mut c);
-                o0.push(c);
             }
+            o0.push(c);
         }
         if !order1 {
             // Plane 0's counts are the row totals of a plane counted under
             // it (no pass of their own), or counted directly without one.
-            match ctx.get(1) {
+            match ctx[1..].iter().find(|h| !h.ctxs.is_empty()) {
                 Some(h) => o0[0] = h.row_totals(),
                 None => k.hist_order0(plane(0), &mut o0[0]),
             }
         }
-        ChunkHists { o0, ctx, order1 }
+        ChunkHists {
+            o0,
+            ctx,
+            order1,
+            counted,
+        }
     }
 
     /// The context counts of plane `p` under `kind`, if counted.
     pub fn context(&self, p: usize, kind: CtxKind) -> Option<&CtxHist> {
         match kind {
             CtxKind::Order1 if p == 0 && self.order1 => self.ctx.first(),
-            CtxKind::Plane0 if CX_PLANES.contains(&p) => self.ctx.get(p),
+            CtxKind::Plane0 if CX_PLANES.contains(&p) && self.counted[p] => self.ctx.get(p),
             _ => None,
         }
     }
@@ -197,16 +215,16 @@ impl ChunkHists {
 /// entropies of a sample of it (pairs within each sample block). The
 /// sample's order-1 entropy is biased low (each context's counts fit the
 /// sample), so a plane the test turns down would not have chosen order-1
-/// when counted whole. Planes under [`ORDER1_SAMPLE_MIN`] bytes: true.
+/// when counted whole. Planes under [`SAMPLE_MIN`] bytes: true.
 pub fn order1_may_pay(plane: &[u8], k: &Kernels) -> bool {
-    if plane.len() < ORDER1_SAMPLE_MIN {
+    if plane.len() < SAMPLE_MIN {
         return true;
     }
-    let step = plane.len() / ORDER1_SAMPLE_BLOCKS;
+    let step = plane.len() / SAMPLE_BLOCKS;
     let h = DENSE.with(|d| {
         let mut dense = d.borrow_mut();
-        for b in 0..ORDER1_SAMPLE_BLOCKS {
-            let s = &plane[b * step..b * step + ORDER1_SAMPLE_BLOCK];
+        for b in 0..SAMPLE_BLOCKS {
+            let s = &plane[b * step..b * step + SAMPLE_BLOCK];
             k.hist_context(&s[1..], &s[..s.len() - 1], &mut dense);
         }
         CtxHist::take_rows(&mut dense)
@@ -214,6 +232,37 @@ pub fn order1_may_pay(plane: &[u8], k: &Kernels) -> bool {
     let order0 = entropy_bits(&h.order0());
     let order1: f64 = h.rows().map(|(_, row)| entropy_bits(row)).sum();
     order1 * DEFAULT_ORDER1_PENALTY < order0
+}
+
+/// Whether entropy coding `plane` (a plane after plane 0) may save
+/// `default`'s minimum ([`DEFAULT_MIN_SAVING`]), judged on a sample of it:
+/// the better of its order-0 entropy and its entropy under `ctx` (plane 0),
+/// each with the Miller-Madow correction (`(K - 1) / (2 ln 2)` bits per
+/// distribution of `K` symbols seen: a few thousand draws of a byte make
+/// an empirical entropy read up to 0.1 bit low), must save half of it
+/// (margin for the sample's error). Planes under [`SAMPLE_MIN`]
+/// bytes: true.
+pub fn plane_may_pay(plane: &[u8], ctx: &[u8], k: &Kernels) -> bool {
+    if plane.len() < SAMPLE_MIN {
+        return true;
+    }
+    let step = plane.len() / SAMPLE_BLOCKS;
+    let h = DENSE.with(|d| {
+        let mut dense = d.borrow_mut();
+        for b in 0..SAMPLE_BLOCKS {
+            let r = b * step..b * step + SAMPLE_BLOCK;
+            k.hist_context(&plane[r.clone()], &ctx[r], &mut dense);
+        }
+        CtxHist::take_rows(&mut dense)
+    });
+    let corrected = |row: &[u32]| {
+        let seen = row.iter().filter(|&&c| c > 0).count();
+        entropy_bits(row) + seen.saturating_sub(1) as f64 / (2.0 * std::f64::consts::LN_2)
+    };
+    let order0 = corrected(&h.order0());
+    let under_ctx: f64 = h.rows().map(|(_, row)| corrected(row)).sum();
+    let raw = 8.0 * (SAMPLE_BLOCKS * SAMPLE_BLOCK) as f64;
+    order0.min(under_ctx) < raw * (1.0 - DEFAULT_MIN_SAVING / 2.0)
 }
 
 /// Dense sums of chunk histograms: the counts a block's shared models are
@@ -295,8 +344,42 @@ mod tests {
         assert!(order1_may_pay(&plane(32 << 10, false), &k));
     }
 
+    /// `n` bytes of xorshift noise: nothing to gain by coding them.
+    fn noise(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
     #[test]
-    fn skipped_order1_leaves_exact_order0_counts() {
+    fn later_planes_are_counted_where_a_sample_says_coding_may_pay() {
+        let k = kernels();
+        let n = 256 << 10;
+        let ctx = plane(n, false);
+        assert!(!plane_may_pay(&noise(n, 7), &ctx, &k));
+        // Skewed by itself, or a function of its context: counted.
+        assert!(plane_may_pay(&plane(n, false), &noise(n, 9), &k));
+        let follows: Vec<u8> = ctx.iter().map(|&c| c.wrapping_mul(37)).collect();
+        assert!(plane_may_pay(&follows, &ctx, &k));
+        // Noise with one byte in 16 set to zero saves ~6% of it: counted;
+        // one in 256, ~0.5%: not.
+        for (every, pays) in [(16, true), (256, false)] {
+            let mut p = noise(n, 11);
+            p.iter_mut().step_by(every).for_each(|b| *b = 0);
+            assert_eq!(plane_may_pay(&p, &ctx, &k), pays, "zero every {every}");
+        }
+        // Too small to sample: counted.
+        assert!(plane_may_pay(&noise(32 << 10, 7), &ctx[..32 << 10], &k));
+    }
+
+    #[test]
+    fn sampling_leaves_exact_order0_counts_of_what_it_counts() {
         let k = kernels();
         let n = 128 << 10;
         let exact = |p: &[u8]| {
@@ -304,17 +387,34 @@ mod tests {
             k.hist_order0(p, &mut c);
             c
         };
-        // Width 2: plane 0's counts come from plane 1's rows; width 1: counted.
-        let mut two = plane(n, false);
-        two.extend(plane(n, true));
-        for (planes, width) in [(&two[..], 2), (&two[..n], 1)] {
+        // Width 2 with plane 1 worth counting: plane 0's counts come from
+        // plane 1's rows. Plane 1 noise: not counted, plane 0 counted
+        // directly, as with width 1.
+        let mut skewed = plane(n, false);
+        skewed.extend(plane(n, true).iter().map(|b| b & 7));
+        let mut flat = plane(n, false);
+        flat.extend(noise(n, 5));
+        for (planes, width) in [(&skewed[..], 2), (&flat[..], 2), (&skewed[..n], 1)] {
             let h = ChunkHists::of(planes, width, true, &k);
             assert!(!h.order1);
             assert!(h.context(0, CtxKind::Order1).is_none());
             assert_eq!(h.o0[0], exact(&planes[..n]));
             let full = ChunkHists::of(planes, width, false, &k);
             assert!(full.order1 && full.context(0, CtxKind::Order1).is_some());
-            assert_eq!(full.o0, h.o0);
+            assert!(full.counted.iter().all(|&c| c));
+            for p in 1..width {
+                let plane = &planes[p * n..(p + 1) * n];
+                let noisy = std::ptr::eq(planes, &flat[..]);
+                assert_eq!(h.counted[p], !noisy);
+                if noisy {
+                    assert_eq!(h.o0[p], [0; 256]);
+                    assert!(h.context(p, CtxKind::Plane0).is_none());
+                } else {
+                    assert_eq!(h.o0[p], exact(plane));
+                    assert!(h.context(p, CtxKind::Plane0).is_some());
+                }
+                assert_eq!(full.o0[p], exact(plane));
+            }
         }
     }
 
