@@ -162,7 +162,8 @@ typedef enum {
      */
     Z4AI_EFFORT_FAST = 0,
     /**
-     * Shared order-1 models, mantissa coded where it pays (the default).
+     * Shared models, transforms, dedup; a mantissa plane coded only where
+     * it saves at least 1/32 of it (the default).
      */
     Z4AI_EFFORT_DEFAULT = 1,
     /**

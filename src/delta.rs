@@ -512,7 +512,14 @@ struct Choice {
 /// A sampled chunk whose residual entropy is under 0.9 of the chunk's own
 /// plane entropy (`payload::plain_estimate`) on the same sample is clearly
 /// better as a delta.
-fn choose(raw: &[u8], reference: &[u8], dtype: DType, k: &Kernels, s: &mut Scratch) -> Choice {
+fn choose(
+    raw: &[u8],
+    reference: &[u8],
+    dtype: DType,
+    effort: Effort,
+    k: &Kernels,
+    s: &mut Scratch,
+) -> Choice {
     let w = dtype.width();
     let n = raw.len() / w;
     let sampled = n > SAMPLE_RUN * SAMPLE_RUNS;
@@ -543,7 +550,7 @@ fn choose(raw: &[u8], reference: &[u8], dtype: DType, k: &Kernels, s: &mut Scrat
     };
     let clearly_better = sampled && {
         let planes = chunk::split(&new, dtype, k);
-        bits < 0.9 * 8.0 * payload::plain_estimate(&planes, w, k)
+        bits < 0.9 * 8.0 * payload::plain_estimate(&planes, w, effort, k)
     };
     Choice {
         mode,
@@ -619,7 +626,7 @@ pub fn encode(
                 (MODE_SUB, cs, false)
             }
         } else {
-            let c = choose(raw, reference, dtype, k, s);
+            let c = choose(raw, reference, dtype, effort, k, s);
             let codes = code_mode(raw, reference, dtype, c.mode, trial, k, s, bufs).1;
             (c.mode, codes, c.clearly_better && !trial)
         };

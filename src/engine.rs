@@ -170,7 +170,7 @@ impl FrameWriter {
                 let delta = reference.get(i * cs..i * cs + raw.len()).and_then(|r| {
                     delta::encode(raw, r, dtype, effort, &k, bufs, || {
                         let planes = split.insert(chunk::split_in(&literal, dtype, &k, bufs));
-                        payload::plain_estimate(planes, w, &k)
+                        payload::plain_estimate(planes, w, effort, &k)
                     })
                 });
                 let mut prep = Prep {
@@ -189,7 +189,7 @@ impl FrameWriter {
                     &prep.literal,
                     dtype,
                     effort,
-                    || payload::plain_estimate(&planes, w, &k),
+                    || payload::plain_estimate(&planes, w, effort, &k),
                     &k,
                 );
                 if prep.body.is_none() {

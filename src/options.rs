@@ -13,9 +13,10 @@ use crate::error::Error;
 pub enum Effort {
     /// Order-0 exponent coding with a per-chunk table, raw mantissa, no search.
     Fast,
-    /// Shared per-block models: order-1 exponent coding, mantissa coded
-    /// conditioned on the exponent where it pays; methods chosen per chunk
-    /// and plane from histogram estimates.
+    /// Shared per-block models, order-1 exponent coding where it pays, a
+    /// mantissa plane coded (conditioned on the exponent) only where that
+    /// saves at least 1/32 of it; dedup and transforms; methods chosen per
+    /// chunk and plane from histogram estimates.
     #[default]
     Default,
     /// Every candidate trial-encoded (including inline context models and

@@ -10,7 +10,7 @@
 use z4ai_simd::{Kernels, RansTables};
 
 use crate::buffers::Buffers;
-use crate::chunk::{self, BlockModels, EncodedChunk, ModelRef, PlaneReport};
+use crate::chunk::{self, BlockModels, EncodedChunk, ModelRef, PlaneReport, DEFAULT_MIN_SAVING};
 use crate::delta;
 use crate::dtype::DType;
 use crate::entropy;
@@ -123,8 +123,9 @@ impl Body {
 }
 
 /// Entropy estimate, in bytes, of coding `planes` with per-plane models
-/// (plane 0 order-0, the others conditioned on plane 0).
-pub fn plain_estimate(planes: &[u8], width: usize, k: &Kernels) -> f64 {
+/// (plane 0 order-0, the others conditioned on plane 0; at `default`
+/// stored where that would save less than its minimum, as it codes them).
+pub fn plain_estimate(planes: &[u8], width: usize, effort: Effort, k: &Kernels) -> f64 {
     let n = planes.len() / width;
     if n == 0 {
         return 0.0;
@@ -137,7 +138,13 @@ pub fn plain_estimate(planes: &[u8], width: usize, k: &Kernels) -> f64 {
     for p in 1..width {
         ctx.fill(0);
         k.hist_context(&planes[p * n..(p + 1) * n], &planes[..n], &mut ctx);
-        bits += entropy::entropy_bits(&ctx) - h0;
+        let raw = 8.0 * n as f64;
+        let coded = entropy::entropy_bits(&ctx) - h0;
+        bits += if effort != Effort::Default || coded < raw * (1.0 - DEFAULT_MIN_SAVING) {
+            coded
+        } else {
+            raw
+        };
     }
     bits / 8.0
 }
@@ -159,7 +166,7 @@ pub fn try_transforms(
     let pal = palette::build(literal, w);
     // Estimated index bytes of a wide palette, from a sample.
     let wide = match pal {
-        None if palette::may_be_wide(literal, w) => wide_sample_estimate(literal, dtype, k),
+        None if palette::may_be_wide(literal, w) => wide_sample_estimate(literal, dtype, effort, k),
         _ => None,
     };
     if lat.is_none() && pal.is_none() && wide.is_none() {
@@ -230,12 +237,12 @@ pub fn try_transforms(
 /// sample, when there the entropy of the whole values is clearly (10%)
 /// below the plain coder's estimate (the table and the models still have
 /// to fit in the difference).
-fn wide_sample_estimate(literal: &[u8], dtype: DType, k: &Kernels) -> Option<f64> {
+fn wide_sample_estimate(literal: &[u8], dtype: DType, effort: Effort, k: &Kernels) -> Option<f64> {
     let w = dtype.width();
     let s = palette::sample(literal, w);
     let bits = palette::entropy_bits(&s, w)?;
     let planes = chunk::split(&s, dtype, k);
-    let plain_bits = 8.0 * plain_estimate(&planes, w, k) / (s.len() / w) as f64;
+    let plain_bits = 8.0 * plain_estimate(&planes, w, effort, k) / (s.len() / w) as f64;
     (bits < 0.9 * plain_bits).then(|| bits * (literal.len() / w) as f64 / 8.0)
 }
 

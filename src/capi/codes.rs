@@ -104,7 +104,8 @@ pub enum z4ai_dtype {
 pub enum z4ai_effort {
     /// Order-0 exponent coding, raw mantissa, no search.
     Z4AI_EFFORT_FAST = 0,
-    /// Shared order-1 models, mantissa coded where it pays (the default).
+    /// Shared models, transforms, dedup; a mantissa plane coded only where
+    /// it saves at least 1/32 of it (the default).
     Z4AI_EFFORT_DEFAULT = 1,
     /// Every candidate tried, the smallest kept (slow to encode).
     Z4AI_EFFORT_MAX = 2,
