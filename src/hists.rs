@@ -220,15 +220,7 @@ pub fn order1_may_pay(plane: &[u8], k: &Kernels) -> bool {
     if plane.len() < SAMPLE_MIN {
         return true;
     }
-    let step = plane.len() / SAMPLE_BLOCKS;
-    let h = DENSE.with(|d| {
-        let mut dense = d.borrow_mut();
-        for b in 0..SAMPLE_BLOCKS {
-            let s = &plane[b * step..b * step + SAMPLE_BLOCK];
-            k.hist_context(&s[1..], &s[..s.len() - 1], &mut dense);
-        }
-        CtxHist::take_rows(&mut dense)
-    });
+    let h = sample_counts(plane, None, k);
     let order0 = entropy_bits(&h.order0());
     let order1: f64 = h.rows().map(|(_, row)| entropy_bits(row)).sum();
     order1 * DEFAULT_ORDER1_PENALTY < order0
@@ -246,15 +238,7 @@ pub fn plane_may_pay(plane: &[u8], ctx: &[u8], k: &Kernels) -> bool {
     if plane.len() < SAMPLE_MIN {
         return true;
     }
-    let step = plane.len() / SAMPLE_BLOCKS;
-    let h = DENSE.with(|d| {
-        let mut dense = d.borrow_mut();
-        for b in 0..SAMPLE_BLOCKS {
-            let r = b * step..b * step + SAMPLE_BLOCK;
-            k.hist_context(&plane[r.clone()], &ctx[r], &mut dense);
-        }
-        CtxHist::take_rows(&mut dense)
-    });
+    let h = sample_counts(plane, Some(ctx), k);
     let corrected = |row: &[u32]| {
         let seen = row.iter().filter(|&&c| c > 0).count();
         entropy_bits(row) + seen.saturating_sub(1) as f64 / (2.0 * std::f64::consts::LN_2)
@@ -263,6 +247,27 @@ pub fn plane_may_pay(plane: &[u8], ctx: &[u8], k: &Kernels) -> bool {
     let under_ctx: f64 = h.rows().map(|(_, row)| corrected(row)).sum();
     let raw = 8.0 * (SAMPLE_BLOCKS * SAMPLE_BLOCK) as f64;
     order0.min(under_ctx) < raw * (1.0 - DEFAULT_MIN_SAVING / 2.0)
+}
+
+/// Context counts of the [`SAMPLE_BLOCKS`] sample blocks of `plane` (at
+/// least [`SAMPLE_MIN`] bytes): under the matching bytes of `ctx`, or,
+/// without one, order-1 within each block.
+fn sample_counts(plane: &[u8], ctx: Option<&[u8]>, k: &Kernels) -> CtxHist {
+    let step = plane.len() / SAMPLE_BLOCKS;
+    DENSE.with(|d| {
+        let mut dense = d.borrow_mut();
+        for b in 0..SAMPLE_BLOCKS {
+            let r = b * step..b * step + SAMPLE_BLOCK;
+            match ctx {
+                Some(c) => k.hist_context(&plane[r.clone()], &c[r], &mut dense),
+                None => {
+                    let s = &plane[r];
+                    k.hist_context(&s[1..], &s[..s.len() - 1], &mut dense)
+                }
+            }
+        }
+        CtxHist::take_rows(&mut dense)
+    })
 }
 
 /// Dense sums of chunk histograms: the counts a block's shared models are
