@@ -25,8 +25,6 @@
 //!    the caller runs it only when the sample's estimate of the index bytes
 //!    beats the best layout it already has (a lattice, often).
 
-use std::collections::HashMap;
-
 /// Largest palette.
 pub const MAX_VALUES: usize = 256;
 
@@ -37,34 +35,56 @@ pub fn build(data: &[u8], width: usize) -> Option<(Vec<u8>, Vec<u8>)> {
     if !matches!(width, 2 | 4 | 8) || data.is_empty() || !data.len().is_multiple_of(width) {
         return None;
     }
-    let word = |e: &[u8]| {
-        let mut b = [0u8; 8];
-        b[..width].copy_from_slice(e);
-        u64::from_le_bytes(b)
-    };
-    let mut seen: HashMap<u64, u8> = HashMap::with_capacity(MAX_VALUES * 2);
-    for e in data.chunks_exact(width) {
-        let w = word(e);
-        if !seen.contains_key(&w) {
-            if seen.len() == MAX_VALUES {
-                return None;
-            }
-            seen.insert(w, 0);
+    // One pass numbers the values in order of first appearance; the table
+    // order then renumbers the indices.
+    let n = data.len() / width;
+    let mut indices = Vec::with_capacity(n);
+    let words = if width == 2 {
+        first_seen_u16(data, &mut indices)?
+    } else {
+        let mut set = WordSet::new(MAX_VALUES);
+        for i in 0..n {
+            indices.push(set.id(word_at(data, i, width), MAX_VALUES)? as u8);
         }
-    }
+        set.words
+    };
     let bits = 8 * width as u32;
     let rot = |w: u64| ((w << 1) | (w >> (bits - 1))) & (u64::MAX >> (64 - bits));
-    let mut values: Vec<u64> = seen.keys().copied().collect();
-    values.sort_unstable_by_key(|&w| rot(w));
-    for (i, v) in values.iter().enumerate() {
-        seen.insert(*v, i as u8);
+    let mut order: Vec<u8> = (0..words.len()).map(|i| i as u8).collect();
+    order.sort_unstable_by_key(|&i| rot(words[usize::from(i)]));
+    let mut rank = [0u8; MAX_VALUES];
+    for (r, &i) in order.iter().enumerate() {
+        rank[usize::from(i)] = r as u8;
     }
-    let indices = data.chunks_exact(width).map(|e| seen[&word(e)]).collect();
-    let table = values
+    for i in &mut indices {
+        *i = rank[usize::from(*i)];
+    }
+    let table = order
         .iter()
-        .flat_map(|v| v.to_le_bytes()[..width].to_vec())
+        .flat_map(|&i| words[usize::from(i)].to_le_bytes()[..width].to_vec())
         .collect();
     Some((table, indices))
+}
+
+/// The distinct 2-byte elements of `data` in order of first appearance,
+/// pushing each element's number in that order to `ids`; `None` past
+/// [`MAX_VALUES`]. A 65536-entry table stands in for a hash set.
+fn first_seen_u16(data: &[u8], ids: &mut Vec<u8>) -> Option<Vec<u64>> {
+    let mut slot = vec![0u16; 1 << 16];
+    let mut words = Vec::with_capacity(MAX_VALUES);
+    for e in data.chunks_exact(2) {
+        let w = u16::from_le_bytes([e[0], e[1]]);
+        let s = &mut slot[usize::from(w)];
+        if *s == 0 {
+            if words.len() == MAX_VALUES {
+                return None;
+            }
+            words.push(u64::from(w));
+            *s = words.len() as u16;
+        }
+        ids.push((*s - 1) as u8);
+    }
+    Some(words)
 }
 
 /// Rebuilds the elements from a value table and indices; `None` when an
@@ -379,6 +399,54 @@ mod tests {
             apply(&values[..8], &idx, 4, &mut out).is_none(),
             "index out of table"
         );
+    }
+
+    #[test]
+    fn narrow_table_is_sorted_by_rotated_bits_for_every_width() {
+        for width in [2usize, 4, 8] {
+            // 200 distinct values with both signs, some repeated, in a
+            // scrambled order of first appearance.
+            let words: Vec<u64> = (0..200u64)
+                .map(|i| {
+                    let v = (i * 0x9E37_79B9_7F4A_7C15) >> (64 - 8 * width as u32 + 1);
+                    if i % 3 == 0 {
+                        v | 1 << (8 * width - 1)
+                    } else {
+                        v
+                    }
+                })
+                .collect();
+            let data: Vec<u8> = (0..5000usize)
+                .flat_map(|i| words[(i * 7 + i / 13) % 200].to_le_bytes()[..width].to_vec())
+                .collect();
+            let (table, idx) = build(&data, width).unwrap();
+            let bits = 8 * width as u32;
+            let rot = |w: u64| ((w << 1) | (w >> (bits - 1))) & (u64::MAX >> (64 - bits));
+            let mut want: Vec<u64> = words.clone();
+            want.sort_unstable_by_key(|&w| rot(w));
+            want.dedup();
+            let got: Vec<u64> = table
+                .chunks_exact(width)
+                .map(|c| {
+                    let mut b = [0u8; 8];
+                    b[..width].copy_from_slice(c);
+                    u64::from_le_bytes(b)
+                })
+                .collect();
+            assert_eq!(got, want, "width {width}");
+            let mut out = vec![0u8; data.len()];
+            apply(&table, &idx, width, &mut out).unwrap();
+            assert_eq!(out, data, "width {width}");
+            // One value more than a narrow palette holds.
+            let over: Vec<u8> = (0..=256u64)
+                .flat_map(|i| (i << 3).to_le_bytes()[..width].to_vec())
+                .collect();
+            assert!(build(&over, width).is_none(), "width {width}");
+            assert!(
+                build(&over[..256 * width], width).is_some(),
+                "width {width}"
+            );
+        }
     }
 
     fn lowcard(n: usize, k: u32, seed: u64) -> Vec<u8> {
