@@ -63,13 +63,6 @@ pub fn reconstruct(dtype: DType, q: i8, s: f32) -> u32 {
     }
 }
 
-fn bits_of(dtype: DType, e: &[u8]) -> u32 {
-    match dtype.width() {
-        2 => u32::from(u16::from_le_bytes([e[0], e[1]])),
-        _ => u32::from_le_bytes([e[0], e[1], e[2], e[3]]),
-    }
-}
-
 /// Writes the elements `container(q * s)` of one group.
 pub fn write_group(dtype: DType, codes: &[u8], s: f32, out: &mut [u8]) {
     let w = dtype.width();
@@ -133,20 +126,18 @@ pub fn f16_to_f32(h: u16) -> f32 {
     }
 }
 
-/// `y` rounded half away from zero, when that is a code in -127..=127
-/// (`f32::round` is a libm call on baseline x86-64, and the hot spot of
-/// [`analyse`] on data that is not a lattice).
-#[inline]
-fn code_of(y: f32) -> Option<i8> {
-    // (NaN fails this too.)
-    if y.abs().partial_cmp(&128.0) != Some(std::cmp::Ordering::Less) {
-        return None;
-    }
+/// `y` rounded half away from zero, and whether that is a code in
+/// -127..=127 (NaN is not). Branch-free, so that [`verify`] vectorises
+/// (`f32::round` is a libm call on baseline x86-64).
+#[inline(always)]
+fn code_of(y: f32) -> (i8, bool) {
+    let in_range = y.abs() < 128.0;
+    let y = if in_range { y } else { 0.0 };
     // Exact: |y| < 128, so the truncation and the fraction are exact.
     let t = y as i32;
     let frac = y - t as f32;
     let q = t + i32::from(frac >= 0.5) - i32::from(frac <= -0.5);
-    i8::try_from(q).ok().filter(|&q| q != i8::MIN)
+    (q as i8, in_range && q.abs() <= 127)
 }
 
 /// `y` rounded half away from zero, as `f64::round` (up to the sign of a
@@ -161,31 +152,88 @@ fn round_f64(y: f64) -> f64 {
     (t + i64::from(frac >= 0.5) - i64::from(frac <= -0.5)) as f64
 }
 
+/// Whether every element of `xs` is `container(q * s)` for its code `q`
+/// (or the container's negative zero), writing the codes to `codes`.
 fn verify(dtype: DType, xs: &[u8], s: f32, codes: &mut Vec<u8>) -> bool {
     if !s.is_finite() || s < 0.0 {
         return false;
     }
-    let w = dtype.width();
     codes.clear();
-    let neg_zero = 1u32 << (8 * w as u32 - 1);
-    for e in xs.chunks_exact(w) {
-        if bits_of(dtype, e) == neg_zero {
-            codes.push(NEG_ZERO as u8);
-            continue;
-        }
-        let x = to_f32(dtype, e);
-        let q = if s == 0.0 {
-            0
+    let half = |e: &[u8]| u32::from(u16::from_le_bytes([e[0], e[1]]));
+    match dtype {
+        DType::BF16 => verify_with::<2>(
+            xs,
+            s,
+            codes,
+            half,
+            |b| f32::from_bits(b << 16),
+            |p| u32::from(f32_to_bf16_rne(p)),
+        ),
+        DType::F16 => verify_with::<2>(
+            xs,
+            s,
+            codes,
+            half,
+            |b| f16_to_f32(b as u16),
+            |p| u32::from(f32_to_f16_rne(p)),
+        ),
+        _ => verify_with::<4>(
+            xs,
+            s,
+            codes,
+            |e| u32::from_le_bytes([e[0], e[1], e[2], e[3]]),
+            f32::from_bits,
+            f32::to_bits,
+        ),
+    }
+}
+
+/// [`verify`] for `W`-byte elements read as `bits`, valued by `value` and
+/// rounded into the container by `round`. Blocks of 16 elements run
+/// without branches, so that the compiler vectorises them.
+#[inline(always)]
+fn verify_with<const W: usize>(
+    xs: &[u8],
+    s: f32,
+    codes: &mut Vec<u8>,
+    bits: impl Fn(&[u8]) -> u32,
+    value: impl Fn(u32) -> f32,
+    round: impl Fn(f32) -> u32,
+) -> bool {
+    let neg_zero = 1u32 << (8 * W as u32 - 1);
+    // One element: its code, and whether the code gives it back.
+    let one = |e: &[u8]| -> (u8, bool) {
+        let b = bits(e);
+        let y = if s == 0.0 { 0.0 } else { value(b) / s };
+        let (q, is_code) = code_of(y);
+        let fits = is_code && round(f32::from(q) * s) == b;
+        if b == neg_zero {
+            (NEG_ZERO as u8, true)
         } else {
-            match code_of(x / s) {
-                Some(q) => q,
-                None => return false,
-            }
-        };
-        if reconstruct(dtype, q, s) != bits_of(dtype, e) {
+            (q as u8, fits)
+        }
+    };
+    const BLOCK: usize = 16;
+    let mut block = [0u8; BLOCK];
+    let mut blocks = xs.chunks_exact(BLOCK * W);
+    for c in &mut blocks {
+        let mut all = true;
+        for (o, e) in block.iter_mut().zip(c.chunks_exact(W)) {
+            let (q, fits) = one(e);
+            *o = q;
+            all &= fits;
+        }
+        if !all {
             return false;
         }
-        codes.push(q as u8);
+        codes.extend_from_slice(&block);
+    }
+    for e in blocks.remainder().chunks_exact(W) {
+        let (q, fits) = one(e);
+        if !fits {
+            return false;
+        }
+        codes.push(q);
     }
     true
 }
@@ -464,7 +512,8 @@ mod tests {
             let want = Some(yf.round())
                 .filter(|q| (-127.0..=127.0).contains(q))
                 .map(|q| q as i8);
-            assert_eq!(code_of(yf), want, "{yf}");
+            let (q, is_code) = code_of(yf);
+            assert_eq!(is_code.then_some(q), want, "{yf}");
         }
     }
 
@@ -512,6 +561,79 @@ mod tests {
                 back.extend_from_slice(&o);
             }
             assert_eq!(back, data, "{dtype}");
+        }
+    }
+
+    /// `verify` by its definition, one element at a time.
+    fn verify_reference(dtype: DType, xs: &[u8], s: f32) -> Option<Vec<u8>> {
+        if !s.is_finite() || s < 0.0 {
+            return None;
+        }
+        let w = dtype.width();
+        let neg_zero = 1u32 << (8 * w as u32 - 1);
+        xs.chunks_exact(w)
+            .map(|e| {
+                let mut b = [0u8; 4];
+                b[..w].copy_from_slice(e);
+                let bits = u32::from_le_bytes(b);
+                if bits == neg_zero {
+                    return Some(NEG_ZERO as u8);
+                }
+                let q = if s == 0.0 {
+                    0.0
+                } else {
+                    (to_f32(dtype, e) / s).round()
+                };
+                let q = Some(q).filter(|q| (-127.0..=127.0).contains(q))? as i8;
+                (reconstruct(dtype, q, s) == bits).then_some(q as u8)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn verify_matches_its_definition() {
+        for dtype in [DType::BF16, DType::F16, DType::F32] {
+            let w = dtype.width();
+            let data = quantized(dtype, 1, 1000, 127);
+            let s = 0.0123f32 / 127.0;
+            let mut codes = Vec::new();
+            let mut seed = 7u64;
+            let specials: [u32; 6] = match w {
+                2 => [0, 0x8000, 0x7C00, 0x7E01, 0xFC00, 1],
+                _ => [0, 0x8000_0000, 0x7F80_0000, 0x7FC0_0001, 0xFF80_0000, 1],
+            };
+            for round in 0..400 {
+                seed = seed
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                // Lengths around the 16-element blocks, every start.
+                let len = 1 + (seed >> 40) as usize % 70;
+                let at = (seed >> 20) as usize % (1000 - len);
+                let mut xs = data[at * w..(at + len) * w].to_vec();
+                if round % 3 > 0 {
+                    // One element off the lattice by an ulp, or special.
+                    let i = (seed >> 8) as usize % len;
+                    if round % 3 == 1 {
+                        xs[i * w] ^= 1;
+                    } else {
+                        let sp = specials[(seed >> 4) as usize % 6].to_le_bytes();
+                        xs[i * w..(i + 1) * w].copy_from_slice(&sp[..w]);
+                    }
+                }
+                let scale = match round % 5 {
+                    0 => s * 1.5,
+                    1 => 0.0,
+                    _ => s,
+                };
+                let got = verify(dtype, &xs, scale, &mut codes).then(|| codes.clone());
+                assert_eq!(got, verify_reference(dtype, &xs, scale), "{dtype} {round}");
+            }
+            // Zeros of both signs under scale 0.
+            let zeros: Vec<u8> = (0..40u32)
+                .flat_map(|i| (u32::from(i % 3 == 0) << (8 * w - 1)).to_le_bytes()[..w].to_vec())
+                .collect();
+            assert!(verify(dtype, &zeros, 0.0, &mut codes), "{dtype}");
+            assert_eq!(Some(codes.clone()), verify_reference(dtype, &zeros, 0.0));
         }
     }
 
