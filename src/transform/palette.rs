@@ -314,14 +314,15 @@ impl WideAnalysis {
 
     /// The sorted table, as gaps, and the indices into it.
     pub fn build(self) -> Wide {
-        let mut order: Vec<u32> = (0..self.words.len() as u32).collect();
-        order.sort_unstable_by_key(|&i| self.words[i as usize]);
+        // (word, id) pairs sort without looking words up (they are
+        // distinct, so the ids never decide).
+        let mut order: Vec<(u64, u32)> = (self.words.iter().copied()).zip(0..).collect();
+        order.sort_unstable();
         let mut rank = vec![0u16; order.len()];
         let mut gaps = Vec::with_capacity(order.len() * self.width);
         let mut prev = None;
-        for (r, &i) in order.iter().enumerate() {
+        for (r, &(w, i)) in order.iter().enumerate() {
             rank[i as usize] = r as u16;
-            let w = self.words[i as usize];
             let g = prev.map_or(w, |p: u64| w - p - 1);
             gaps.extend_from_slice(&g.to_le_bytes()[..self.width]);
             prev = Some(w);
