@@ -95,6 +95,7 @@ const SSE2: Kernels = Kernels {
     hist_ctx: hist::sse2::context,
     rans_encode: rans::sse2::encode,
     rans_decode: rans::sse2::decode,
+    cut: cut::prefetched::find_cut,
     ..SCALAR
 };
 
@@ -111,7 +112,7 @@ const AVX2: Kernels = Kernels {
     xxh3: checksum::avx2::hash,
     xxh3_advance: checksum::avx2::advance,
     xxh3_finish: checksum::avx2::finish,
-    cut: cut::scalar::find_cut,
+    cut: cut::prefetched::find_cut,
 };
 
 #[cfg(target_arch = "x86_64")]

@@ -1053,7 +1053,7 @@ fn find_cut_matches_scalar() {
                     else {
                         continue;
                     };
-                    for warm in [0usize, 1, 7, 8, 9, 63, 64, 100] {
+                    for warm in [0usize, 1, 7, 8, 9, 63, 64, 100, 300, 600] {
                         let want = scalar.find_cut(d, width, warm);
                         hits += usize::from(want.is_some());
                         cases += 1;

@@ -14,6 +14,8 @@
 
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod prefetched;
 pub mod scalar;
 
 /// The key xored into each element before the multiply.

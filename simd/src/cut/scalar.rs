@@ -15,8 +15,9 @@ pub fn find_cut(data: &[u8], width: usize, warm: usize) -> Option<usize> {
     }
 }
 
+/// One element's hash (`W`-byte little-endian, zero-extended).
 #[inline(always)]
-fn element<const W: usize>(e: &[u8]) -> u64 {
+pub(crate) fn element<const W: usize>(e: &[u8]) -> u64 {
     let mut b = [0u8; 8];
     b[..W].copy_from_slice(&e[..W]);
     element_hash(u64::from_le_bytes(b))

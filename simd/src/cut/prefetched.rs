@@ -1,0 +1,52 @@
+//! The one-element-at-a-time search of [`super::scalar`] with a software
+//! prefetch 1 KiB ahead, for the x86-64 levels without AVX-512 (the vector
+//! search needs AVX-512 DQ's 64-bit multiply). Over data streamed from
+//! memory the hardware prefetcher alone left the scalar loop at 45% of its
+//! in-cache speed here (1.63 against 3.66 GiB/s, bf16).
+
+use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+
+use super::{scalar::element, shift};
+
+/// How far ahead of the loads the loop prefetches, in bytes.
+const PREFETCH: usize = 1024;
+/// Bytes searched between rounds of prefetches: a multiple of every width.
+const SPAN: usize = 512;
+
+/// See [`super::scalar::find_cut`].
+pub(crate) fn find_cut(data: &[u8], width: usize, warm: usize) -> Option<usize> {
+    match width {
+        1 => find_w::<1>(data, warm),
+        2 => find_w::<2>(data, warm),
+        4 => find_w::<4>(data, warm),
+        8 => find_w::<8>(data, warm),
+        _ => panic!("element widths are 1, 2, 4 or 8"),
+    }
+}
+
+fn find_w<const W: usize>(data: &[u8], warm: usize) -> Option<usize> {
+    let n = data.len() / W;
+    let warm = warm.min(n);
+    let s = shift(W);
+    let mut h = data[..warm * W]
+        .chunks_exact(W)
+        .fold(0u64, |h, e| (h << 1).wrapping_add(element::<W>(e)));
+    let mut base = warm;
+    for span in data[warm * W..n * W].chunks(SPAN) {
+        for line in (0..SPAN).step_by(64) {
+            let p = span.as_ptr().wrapping_add(PREFETCH + line);
+            // SAFETY: a prefetch is only a hint (past the end it reads
+            // nothing and cannot fault), and SSE is part of x86-64.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(p.cast()) };
+        }
+        let hit = span.chunks_exact(W).position(|e| {
+            h = (h << 1).wrapping_add(element::<W>(e));
+            h >> s == 0
+        });
+        if let Some(j) = hit {
+            return Some(base + j);
+        }
+        base += SPAN / W;
+    }
+    None
+}
