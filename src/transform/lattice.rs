@@ -238,6 +238,22 @@ fn verify_with<const W: usize>(
     true
 }
 
+/// The widest ratio of largest to smallest non-zero magnitude a group can
+/// show: its non-zero elements are `container(q * s)` with `1 <= |q| <=
+/// 127`, each within a relative 2^-8 of `q * s` where it is a normal
+/// number (bf16; fp16 and fp32 round closer), so the ratio is at most
+/// `127 * (1 + 2^-8) / (1 - 2^-8)`, just under 129. Dense weights span far
+/// more, and are given up at once.
+const MAX_SPAN: f64 = 129.0;
+
+/// The container's smallest normal magnitude.
+fn min_normal(dtype: DType) -> f64 {
+    match dtype {
+        DType::F16 => 2f64.powi(-14),
+        _ => 2f64.powi(-126),
+    }
+}
+
 /// Finds a scale under which every element of the group is `container(q*s)`.
 fn fit_group(dtype: DType, xs: &[u8], prev: Option<f32>, codes: &mut Vec<u8>) -> Option<f32> {
     if let Some(p) = prev {
@@ -262,6 +278,9 @@ fn fit_group(dtype: DType, xs: &[u8], prev: Option<f32>, codes: &mut Vec<u8>) ->
         .iter()
         .filter(|v| **v != 0.0)
         .fold(f64::INFINITY, |m, v| m.min(v.abs()));
+    if max > MAX_SPAN * min_pos && min_pos >= min_normal(dtype) {
+        return None;
+    }
     // Candidate spacings: code 1 present, adjacent codes present (smallest
     // gap between distinct values), or the extreme at a usual code maximum.
     // (The gap needs a sort, so it is found only when code 1 did not fit.)
@@ -635,6 +654,53 @@ mod tests {
             assert!(verify(dtype, &zeros, 0.0, &mut codes), "{dtype}");
             assert_eq!(Some(codes.clone()), verify_reference(dtype, &zeros, 0.0));
         }
+    }
+
+    #[test]
+    fn lattice_groups_never_span_more_than_max_span() {
+        // The span test gives up only groups that cannot fit: every group
+        // that is a lattice (codes 1 and 127, the widest span, under scales
+        // across the normal range) spans less than MAX_SPAN.
+        let mut seed = 99u64;
+        let mut checked = 0;
+        for dtype in [DType::BF16, DType::F16, DType::F32] {
+            let w = dtype.width();
+            let (lo, hi) = match dtype {
+                DType::F16 => (-14, 8),
+                _ => (-120, 100),
+            };
+            let mut codes = Vec::new();
+            for e in lo..hi {
+                for _ in 0..20 {
+                    seed = seed
+                        .wrapping_mul(6364136223846793005)
+                        .wrapping_add(1442695040888963407);
+                    let s = 2f32.powi(e) * (1.0 + (seed >> 40) as f32 / (1u64 << 24) as f32);
+                    let group: Vec<u8> = [1i8, -127, 127, -1, 64, 0]
+                        .iter()
+                        .flat_map(|&q| reconstruct(dtype, q, s).to_le_bytes()[..w].to_vec())
+                        .collect();
+                    if !verify(dtype, &group, s, &mut codes) {
+                        continue;
+                    }
+                    checked += 1;
+                    let vals: Vec<f64> = group
+                        .chunks_exact(w)
+                        .map(|e| f64::from(to_f32(dtype, e)).abs())
+                        .filter(|v| *v != 0.0)
+                        .collect();
+                    let max = vals.iter().fold(0.0f64, |m, v| m.max(*v));
+                    let min = vals.iter().fold(f64::INFINITY, |m, v| m.min(*v));
+                    assert!(max / min > 125.0, "{dtype} {s}: {}", max / min);
+                    assert!(
+                        max <= MAX_SPAN * min || min < min_normal(dtype),
+                        "{dtype} {s}: {}",
+                        max / min
+                    );
+                }
+            }
+        }
+        assert!(checked > 4000, "{checked}");
     }
 
     #[test]
