@@ -10,15 +10,7 @@ use super::{scalar, shift, KEY, MUL};
 pub(crate) fn find_cut(data: &[u8], width: usize, warm: usize) -> Option<usize> {
     // SAFETY: only the AVX-512 table holds this function, and a table is
     // only built for CPUs that pass its feature check (F, BW, VL, DQ).
-    unsafe {
-        match width {
-            1 => find_w::<1>(data, warm),
-            2 => find_w::<2>(data, warm),
-            4 => find_w::<4>(data, warm),
-            8 => find_w::<8>(data, warm),
-            _ => panic!("element widths are 1, 2, 4 or 8"),
-        }
-    }
+    unsafe { by_width!(width, find_w(data, warm)) }
 }
 
 /// Eight elements at `p`, zero-extended to 64-bit lanes.

@@ -12,6 +12,20 @@
 //! shift by 1, 2, 4 with bit shift by the same amount, then add), plus the
 //! previous block's last hash shifted left by `j + 1`.
 
+/// `$f::<W>(args)` for the element width `$width` (1, 2, 4 or 8): every
+/// search is generic over the width; panics on any other width.
+macro_rules! by_width {
+    ($width:expr, $f:ident($($arg:expr),*)) => {
+        match $width {
+            1 => $f::<1>($($arg),*),
+            2 => $f::<2>($($arg),*),
+            4 => $f::<4>($($arg),*),
+            8 => $f::<8>($($arg),*),
+            _ => panic!("element widths are 1, 2, 4 or 8"),
+        }
+    };
+}
+
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod avx512;
 #[cfg(target_arch = "x86_64")]

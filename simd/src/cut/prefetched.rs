@@ -15,13 +15,7 @@ const SPAN: usize = 512;
 
 /// See [`super::scalar::find_cut`].
 pub(crate) fn find_cut(data: &[u8], width: usize, warm: usize) -> Option<usize> {
-    match width {
-        1 => find_w::<1>(data, warm),
-        2 => find_w::<2>(data, warm),
-        4 => find_w::<4>(data, warm),
-        8 => find_w::<8>(data, warm),
-        _ => panic!("element widths are 1, 2, 4 or 8"),
-    }
+    by_width!(width, find_w(data, warm))
 }
 
 fn find_w<const W: usize>(data: &[u8], warm: usize) -> Option<usize> {

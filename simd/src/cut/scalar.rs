@@ -6,13 +6,7 @@ use super::{element_hash, shift};
 /// a partial last element is ignored) whose rolling hash ends a piece, see
 /// [`super`]. Panics unless `width` is 1, 2, 4 or 8.
 pub fn find_cut(data: &[u8], width: usize, warm: usize) -> Option<usize> {
-    match width {
-        1 => find_w::<1>(data, warm, 0),
-        2 => find_w::<2>(data, warm, 0),
-        4 => find_w::<4>(data, warm, 0),
-        8 => find_w::<8>(data, warm, 0),
-        _ => panic!("element widths are 1, 2, 4 or 8"),
-    }
+    by_width!(width, find_w(data, warm, 0))
 }
 
 /// One element's hash (`W`-byte little-endian, zero-extended).
