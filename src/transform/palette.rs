@@ -316,7 +316,7 @@ impl WideAnalysis {
     pub fn build(self) -> Wide {
         // (word, id) pairs sort without looking words up (they are
         // distinct, so the ids never decide).
-        let mut order: Vec<(u64, u32)> = (self.words.iter().copied()).zip(0..).collect();
+        let mut order: Vec<(u64, u32)> = self.words.iter().copied().zip(0..).collect();
         order.sort_unstable();
         let mut rank = vec![0u16; order.len()];
         let mut gaps = Vec::with_capacity(order.len() * self.width);
@@ -409,7 +409,7 @@ mod tests {
             // scrambled order of first appearance.
             let words: Vec<u64> = (0..200u64)
                 .map(|i| {
-                    let v = (i * 0x9E37_79B9_7F4A_7C15) >> (64 - 8 * width as u32 + 1);
+                    let v = i.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - 8 * width as u32 + 1);
                     if i % 3 == 0 {
                         v | 1 << (8 * width - 1)
                     } else {
