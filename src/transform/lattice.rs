@@ -159,13 +159,11 @@ fn verify(dtype: DType, xs: &[u8], s: f32, codes: &mut Vec<u8>) -> bool {
         return false;
     }
     codes.clear();
-    let half = |e: &[u8]| u32::from(u16::from_le_bytes([e[0], e[1]]));
     match dtype {
         DType::BF16 => verify_with::<2>(
             xs,
             s,
             codes,
-            half,
             |b| f32::from_bits(b << 16),
             |p| u32::from(f32_to_bf16_rne(p)),
         ),
@@ -173,37 +171,30 @@ fn verify(dtype: DType, xs: &[u8], s: f32, codes: &mut Vec<u8>) -> bool {
             xs,
             s,
             codes,
-            half,
             |b| f16_to_f32(b as u16),
             |p| u32::from(f32_to_f16_rne(p)),
         ),
-        _ => verify_with::<4>(
-            xs,
-            s,
-            codes,
-            |e| u32::from_le_bytes([e[0], e[1], e[2], e[3]]),
-            f32::from_bits,
-            f32::to_bits,
-        ),
+        _ => verify_with::<4>(xs, s, codes, f32::from_bits, f32::to_bits),
     }
 }
 
-/// [`verify`] for `W`-byte elements read as `bits`, valued by `value` and
-/// rounded into the container by `round`. Blocks of 16 elements run
-/// without branches, so that the compiler vectorises them.
+/// [`verify`] for `W`-byte little-endian elements, valued by `value` from
+/// their bits and rounded into the container by `round`. Blocks of 16
+/// elements run without branches, so that the compiler vectorises them.
 #[inline(always)]
 fn verify_with<const W: usize>(
     xs: &[u8],
     s: f32,
     codes: &mut Vec<u8>,
-    bits: impl Fn(&[u8]) -> u32,
     value: impl Fn(u32) -> f32,
     round: impl Fn(f32) -> u32,
 ) -> bool {
     let neg_zero = 1u32 << (8 * W as u32 - 1);
     // One element: its code, and whether the code gives it back.
     let one = |e: &[u8]| -> (u8, bool) {
-        let b = bits(e);
+        let mut le = [0u8; 4];
+        le[..W].copy_from_slice(e);
+        let b = u32::from_le_bytes(le);
         let y = if s == 0.0 { 0.0 } else { value(b) / s };
         let (q, is_code) = code_of(y);
         let fits = is_code && round(f32::from(q) * s) == b;
