@@ -85,7 +85,8 @@ const SCALAR: Kernels = Kernels {
     cut: cut::scalar::find_cut,
 };
 
-/// SSE2: plane kernels and rANS; histograms inherit scalar.
+/// SSE2: plane, histogram and rANS kernels and the prefetched cut search;
+/// the checksum is scalar's.
 #[cfg(target_arch = "x86_64")]
 const SSE2: Kernels = Kernels {
     isa: Isa::Sse2,
