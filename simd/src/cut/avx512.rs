@@ -4,7 +4,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{scalar, shift, KEY, MUL};
+use super::{scalar, shift, KEY, MUL, PREFETCH};
 
 /// See [`scalar::find_cut`].
 pub(crate) fn find_cut(data: &[u8], width: usize, warm: usize) -> Option<usize> {
@@ -31,9 +31,6 @@ unsafe fn load<const W: usize>(p: *const u8) -> __m512i {
     }
 }
 
-/// How far ahead of the loads the loop prefetches, in bytes.
-const PREFETCH: usize = 1024;
-
 #[target_feature(enable = "avx512f,avx512dq,avx512bw,avx512vl")]
 fn find_w<const W: usize>(data: &[u8], warm: usize) -> Option<usize> {
     let n = data.len() / W;
@@ -51,8 +48,6 @@ fn find_w<const W: usize>(data: &[u8], warm: usize) -> Option<usize> {
     while i + 8 <= n {
         // SAFETY: elements i..i + 8 lie inside `data` (i + 8 <= n).
         let x = unsafe { load::<W>(data.as_ptr().add(i * W)) };
-        // Data streamed from memory: the hardware prefetcher alone leaves
-        // this loop waiting on it (2.4x slower over 32 MiB than in cache).
         // A prefetch is only a hint; past the end it reads nothing.
         _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().wrapping_add(i * W + PREFETCH).cast());
         let e = _mm512_mullo_epi64(_mm512_xor_si512(x, key), mul);

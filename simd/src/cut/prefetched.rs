@@ -6,10 +6,8 @@
 
 use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
 
-use super::{scalar::element, shift};
+use super::{scalar::element, shift, PREFETCH};
 
-/// How far ahead of the loads the loop prefetches, in bytes.
-const PREFETCH: usize = 1024;
 /// Bytes searched between rounds of prefetches: a multiple of every width.
 const SPAN: usize = 512;
 
