@@ -51,31 +51,6 @@ fn decode_avx512(
     )
 }
 
-/// Decodes whole rounds of a round-robin stream while a round of words is
-/// surely there; returns how many symbols were decoded.
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-fn rr_rounds(
-    r: &mut Reader<'_>,
-    ctx: Option<&[u8]>,
-    t: &RansTables,
-    x: &mut [u32; STATES],
-    out: &mut [u8],
-) -> usize {
-    let mut s = RrStream::new(r, t, x);
-    let rounds = out.len() / STATES;
-    let mut done = 0;
-    while done < rounds && s.can_round() {
-        if s.narrow.is_empty() {
-            s.round::<false>(done, ctx, out);
-        } else {
-            s.round::<true>(done, ctx, out);
-        }
-        done += 1;
-    }
-    s.store(r, x);
-    done * STATES
-}
-
 /// Loads the packed decode entries at `idx`: (`freq`, `bias | sym << 16`).
 #[inline]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
@@ -234,64 +209,96 @@ impl<'a, 'd> RrStream<'a, 'd> {
         self.r.left() >= 64
     }
 
-    /// Decodes symbols `32 * round ..+ 32` into `out`, with contexts from
-    /// `ctx` at the same indices (context 0 without one); returns the
-    /// symbols' lanes as [`dec_step`] gives them.
+    /// The table offsets of the 32 lanes of round `round`: from the
+    /// contexts `ctx` at the round's indices, or table 0 without them.
     ///
-    /// Panics unless `out` (and `ctx`) hold those symbols; the caller checks
-    /// [`Self::can_round`] first.
+    /// Panics unless `ctx` holds the round's indices.
     #[inline]
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-    fn round<const NARROW: bool>(
-        &mut self,
-        round: usize,
-        ctx: Option<&[u8]>,
-        out: &mut [u8],
-    ) -> [__m512i; 2] {
-        let i0 = round * STATES;
-        let bases = match ctx.map(|c| &c[i0..i0 + STATES]) {
-            None => [self.base0; 2],
-            // SAFETY: `c` holds 32 bytes; the gather indices are bytes,
-            // below `bases.len() == 256`.
-            Some(c) => std::array::from_fn(|g| unsafe {
-                let cb = _mm_loadu_si128(c.as_ptr().add(16 * g) as *const __m128i);
-                _mm512_i32gather_epi32::<4>(
-                    _mm512_cvtepu8_epi32(cb),
-                    self.bases.as_ptr() as *const i32,
-                )
-            }),
+    fn bases(&self, round: usize, ctx: Option<&[u8]>) -> [__m512i; 2] {
+        let Some(c) = ctx else {
+            return [self.base0; 2];
         };
-        self.round_on::<NARROW>(round, bases, out)
+        let c = &c[round * STATES..(round + 1) * STATES];
+        // SAFETY: `c` holds 32 bytes; the gather indices are bytes, below
+        // `bases.len() == 256`.
+        std::array::from_fn(|g| unsafe {
+            let cb = _mm_loadu_si128(c.as_ptr().add(16 * g) as *const __m128i);
+            _mm512_i32gather_epi32::<4>(_mm512_cvtepu8_epi32(cb), self.bases.as_ptr() as *const i32)
+        })
     }
+}
 
-    /// [`Self::round`] with the table offsets of the 32 lanes given.
-    #[inline]
-    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-    fn round_on<const NARROW: bool>(
-        &mut self,
-        round: usize,
-        bases: [__m512i; 2],
-        out: &mut [u8],
-    ) -> [__m512i; 2] {
-        let i0 = round * STATES;
-        let out = &mut out[i0..i0 + STATES];
-        std::array::from_fn(|g| {
-            let (xn, s) = if NARROW {
-                dec_step_narrow(&self.k, self.narrow, self.xs[g], bases[g])
+/// One vector round of the [`RrStream`] `$s`: decodes symbols
+/// `32 * $round ..+ 32` into `$out` with the 32 lanes' table offsets
+/// `$bases` (narrow entries when `$narrow`), and evaluates to the symbols'
+/// lanes as [`dec_step`] gives them. Panics unless `$out` holds those
+/// symbols; the caller checks [`RrStream::can_round`] first.
+///
+/// A macro rather than a method so that the round is always compiled into
+/// its loop: as an `#[inline]` method LLVM left it out of line in some of
+/// the pair loops, which then kept the states in memory between rounds
+/// (docs/KERNELS.md, "Inlining the decode round").
+macro_rules! round_on {
+    ($s:expr, $narrow:expr, $round:expr, $bases:expr, $out:expr) => {{
+        let s: &mut RrStream<'_, '_> = $s;
+        let bases: [__m512i; 2] = $bases;
+        let i0 = $round * STATES;
+        let out = &mut $out[i0..i0 + STATES];
+        let mut syms = [_mm512_setzero_si512(); 2];
+        for g in 0..2 {
+            let (xn, sym) = if $narrow {
+                dec_step_narrow(&s.k, s.narrow, s.xs[g], bases[g])
             } else {
-                dec_step(&self.k, self.dec, self.xs[g], bases[g])
+                dec_step(&s.k, s.dec, s.xs[g], bases[g])
             };
-            self.xs[g] = renorm(&self.k, &mut self.r, xn);
+            s.xs[g] = renorm(&s.k, &mut s.r, xn);
             // SAFETY: `out` holds 32 bytes.
             unsafe {
                 _mm_storeu_si128(
                     out.as_mut_ptr().add(16 * g) as *mut __m128i,
-                    _mm512_cvtepi32_epi8(s),
+                    _mm512_cvtepi32_epi8(sym),
                 )
             };
-            s
-        })
+            syms[g] = sym;
+        }
+        syms
+    }};
+}
+
+/// [`round_on!`] with the table offsets from the contexts `$ctx` at the
+/// round's indices (table 0 without them).
+macro_rules! round {
+    ($s:expr, $narrow:expr, $round:expr, $ctx:expr, $out:expr) => {{
+        let s: &mut RrStream<'_, '_> = $s;
+        let bases = s.bases($round, $ctx);
+        round_on!(s, $narrow, $round, bases, $out)
+    }};
+}
+
+/// Decodes whole rounds of a round-robin stream while a round of words is
+/// surely there; returns how many symbols were decoded.
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+fn rr_rounds(
+    r: &mut Reader<'_>,
+    ctx: Option<&[u8]>,
+    t: &RansTables,
+    x: &mut [u32; STATES],
+    out: &mut [u8],
+) -> usize {
+    let mut s = RrStream::new(r, t, x);
+    let rounds = out.len() / STATES;
+    let mut done = 0;
+    while done < rounds && s.can_round() {
+        if s.narrow.is_empty() {
+            round!(&mut s, false, done, ctx, out);
+        } else {
+            round!(&mut s, true, done, ctx, out);
+        }
+        done += 1;
     }
+    s.store(r, x);
+    done * STATES
 }
 
 /// See [`crate::Kernels::rans_decode_pair`].
@@ -386,15 +393,15 @@ fn pair_loop<const NA: bool, const NB: bool>(
     // `da` rounds of the first stream done, `db` of the second; db < da.
     let (mut da, mut db) = (0, 0);
     if rounds_a > 0 && rounds_b > 0 && sa.can_round() {
-        let mut s = sa.round::<NA>(0, ca, oa);
+        let mut s = round!(sa, NA, 0, ca, oa);
         da = 1;
         while da < rounds_a && db < rounds_b && sa.can_round() && sb.can_round() {
-            let next = sa.round::<NA>(da, ca, oa);
+            let next = round!(sa, NA, da, ca, oa);
             if tagged {
                 let bases = s.map(|v| _mm512_sll_epi32(_mm512_srli_epi32::<8>(v), bits_b));
-                sb.round_on::<NB>(db, bases, ob);
+                round_on!(sb, NB, db, bases, ob);
             } else {
-                sb.round::<NB>(db, cb, ob);
+                round!(sb, NB, db, cb, ob);
             }
             s = next;
             da += 1;
