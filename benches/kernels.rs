@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use z4ai_simd::rans::{Ctx, RansTables};
+use z4ai_simd::rans::{Ctx, PairStream, RansTables, SecondCtx};
 use z4ai_simd::{Isa, Kernels};
 
 const KIB: usize = 1024;
@@ -240,14 +240,17 @@ fn bench_rans(c: &mut Criterion) {
             all[usize::from(d)] += 1;
         }
         let o0 = RansTables::new(14, [0; 256], vec![normalize(&all, 14)]).unwrap();
+        // The engine's order-0 scale (shared and inline models).
+        let o0_12 = RansTables::new(12, [0; 256], vec![normalize(&all, 12)]).unwrap();
         let prev: Vec<u8> = std::iter::once(0)
             .chain(hi.iter().copied())
             .take(size)
             .collect();
         let o1 = ctx_model(&hi, &prev, 12);
         let plane = ctx_model(&lo, &hi, 12);
-        let cases: [(&str, &[u8], Ctx<'_>, &RansTables); 3] = [
+        let cases: [(&str, &[u8], Ctx<'_>, &RansTables); 4] = [
             ("o0", &hi, Ctx::Order0, &o0),
+            ("o0-12", &hi, Ctx::Order0, &o0_12),
             ("o1", &hi, Ctx::Order1, &o1),
             ("plane", &lo, Ctx::Plane(&hi), &plane),
         ];
@@ -278,6 +281,65 @@ fn bench_rans(c: &mut Criterion) {
             }
             g.finish();
         }
+        bench_pairs(c, size, &hi, &o0_12, &lo, &plane);
+    }
+}
+
+/// Pair decodes (`Kernels::rans_decode_pair`), as the chunk decoder runs
+/// them: two chunks' exponent planes under order-0 models (`pair-o0`), and
+/// one chunk's exponent plane with its mantissa plane under the exponent
+/// contexts (`pair-plane`). Throughput counts the symbols of both streams.
+fn bench_pairs(
+    c: &mut Criterion,
+    size: usize,
+    hi: &[u8],
+    o0: &RansTables,
+    lo: &[u8],
+    plane: &RansTables,
+) {
+    let encode = |data: &[u8], ctx: Ctx<'_>, t: &RansTables| {
+        let mut stream = Vec::new();
+        Kernels::scalar()
+            .rans_encode(data, ctx, t, &mut stream)
+            .unwrap();
+        stream
+    };
+    let first = encode(hi, Ctx::Order0, o0);
+    let cases = [
+        ("pair-o0", first.clone(), SecondCtx::Order0, o0),
+        (
+            "pair-plane",
+            encode(lo, Ctx::Plane(hi), plane),
+            SecondCtx::First,
+            plane,
+        ),
+    ];
+    for (name, second, second_ctx, second_t) in cases {
+        let mut g = c.benchmark_group(format!("rans/{name}/decode/{}KiB", size / KIB));
+        g.throughput(Throughput::Bytes(2 * size as u64));
+        let (mut oa, mut ob) = (vec![0u8; size], vec![0u8; size]);
+        for k in levels() {
+            g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                b.iter(|| {
+                    k.rans_decode_pair(
+                        PairStream {
+                            stream: black_box(&first),
+                            ctx: None,
+                            tables: o0,
+                            out: &mut oa,
+                        },
+                        PairStream {
+                            stream: black_box(&second),
+                            ctx: second_ctx,
+                            tables: second_t,
+                            out: &mut ob,
+                        },
+                    )
+                    .unwrap()
+                })
+            });
+        }
+        g.finish();
     }
 }
 
