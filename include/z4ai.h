@@ -391,8 +391,9 @@ int64_t z4ai_compress_bound(int64_t src_size,
  * `Z4AI_ERROR_NULL_POINTER` for a NULL buffer with a non-zero size,
  * `Z4AI_ERROR_INVALID_ARGUMENT` for negative sizes or overlapping buffers.
  *
- * The frame is produced in library memory (in parts) and copied into `dst`
- * once.
+ * Each part of the frame is copied into `dst` once, as it is produced;
+ * only the pages of `dst` the frame lands on are touched, so a capacity of
+ * `z4ai_compress_bound(src_size)` costs no more memory than the frame.
  *
  * # Safety
  *
@@ -491,8 +492,8 @@ int64_t z4ai_decompress_range(void *dst,
  * reference's length and checksum; decode it with `z4ai_decompress_delta`
  * and the same reference. `z4ai_compress_bound(src_size)` bounds its size.
  *
- * Returns the frame size or a negative code, as `z4ai_compress`. The frame
- * is produced in library memory and copied into `dst`.
+ * Returns the frame size or a negative code, as `z4ai_compress`, and
+ * writes `dst` as it does.
  *
  * # Safety
  *

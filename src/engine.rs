@@ -417,6 +417,36 @@ impl FrameParts {
     }
 }
 
+/// A frame written straight into a caller's buffer. A part that does not
+/// fit is only counted (nothing after it is written), so that the caller
+/// learns the frame's size.
+struct SliceSink<'a> {
+    out: &'a mut [u8],
+    len: usize,
+}
+
+impl FrameSink for SliceSink<'_> {
+    fn put(&mut self, part: Vec<u8>) {
+        let end = self.len.saturating_add(part.len());
+        if let Some(dst) = self.out.get_mut(self.len..end) {
+            dst.copy_from_slice(&part);
+        }
+        self.len = end;
+    }
+
+    /// Copies the parts in parallel, as the `Vec` sink does.
+    fn put_all(&mut self, parts: Vec<Vec<u8>>) {
+        let total: usize = parts.iter().map(Vec::len).sum();
+        let end = self.len.saturating_add(total);
+        if let Some(dst) = self.out.get_mut(self.len..end) {
+            slots_for(dst, &parts)
+                .into_par_iter()
+                .for_each(|(slot, p)| slot.copy_from_slice(p));
+        }
+        self.len = end;
+    }
+}
+
 /// A chunk between analysis and plane coding.
 struct Prep<'a> {
     copies: Vec<Copy>,
@@ -530,6 +560,27 @@ pub fn compress(data: &[u8], reference: Option<&[u8]>, opts: &Options) -> Result
     compress_to(data, reference, opts, &mut out)?;
     out.shrink_to_fit();
     Ok(out)
+}
+
+/// As [`compress`], into `out`: returns the frame's size, or
+/// `BufferTooSmall` (needing that size; `out` then holds no usable frame)
+/// when it does not fit. Only the pages the frame lands on are touched.
+pub fn compress_into(
+    data: &[u8],
+    reference: Option<&[u8]>,
+    opts: &Options,
+    out: &mut [u8],
+) -> Result<usize> {
+    advise_huge(out);
+    let mut sink = SliceSink { out, len: 0 };
+    compress_to(data, reference, opts, &mut sink)?;
+    if sink.len > sink.out.len() {
+        return Err(Error::BufferTooSmall {
+            needed: sink.len as u64,
+            got: sink.out.len() as u64,
+        });
+    }
+    Ok(sink.len)
 }
 
 /// As [`compress`], with the frame kept in its parts.

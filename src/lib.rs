@@ -55,6 +55,28 @@ pub fn compress(data: &[u8], opts: &Options) -> Result<Vec<u8>> {
     engine::compress(data, None, opts)
 }
 
+/// As [`compress`], into memory the caller owns: writes the frame to the
+/// start of `out` and returns its size. [`compress_bound`] bytes always
+/// suffice; a smaller `out` works when the frame fits, else the call fails
+/// with [`Error::BufferTooSmall`] giving the frame's size (and `out` holds
+/// no usable frame). Each part of the frame is copied in once, and only
+/// the pages it lands on are touched: an `out` of `compress_bound` bytes
+/// costs no more memory than the frame, and a reused one maps nothing.
+pub fn compress_into(data: &[u8], out: &mut [u8], opts: &Options) -> Result<usize> {
+    engine::compress_into(data, None, opts, out)
+}
+
+/// As [`compress_delta`], into memory the caller owns (see
+/// [`compress_into`]).
+pub fn compress_delta_into(
+    new: &[u8],
+    reference: &[u8],
+    out: &mut [u8],
+    opts: &Options,
+) -> Result<usize> {
+    engine::compress_into(new, Some(reference), opts, out)
+}
+
 /// As [`compress`], but the frame is returned in the parts it was produced
 /// in, for callers that copy it into memory they own (one copy instead of
 /// two): see [`FrameParts::copy_to`].

@@ -5,7 +5,7 @@ mod common;
 use common::{specials, weights, Rng};
 use z4ai::{
     compress, decompress, decompress_into, decompress_range, decompressed_size, DType, Effort,
-    Options,
+    Error, Options,
 };
 
 fn opts(dtype: DType, effort: Effort) -> Options {
@@ -166,6 +166,60 @@ fn frame_parts_are_the_frame() {
         let delta = z4ai::compress_delta(&data, &reference, &o).unwrap();
         let dparts = z4ai::compress_delta_parts(&data, &reference, &o).unwrap();
         assert_eq!(dparts.into_vec(), delta);
+    }
+}
+
+#[test]
+fn compress_into_writes_the_frame_or_says_how_much_it_needs() {
+    let mut r = Rng(21);
+    let noise: Vec<u8> = (0..70_001).map(|_| r.next() as u8).collect();
+    let inputs = [
+        (weights(DType::BF16, 50_000, 11), DType::BF16),
+        (weights(DType::F32, 20_000, 13), DType::F32),
+        // Incompressible, with a tail: the frame is as large as it gets.
+        (noise, DType::Bytes),
+        (Vec::new(), DType::BF16),
+    ];
+    for (data, dtype) in &inputs {
+        for effort in [Effort::Fast, Effort::Default, Effort::Max] {
+            for threads in [1, 2] {
+                let o = Options {
+                    block_chunks: 3,
+                    threads,
+                    ..opts(*dtype, effort)
+                };
+                let blob = compress(data, &o).unwrap();
+                // compress_bound always suffices; what is not the frame
+                // stays untouched.
+                let bound = z4ai::compress_bound(data.len(), &o);
+                let mut dst = vec![0xAAu8; bound + 7];
+                assert_eq!(z4ai::compress_into(data, &mut dst, &o).unwrap(), blob.len());
+                assert_eq!(&dst[..blob.len()], &blob[..]);
+                assert!(dst[blob.len()..].iter().all(|&b| b == 0xAA));
+                // Exactly the frame's size suffices too.
+                let mut exact = vec![0u8; blob.len()];
+                assert_eq!(
+                    z4ai::compress_into(data, &mut exact, &o).unwrap(),
+                    blob.len()
+                );
+                assert_eq!(exact, blob);
+                // One byte less: an error that gives the size needed.
+                let mut short = vec![0u8; blob.len() - 1];
+                match z4ai::compress_into(data, &mut short, &o) {
+                    Err(Error::BufferTooSmall { needed, got }) => {
+                        assert_eq!((needed, got), (blob.len() as u64, short.len() as u64));
+                    }
+                    other => panic!("{dtype:?} {effort:?}: {other:?}"),
+                }
+                // The delta variant writes the frame compress_delta returns.
+                let reference = weights(*dtype, data.len() / dtype.width().max(1), 12);
+                let reference = &reference[..reference.len().min(data.len())];
+                let delta = z4ai::compress_delta(data, reference, &o).unwrap();
+                let mut ddst = vec![0u8; z4ai::compress_bound(data.len(), &o)];
+                let n = z4ai::compress_delta_into(data, reference, &mut ddst, &o).unwrap();
+                assert_eq!(&ddst[..n], &delta[..]);
+            }
+        }
     }
 }
 

@@ -206,7 +206,8 @@ impl Drop for Buffer {
 }
 
 /// A fresh `bytes` of `len` bytes, filled by `fill` with the GIL released.
-/// `fill` must write every byte (the object is discarded on error).
+/// `fill` must write every byte the object will hold: all `len`, unless the
+/// caller shrinks it after (the object is discarded on error).
 fn new_bytes<'py>(
     py: Python<'py>,
     len: usize,
@@ -277,25 +278,76 @@ fn compress<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let opts = options(py, dtype, effort, threads, chunk_size)?;
     let input = Buffer::get(data, false, "data")?;
-    let frame = py
-        .detach(|| z4ai::compress_parts(input.as_slice(), &opts))
-        .py(py)?;
-    drop(input);
-    bytes_of_parts(py, &frame, threads)
+    let src = input.as_slice();
+    compressed_bytes(
+        py,
+        z4ai::compress_bound(src.len(), &opts),
+        threads,
+        || z4ai::compress_parts(src, &opts),
+        |out| z4ai::compress_into(src, out, &opts),
+    )
 }
 
-/// A `bytes` holding `frame`: it cannot adopt Rust memory, so the parts
-/// the engine produced are copied in once (spread over the call's threads),
-/// as the Rust API copies them once into its `Vec`.
-fn bytes_of_parts<'py>(
+/// Frames whose bound is at least this many bytes are written straight
+/// into a `bytes` of the bound's size, which is then shrunk in place.
+/// Allocations this large are fresh memory maps (glibc's largest mmap
+/// threshold is 32 MiB), so the pages past the frame are never touched:
+/// the object costs the frame's memory, not the bound's.
+const DIRECT_BYTES: usize = 32 << 20;
+
+/// A `bytes` holding a frame at most `bound` bytes long. Large frames are
+/// compressed by `direct` into the object itself, which then shrinks to
+/// the frame (one set of fresh pages, as the Rust API's `Vec`); smaller
+/// ones by `parts` into the engine's parts, copied into a `bytes` of the
+/// frame's size (spread over the call's threads). The GIL is released
+/// while either runs.
+fn compressed_bytes<'py>(
     py: Python<'py>,
-    frame: &z4ai::FrameParts,
+    bound: usize,
     threads: usize,
+    parts: impl FnOnce() -> Result<z4ai::FrameParts, Error> + Send,
+    direct: impl FnOnce(&mut [u8]) -> Result<usize, Error> + Send,
 ) -> PyResult<Bound<'py, PyBytes>> {
-    new_bytes(py, frame.len(), |out| {
-        frame.copy_to(out, threads);
+    if bound < DIRECT_BYTES {
+        let frame = py.detach(parts).py(py)?;
+        return new_bytes(py, frame.len(), |out| {
+            frame.copy_to(out, threads);
+            Ok(())
+        });
+    }
+    let mut len = 0;
+    let bytes = new_bytes(py, bound, |out| {
+        len = direct(out)?;
         Ok(())
-    })
+    })?;
+    // SAFETY: `bytes` was created above and has not been shared: its only
+    // reference is ours, nothing has hashed it, and `len <= bound`
+    // (compress_into never reports more than it wrote into `out`).
+    unsafe { shrink_new_bytes(&bytes, len) };
+    Ok(bytes)
+}
+
+/// Shrinks a `bytes` to its first `len` bytes in place: the size field
+/// (`PyVarObject.ob_size`, part of the stable ABI) and the terminating NUL
+/// every `bytes` keeps after its content, which is what CPython's
+/// `_PyBytes_Resize` (not in the limited API) does to a new object before
+/// giving memory back. The allocation keeps its size; pages past `len`
+/// that were never written are never mapped.
+///
+/// # Safety
+///
+/// `b` was just created by this module and has not been handed out
+/// (reference count 1, not hashed), and `len` is at most its length.
+unsafe fn shrink_new_bytes(b: &Bound<'_, PyBytes>, len: usize) {
+    let obj = b.as_ptr();
+    debug_assert!(len <= ffi::PyBytes_Size(obj) as usize);
+    // SAFETY: `len` is within the object's content, so the NUL goes to a
+    // byte of the allocation (the content's last byte at worst, before the
+    // old terminator); `obj` is a `bytes`, a variable-size object.
+    unsafe {
+        *ffi::PyBytes_AsString(obj).add(len) = 0;
+        (*obj.cast::<ffi::PyVarObject>()).ob_size = len as ffi::Py_ssize_t;
+    }
 }
 
 /// compress_delta(data, reference, dtype=None, effort="default", threads=0, chunk_size=None) -> bytes
@@ -314,12 +366,14 @@ fn compress_delta<'py>(
     let opts = options(py, dtype, effort, threads, chunk_size)?;
     let input = Buffer::get(data, false, "data")?;
     let base = Buffer::get(reference, false, "reference")?;
-    let frame = py
-        .detach(|| z4ai::compress_delta_parts(input.as_slice(), base.as_slice(), &opts))
-        .py(py)?;
-    drop(input);
-    drop(base);
-    bytes_of_parts(py, &frame, threads)
+    let (src, base) = (input.as_slice(), base.as_slice());
+    compressed_bytes(
+        py,
+        z4ai::compress_bound(src.len(), &opts),
+        threads,
+        || z4ai::compress_delta_parts(src, base, &opts),
+        |out| z4ai::compress_delta_into(src, base, out, &opts),
+    )
 }
 
 /// decompress_delta(blob, reference) -> bytes

@@ -242,3 +242,33 @@ def test_gil_released_output_is_bytes(bf16_bytes):
     blob = z4ai.compress(bf16_bytes, dtype="bf16")
     out = z4ai.decompress(blob)
     assert type(out) is bytes and type(blob) is bytes
+
+
+def test_large_frames_are_ordinary_bytes():
+    """Frames of 32 MiB and more are compressed straight into the bytes
+    object, which then shrinks to the frame: it must behave like any other
+    bytes (length, content, hashing, slicing, copies, pickling)."""
+    import pickle
+
+    rng = np.random.default_rng(5)
+    n = 20_000_000  # 40 MB of bf16: above the direct-write threshold
+    data = (rng.standard_normal(n).astype(np.float32).view(np.uint32) >> 16).astype(np.uint16)
+    raw = data.tobytes()
+    for effort in ("fast", "default"):
+        blob = z4ai.compress(data, dtype="bf16", effort=effort, threads=2)
+        assert isinstance(blob, bytes)
+        assert len(blob) < 0.8 * len(raw)
+        assert z4ai.compress_bound(len(raw), dtype="bf16") > len(blob)
+        assert z4ai.decompress(blob) == raw
+        copy = bytes(bytearray(blob))
+        assert copy == blob and hash(copy) == hash(blob)
+        assert blob[-8:] == copy[-8:] and blob[: len(blob)] == copy
+        assert pickle.loads(pickle.dumps(blob)) == blob
+        assert len(blob + b"x") == len(blob) + 1
+        assert z4ai.decompressed_size(blob) == len(raw)
+    # Deltas take the same path.
+    new = data.copy()
+    new[::97] += 1
+    dblob = z4ai.compress_delta(new, data, dtype="bf16")
+    assert z4ai.decompress_delta(dblob, data) == new.tobytes()
+    assert hash(bytes(bytearray(dblob))) == hash(dblob)

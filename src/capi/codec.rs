@@ -59,8 +59,9 @@ pub unsafe extern "C" fn z4ai_compress_bound(src_size: i64, params: *const z4ai_
 /// `Z4AI_ERROR_NULL_POINTER` for a NULL buffer with a non-zero size,
 /// `Z4AI_ERROR_INVALID_ARGUMENT` for negative sizes or overlapping buffers.
 ///
-/// The frame is produced in library memory (in parts) and copied into `dst`
-/// once.
+/// Each part of the frame is copied into `dst` once, as it is produced;
+/// only the pages of `dst` the frame lands on are touched, so a capacity of
+/// `z4ai_compress_bound(src_size)` costs no more memory than the frame.
 ///
 /// # Safety
 ///
@@ -87,10 +88,7 @@ pub unsafe extern "C" fn z4ai_compress(
         let (src, dst) = unsafe { (in_buf(src, src_size)?, out_buf(dst, dst_capacity)?) };
         // SAFETY: forwarded from this function's contract.
         let (opts, _) = unsafe { params_or_default(params) };
-        let frame = crate::compress_parts(src, &opts).map_err(code_of)?;
-        let n = frame
-            .copy_to(dst, opts.threads)
-            .ok_or(Z4AI_ERROR_DST_TOO_SMALL)?;
+        let n = crate::compress_into(src, dst, &opts).map_err(code_of)?;
         size_ret(n as u64)
     })
 }
@@ -212,8 +210,8 @@ pub unsafe extern "C" fn z4ai_decompress_range(
 /// reference's length and checksum; decode it with `z4ai_decompress_delta`
 /// and the same reference. `z4ai_compress_bound(src_size)` bounds its size.
 ///
-/// Returns the frame size or a negative code, as `z4ai_compress`. The frame
-/// is produced in library memory and copied into `dst`.
+/// Returns the frame size or a negative code, as `z4ai_compress`, and
+/// writes `dst` as it does.
 ///
 /// # Safety
 ///
@@ -237,10 +235,7 @@ pub unsafe extern "C" fn z4ai_compress_delta(
             unsafe { delta_bufs(dst, dst_capacity, src, src_size, reference, reference_size)? };
         // SAFETY: forwarded from this function's contract.
         let (opts, _) = unsafe { params_or_default(params) };
-        let frame = crate::compress_delta_parts(src, reference, &opts).map_err(code_of)?;
-        let n = frame
-            .copy_to(dst, opts.threads)
-            .ok_or(Z4AI_ERROR_DST_TOO_SMALL)?;
+        let n = crate::compress_delta_into(src, reference, dst, &opts).map_err(code_of)?;
         size_ret(n as u64)
     })
 }
