@@ -14,6 +14,7 @@ use crate::{checksum, cut, hist, planes, rans, Isa};
 type PlaneFn = fn(&[u8], usize, bool, &mut [u8]);
 type MergeFn = fn(&[&[u8]], bool, &mut [u8]);
 type HashFn = fn(&[u8]) -> u64;
+type Hash128Fn = fn(&[u8]) -> u128;
 type AdvanceFn = fn(&mut Xxh3Progress, &[u8], usize);
 type FinishFn = fn(Xxh3Progress, &[u8]) -> u64;
 type CutFn = fn(&[u8], usize, usize) -> Option<usize>;
@@ -61,6 +62,7 @@ pub struct Kernels {
     xxh3: HashFn,
     xxh3_advance: AdvanceFn,
     xxh3_finish: FinishFn,
+    xxh3_128: Hash128Fn,
     cut: CutFn,
 }
 
@@ -82,6 +84,7 @@ const SCALAR: Kernels = Kernels {
     xxh3: checksum::scalar,
     xxh3_advance: checksum::advance_none,
     xxh3_finish: checksum::finish_scalar,
+    xxh3_128: checksum::scalar_128,
     cut: cut::scalar::find_cut,
 };
 
@@ -113,6 +116,7 @@ const AVX2: Kernels = Kernels {
     xxh3: checksum::avx2::hash,
     xxh3_advance: checksum::avx2::advance,
     xxh3_finish: checksum::avx2::finish,
+    xxh3_128: checksum::avx2::hash128,
     cut: cut::prefetched::find_cut,
 };
 
@@ -130,6 +134,7 @@ const AVX512: Kernels = Kernels {
     xxh3: checksum::avx512::hash,
     xxh3_advance: checksum::avx512::advance,
     xxh3_finish: checksum::avx512::finish,
+    xxh3_128: checksum::avx512::hash128,
     cut: cut::avx512::find_cut,
 };
 
@@ -227,6 +232,19 @@ impl Kernels {
             h,
             (SCALAR.xxh3)(data),
             "xxh3_64[{}] differs from scalar",
+            self.isa
+        );
+        h
+    }
+
+    /// XXH3-128 (seed 0) of `data`; see [`checksum`].
+    pub fn xxh3_128(&self, data: &[u8]) -> u128 {
+        let h = (self.xxh3_128)(data);
+        #[cfg(feature = "check-kernels")]
+        assert_eq!(
+            h,
+            (SCALAR.xxh3_128)(data),
+            "xxh3_128[{}] differs from scalar",
             self.isa
         );
         h

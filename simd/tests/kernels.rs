@@ -903,7 +903,7 @@ fn xxh3_progress_matches_one_shot() {
 }
 
 #[test]
-fn xxh3_matches_scalar() {
+fn xxh3_64_and_128_match_scalar() {
     let mut rng = Rng(0x5EED_0FC0_FFEE);
     let big = rng.bytes((1 << 20) + 300);
     let mut lengths: Vec<usize> = (0..=300).collect();
@@ -924,14 +924,26 @@ fn xxh3_matches_scalar() {
                     "{} len {n} offset {off}",
                     k.isa()
                 );
+                assert_eq!(
+                    k.xxh3_128(d),
+                    Kernels::scalar().xxh3_128(d),
+                    "xxh3_128 {} len {n} offset {off}",
+                    k.isa()
+                );
             }
         }
         for d in [&zeros[..], &ones[..]] {
             assert_eq!(k.xxh3_64(d), Kernels::scalar().xxh3_64(d), "{}", k.isa());
+            assert_eq!(k.xxh3_128(d), Kernels::scalar().xxh3_128(d), "{}", k.isa());
         }
     }
-    // The reference is XXH3-64 itself: the empty input's published value.
+    // The references are XXH3 itself: the empty input's published values
+    // (XXH3-128: high half, then low half).
     assert_eq!(Kernels::scalar().xxh3_64(b""), 0x2D06_8005_38D3_94C2);
+    assert_eq!(
+        Kernels::scalar().xxh3_128(b""),
+        0x99AA_06D3_0147_98D8_6001_C324_468D_497F
+    );
 }
 
 /// Extreme models at every level: frequency-1 symbols (the encoder's

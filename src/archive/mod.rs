@@ -201,6 +201,12 @@ pub fn detect(path: &Path) -> Result<Detected> {
     })
 }
 
+/// The XXH3-128 of an archive piece (or reference slice), on the active
+/// kernel level.
+pub(crate) fn piece_hash(data: &[u8]) -> u128 {
+    z4ai_simd::Kernels::active().xxh3_128(data)
+}
+
 /// The model format of a file starting with `head` (its first 9 bytes).
 fn sniff(head: &[u8], len: u64) -> Option<FileFormat> {
     if safetensors::sniff(head, len) {

@@ -7,7 +7,7 @@ use std::io::{BufRead, Read, Write};
 use std::path::Path;
 
 use rayon::prelude::*;
-use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+use xxhash_rust::xxh3::Xxh3;
 
 use super::format::{
     self, malformed, ArchiveKind, FileEntry, FileFormat, Index, Piece, ReferenceId, FOOTER_LEN,
@@ -590,7 +590,7 @@ impl Archive {
             } else {
                 crate::decompress_into_with(&blobs[0], out, &self.inner_opts())?;
             }
-            if xxh3_128(out) != p.hash {
+            if super::piece_hash(out) != p.hash {
                 return Err(Error::ChecksumMismatch {
                     what: "archive piece",
                     chunk: None,

@@ -14,7 +14,7 @@ use std::io::Read;
 use std::path::Path;
 use std::sync::OnceLock;
 
-use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+use xxhash_rust::xxh3::Xxh3;
 
 use super::format::{RefSlice, ReferenceId};
 use super::reader::Archive;
@@ -203,7 +203,7 @@ impl Reference {
         match &self.src {
             Src::Bytes(src) => {
                 let v = src.read_vec(t.offset, t.len)?;
-                let h = xxh3_128(&v);
+                let h = super::piece_hash(&v);
                 Ok((v, h))
             }
             Src::Archive(a) => {
@@ -224,7 +224,7 @@ impl Reference {
                     return Err(Error::ReferenceMismatch);
                 }
                 let v = src.read_vec(s.offset, s.len)?;
-                if xxh3_128(&v) != s.hash {
+                if super::piece_hash(&v) != s.hash {
                     return Err(Error::ReferenceMismatch);
                 }
                 Ok(v)

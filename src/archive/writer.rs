@@ -14,7 +14,7 @@ use std::io::Write;
 use std::path::Path;
 
 use rayon::prelude::*;
-use xxhash_rust::xxh3::{xxh3_128, Xxh3};
+use xxhash_rust::xxh3::Xxh3;
 
 use super::format::{self, ArchiveKind, FileEntry, FileFormat, FrameRef, Index, Piece, RefSlice};
 use super::reference::{RefTensor, Reference};
@@ -392,7 +392,7 @@ impl<W: Write> State<'_, W> {
                 .par_iter()
                 .map(|s| {
                     let data = src.read_vec(s.offset, s.len)?;
-                    let hash = xxh3_128(&data);
+                    let hash = super::piece_hash(&data);
                     let reference = match (reference, ref_tensor(reference, s)) {
                         (Some(r), Some(t)) => {
                             let (bytes, h) = r.read(t)?;

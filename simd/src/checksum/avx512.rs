@@ -53,6 +53,18 @@ unsafe fn hash_avx512(data: &[u8]) -> u64 {
     unsafe { super::hash_with::<Acc>(data) }
 }
 
+/// XXH3-128 of `data` (seed 0).
+pub(crate) fn hash128(data: &[u8]) -> u128 {
+    // SAFETY: as in `hash`.
+    unsafe { hash128_avx512(data) }
+}
+
+#[target_feature(enable = "avx512f")]
+unsafe fn hash128_avx512(data: &[u8]) -> u128 {
+    // SAFETY: compiled for the level, which the caller guarantees.
+    unsafe { super::hash128_with::<Acc>(data) }
+}
+
 /// See [`crate::Kernels::xxh3_advance`].
 pub(crate) fn advance(st: &mut Xxh3Progress, buf: &[u8], ready: usize) {
     // SAFETY: as in `hash`.

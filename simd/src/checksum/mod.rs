@@ -1,5 +1,6 @@
 //! XXH3-64 (seed 0, default secret), the checksum of chunks, dedup pieces
-//! and references: inputs up to 240 bytes go to `xxhash-rust`, and so do
+//! and references, and XXH3-128, the checksum of archive pieces: inputs up
+//! to 240 bytes go to `xxhash-rust`, and so do
 //! long inputs at the scalar level (that crate is the reference); the SIMD
 //! levels run the long-input loop — 64-byte stripes accumulated into eight
 //! `u64` lanes, scrambled every 1 KiB block — in vector registers, then
@@ -26,6 +27,9 @@ const BLOCK: usize = STRIPE * STRIPES_PER_BLOCK;
 const SCRAMBLE_AT: usize = 128;
 const LAST_STRIPE_AT: usize = 121;
 const MERGE_AT: usize = 11;
+/// Where XXH3-128's high half reads its merge keys: 64 + 11 bytes before
+/// the secret's end.
+const MERGE_HIGH_AT: usize = 192 - 64 - MERGE_AT;
 /// The scramble multiplier.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 pub(crate) const PRIME32_1: u64 = 0x9E37_79B1;
@@ -62,6 +66,11 @@ const SECRET: [u8; 192] = [
 /// XXH3-64 of `data` (seed 0): the reference every level must match.
 pub fn scalar(data: &[u8]) -> u64 {
     xxhash_rust::xxh3::xxh3_64(data)
+}
+
+/// XXH3-128 of `data` (seed 0): the reference every level must match.
+pub fn scalar_128(data: &[u8]) -> u128 {
+    xxhash_rust::xxh3::xxh3_128(data)
 }
 
 /// Eight `u64` accumulator lanes held in one ISA's vector registers.
@@ -155,10 +164,47 @@ pub(crate) unsafe fn advance_with<L: Lanes>(st: &mut Xxh3Progress, buf: &[u8], r
 /// As for [`hash_with`].
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
-pub(crate) unsafe fn finish_with<L: Lanes>(mut st: Xxh3Progress, buf: &[u8]) -> u64 {
+pub(crate) unsafe fn finish_with<L: Lanes>(st: Xxh3Progress, buf: &[u8]) -> u64 {
     if buf.len() <= MID_SIZE_MAX {
         return scalar(buf);
     }
+    let len = buf.len() as u64;
+    merge(
+        final_acc::<L>(st, buf),
+        MERGE_AT,
+        len.wrapping_mul(PRIME64_1),
+    )
+}
+
+/// XXH3-128 of `data` with the long-input loop run on `L`: the same
+/// accumulation as XXH3-64, merged twice (the low half as XXH3-64 merges,
+/// the high half with the secret at [`MERGE_HIGH_AT`] and another start).
+///
+/// # Safety
+///
+/// As for [`hash_with`].
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+pub(crate) unsafe fn hash128_with<L: Lanes>(data: &[u8]) -> u128 {
+    if data.len() <= MID_SIZE_MAX {
+        return scalar_128(data);
+    }
+    let len = data.len() as u64;
+    let acc = final_acc::<L>(Xxh3Progress::new(data.len()), data);
+    let low = merge(acc, MERGE_AT, len.wrapping_mul(PRIME64_1));
+    let high = merge(acc, MERGE_HIGH_AT, !len.wrapping_mul(PRIME64_2));
+    u128::from(high) << 64 | u128::from(low)
+}
+
+/// The accumulator lanes after every stripe of `buf` (longer than
+/// [`MID_SIZE_MAX`]), using the blocks `st` has taken.
+///
+/// # Safety
+///
+/// As for [`hash_with`].
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+#[inline(always)]
+unsafe fn final_acc<L: Lanes>(mut st: Xxh3Progress, buf: &[u8]) -> [u64; 8] {
     advance_with::<L>(&mut st, buf, buf.len());
     let blocks = st.blocks;
     let tail_stripes = (buf.len() - 1 - blocks * BLOCK) / STRIPE;
@@ -170,7 +216,7 @@ pub(crate) unsafe fn finish_with<L: Lanes>(mut st: Xxh3Progress, buf: &[u8]) -> 
     }
     // SAFETY: len > 240, so the last 64 bytes exist; keys end at 185.
     acc = acc.stripe(p.add(buf.len() - STRIPE), k.add(LAST_STRIPE_AT));
-    merge(acc.to_array(), buf.len())
+    acc.to_array()
 }
 
 /// XXH3-64 of `data` with the long-input loop run on `L`.
@@ -194,13 +240,14 @@ pub fn finish_scalar(_: Xxh3Progress, buf: &[u8]) -> u64 {
     scalar(buf)
 }
 
-/// The hash of a long input from its final accumulator lanes.
-fn merge(acc: [u64; 8], len: usize) -> u64 {
-    let key = |at: usize| u64::from_le_bytes(SECRET[at..at + 8].try_into().unwrap());
-    let mut h = (len as u64).wrapping_mul(PRIME64_1);
+/// A 64-bit hash of a long input from its final accumulator lanes: the
+/// lanes mixed in pairs with the secret at `at`, summed from `start`.
+fn merge(acc: [u64; 8], at: usize, start: u64) -> u64 {
+    let key = |k: usize| u64::from_le_bytes(SECRET[at + k..at + k + 8].try_into().unwrap());
+    let mut h = start;
     for i in 0..4 {
-        let a = acc[2 * i] ^ key(MERGE_AT + 16 * i);
-        let b = acc[2 * i + 1] ^ key(MERGE_AT + 16 * i + 8);
+        let a = acc[2 * i] ^ key(16 * i);
+        let b = acc[2 * i + 1] ^ key(16 * i + 8);
         let p = u128::from(a) * u128::from(b);
         h = h.wrapping_add(p as u64 ^ (p >> 64) as u64);
     }
