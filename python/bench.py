@@ -9,7 +9,8 @@ and at the same thread count, it measures:
 - the same Rust API calls (``z4ai::compress``, ``z4ai::decompress_with``,
   ``z4ai::decompress_into_with``) timed inside Rust in this process,
   interleaved round by round with the Python calls so both see the same
-  machine load;
+  machine load (``--blocked``: each kind of call in a block of its own, as
+  ZipNN is timed);
 - ``z4ai bench FILE --dtype bf16 -e EFFORT -T N --json`` (the CLI binary,
   on the same bytes written to a temporary file);
 - ZipNN (``pip install zipnn``), in this process, when it is installed.
@@ -112,6 +113,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--no-cli", action="store_true", help="skip the Rust CLI comparison")
     ap.add_argument("--no-zipnn", action="store_true", help="skip ZipNN")
     ap.add_argument("--json", action="store_true", help="print one JSON object")
+    ap.add_argument("--blocked", action="store_true",
+                    help="time each z4ai call kind in its own block of --repeat calls (as ZipNN is "
+                         "timed) instead of interleaving Python and Rust call by call")
     args = ap.parse_args(argv)
 
     n_bytes = args.mb << 20
@@ -125,6 +129,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         "threads": T,
         "effort": args.effort,
         "repeat": args.repeat,
+        "blocked": args.blocked,
         "machine": f"{cpu_name()}, {os.cpu_count()} logical CPUs, {platform.system()} {platform.machine()}",
         "python": platform.python_version(),
         "numpy": np.__version__,
@@ -138,7 +143,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     # --- z4ai: Python calls and the same Rust calls, interleaved ----------
     # Each round times the Python call and then the Rust API call on the same
     # bytes (the order alternates), so both see the same machine load; the
-    # ratio is the median of the per-round ratios.
+    # ratio is the median of the per-round ratios. With --blocked each kind
+    # runs in a block of its own (the ratio then pairs the i-th calls).
     log(f"z4ai: {n / 1e6:.0f} MB bf16, {T} threads, effort {args.effort}")
     from z4ai import _z4ai as native
 
@@ -166,15 +172,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         samples[key].append(fn())
         cpu[key].append(time.process_time() - c)
 
-    for i in range(args.repeat):
-        pairs = [
-            ("py_c", lambda: py_time(lambda: z4ai.compress(arr, effort=args.effort, threads=T))),
-            ("rs_c", lambda: native._rust_compress_seconds(u8, "bf16", args.effort, T)[0]),
-            ("py_d", lambda: py_time(lambda: z4ai.decompress(blob, threads=T))),
-            ("rs_d", lambda: native._rust_decompress_seconds(blob, None, T)),
-            ("py_di", lambda: py_time(lambda: z4ai.decompress_into(blob, out_py, threads=T))),
-            ("rs_di", lambda: native._rust_decompress_seconds(blob, out_rs, T)),
-        ]
+    pairs = [
+        ("py_c", lambda: py_time(lambda: z4ai.compress(arr, effort=args.effort, threads=T))),
+        ("rs_c", lambda: native._rust_compress_seconds(u8, "bf16", args.effort, T)[0]),
+        ("py_d", lambda: py_time(lambda: z4ai.decompress(blob, threads=T))),
+        ("rs_d", lambda: native._rust_decompress_seconds(blob, None, T)),
+        ("py_di", lambda: py_time(lambda: z4ai.decompress_into(blob, out_py, threads=T))),
+        ("rs_di", lambda: native._rust_decompress_seconds(blob, out_rs, T)),
+    ]
+    if args.blocked:
+        # Each kind in a block of consecutive calls: every call then meets
+        # the memory its own previous call freed, as ZipNN's calls do.
+        for key, fn in pairs:
+            for _ in range(args.repeat):
+                run(key, fn)
+    for i in range(0 if args.blocked else args.repeat):
         for j in range(0, len(pairs), 2):
             a, b = pairs[j], pairs[j + 1]
             for key, fn in ((a, b) if i % 2 == 0 else (b, a)):
