@@ -54,6 +54,7 @@ pub use chain::{
 pub use format::{ArchiveKind, FileFormat, RefSlice, ReferenceId, TensorMeta};
 pub use reader::{Archive, Coding, FileSummary, TensorInfo};
 pub use reference::Reference;
+pub(crate) use source::slice_at;
 pub use source::{FileSource, ReadAt};
 pub use writer::{
     compress_bytes, compress_bytes_delta, compress_path, compress_path_delta, file_name,

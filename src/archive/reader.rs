@@ -1,6 +1,7 @@
 //! Reading archives: the footer and the index with two positioned reads,
 //! then one read per frame a caller asks for.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufRead, Read, Write};
@@ -522,10 +523,10 @@ impl Archive {
     /// Reads the frames of piece `pi` of file `fi` and checks that each
     /// decodes to the size the index gives (before anything that size is
     /// allocated).
-    fn fetch(&self, fi: usize, pi: usize) -> Result<Vec<Vec<u8>>> {
+    fn fetch(&self, fi: usize, pi: usize) -> Result<Vec<Cow<'_, [u8]>>> {
         let p = &self.index.files[fi].pieces[pi];
         let src = self.store.src();
-        let run = || -> Result<Vec<Vec<u8>>> {
+        let run = || -> Result<Vec<Cow<'_, [u8]>>> {
             let mut blobs = Vec::with_capacity(p.frames.len());
             for (i, &id) in p.frames.iter().enumerate() {
                 let fr = self.index.frames[id as usize];
@@ -534,7 +535,7 @@ impl Archive {
                     TRANSFORM_GGUF_SPLIT => gguf::field_len(p.param, p.len, i),
                     t => return Err(malformed(format!("unknown transform {t}"))),
                 };
-                let blob = src.read_vec(fr.offset, fr.len)?;
+                let blob = src.bytes(fr.offset, fr.len)?;
                 let size = crate::decompressed_size(&blob)?;
                 if size != want {
                     return Err(Error::corrupt(format!(
@@ -559,7 +560,7 @@ impl Archive {
         &self,
         fi: usize,
         pi: usize,
-        blobs: &[Vec<u8>],
+        blobs: &[Cow<'_, [u8]>],
         out: &mut [u8],
     ) -> Result<()> {
         let p = &self.index.files[fi].pieces[pi];

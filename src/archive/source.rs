@@ -1,6 +1,7 @@
 //! Positioned reads from a file or from memory; the archive reader and
 //! writer never read a whole file at once.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -30,19 +31,30 @@ pub trait ReadAt: Sync {
         self.read_at(offset, &mut v)?;
         Ok(v)
     }
+
+    /// The `len` bytes at `offset`: borrowed where the source is memory,
+    /// else read as by [`Self::read_vec`].
+    fn bytes(&self, offset: u64, len: u64) -> Result<Cow<'_, [u8]>> {
+        self.read_vec(offset, len).map(Cow::Owned)
+    }
 }
 
 fn slice_read_at(data: &[u8], offset: u64, buf: &mut [u8]) -> Result<()> {
-    let s = usize::try_from(offset)
+    buf.copy_from_slice(slice_at(data, offset, buf.len() as u64)?);
+    Ok(())
+}
+
+/// The `len` bytes of `data` at `offset`, or the error a read would give.
+pub(crate) fn slice_at(data: &[u8], offset: u64, len: u64) -> Result<&[u8]> {
+    usize::try_from(offset)
         .ok()
-        .and_then(|o| data.get(o..o.checked_add(buf.len())?))
+        .zip(usize::try_from(len).ok())
+        .and_then(|(o, n)| data.get(o..o.checked_add(n)?))
         .ok_or(Error::Truncated {
             what: "positioned read",
-            needed: buf.len() as u64,
+            needed: len,
             available: (data.len() as u64).saturating_sub(offset),
-        })?;
-    buf.copy_from_slice(s);
-    Ok(())
+        })
 }
 
 impl ReadAt for &[u8] {
@@ -53,6 +65,10 @@ impl ReadAt for &[u8] {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         slice_read_at(self, offset, buf)
     }
+
+    fn bytes(&self, offset: u64, len: u64) -> Result<Cow<'_, [u8]>> {
+        slice_at(self, offset, len).map(Cow::Borrowed)
+    }
 }
 
 impl ReadAt for Vec<u8> {
@@ -62,6 +78,10 @@ impl ReadAt for Vec<u8> {
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
         slice_read_at(self, offset, buf)
+    }
+
+    fn bytes(&self, offset: u64, len: u64) -> Result<Cow<'_, [u8]>> {
+        slice_at(self, offset, len).map(Cow::Borrowed)
     }
 }
 
@@ -151,5 +171,51 @@ impl io::Read for RangeReader<'_> {
         self.src.read_at(self.pos, &mut buf[..n])?;
         self.pos += n as u64;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `bytes` gives what `read_vec` gives, borrowed from memory sources,
+    /// and the same error for every range that is not all there.
+    #[test]
+    fn bytes_match_read_vec_and_borrow_from_memory() {
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let slice: &[u8] = &data;
+        let path = std::env::temp_dir().join(format!("z4ai-source-{}", std::process::id()));
+        std::fs::write(&path, &data).unwrap();
+        let file = FileSource::new(File::open(&path).unwrap()).unwrap();
+        let sources: [&dyn ReadAt; 3] = [&slice, &data, &file];
+        let ranges = [
+            (0, 0),
+            (0, 1000),
+            (10, 990),
+            (999, 1),
+            (1000, 0),
+            (1000, 1),
+            (990, 11),
+            (u64::MAX, 1),
+            (1, u64::MAX),
+        ];
+        for (k, src) in sources.iter().enumerate() {
+            for (off, len) in ranges {
+                let got = src.bytes(off, len);
+                match src.read_vec(off, len) {
+                    Ok(v) => {
+                        let got = got.unwrap();
+                        assert_eq!(&*got, &v[..], "{k} {off} {len}");
+                        assert_eq!(matches!(got, Cow::Borrowed(_)), k < 2, "{k} {off} {len}");
+                    }
+                    Err(e) => assert_eq!(
+                        got.unwrap_err().to_string(),
+                        e.to_string(),
+                        "{k} {off} {len}"
+                    ),
+                }
+            }
+        }
+        std::fs::remove_file(&path).unwrap();
     }
 }

@@ -6,6 +6,7 @@
 //! made once at open, so that `z4ai_archive_tensor_info` hands out pointers
 //! that stay valid until `z4ai_archive_close` without allocating per call.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::path::PathBuf;
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 use super::codes::*;
 use super::params::z4ai_params;
 use super::{code_of, guard, out_buf, size_arg, size_ret};
-use crate::archive::{Archive, ReadAt, TensorInfo};
+use crate::archive::{slice_at, Archive, ReadAt, TensorInfo};
 use crate::error::Result;
 
 /// An open model archive (opaque to C).
@@ -80,7 +81,7 @@ unsafe impl Send for BorrowedBytes {}
 unsafe impl Sync for BorrowedBytes {}
 
 impl BorrowedBytes {
-    fn bytes(&self) -> &[u8] {
+    fn slice(&self) -> &[u8] {
         if self.len == 0 {
             return &[];
         }
@@ -97,7 +98,11 @@ impl ReadAt for BorrowedBytes {
     }
 
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
-        self.bytes().read_at(offset, buf)
+        self.slice().read_at(offset, buf)
+    }
+
+    fn bytes(&self, offset: u64, len: u64) -> Result<Cow<'_, [u8]>> {
+        slice_at(self.slice(), offset, len).map(Cow::Borrowed)
     }
 }
 
