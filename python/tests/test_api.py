@@ -266,6 +266,13 @@ def test_large_frames_are_ordinary_bytes():
         assert pickle.loads(pickle.dumps(blob)) == blob
         assert len(blob + b"x") == len(blob) + 1
         assert z4ai.decompressed_size(blob) == len(raw)
+    # Incompressible input: the frame is as large as frames get, and must
+    # still fit the bound the object is allocated at.
+    noise = rng.integers(0, 256, 40_000_003, dtype=np.uint8).tobytes()
+    for effort in ("fast", "max"):
+        blob = z4ai.compress(noise, effort=effort)
+        assert len(blob) <= z4ai.compress_bound(len(noise))
+        assert z4ai.decompress(blob) == noise
     # Deltas take the same path.
     new = data.copy()
     new[::97] += 1
