@@ -10,7 +10,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use z4ai::{compress, decompress, DType, Effort, Error, Options};
+use z4ai::{compress, compress_delta, decompress, decompress_delta, DType, Effort, Error, Options};
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -99,6 +99,97 @@ fn repeated() -> Vec<u8> {
     v
 }
 
+/// Checkpoint deltas (layout 5): `(name, new, reference, options)`. Each
+/// is pinned as `NAME.bin` (the new data), `NAME.ref` (the reference) and
+/// `NAME.z4` (the delta frame).
+fn delta_cases() -> Vec<(&'static str, Vec<u8>, Vec<u8>, Options)> {
+    let o = |d: DType| Options::new(d).effort(Effort::Default).chunk_size(4096);
+    let pair = |d: DType, n: usize, seed: u64| {
+        let old = common::weights(d, n, seed);
+        (moved(&old, d.width(), seed + 1), old)
+    };
+    let (bf_new, bf_old) = pair(DType::BF16, 6000, 41);
+    let (f_new, f_old) = pair(DType::F32, 3000, 43);
+    vec![
+        ("bf16-delta", bf_new, bf_old, o(DType::BF16)),
+        ("fp32-delta", f_new, f_old, o(DType::F32)),
+    ]
+}
+
+/// `old` with two elements in five moved by 1 to 3 units of their low bits
+/// (a few ULPs) and one in eight by about 2^(8 * width - 8), so that every
+/// residual plane is entropy coded.
+fn moved(old: &[u8], width: usize, seed: u64) -> Vec<u8> {
+    let mut r = common::Rng(seed);
+    let mut new = old.to_vec();
+    for e in new.chunks_exact_mut(width) {
+        let step = match r.next() % 40 {
+            0..=15 => 1 + r.next() % 3,
+            16..=20 => 1 << (8 * width as u64 - 10 + r.next() % 4),
+            _ => 0,
+        };
+        if step > 0 {
+            let up = r.next().is_multiple_of(2);
+            let mut w = [0u8; 8];
+            w[..width].copy_from_slice(e);
+            let v = u64::from_le_bytes(w);
+            let v = if up {
+                v.wrapping_add(step)
+            } else {
+                v.wrapping_sub(step)
+            };
+            e.copy_from_slice(&v.to_le_bytes()[..width]);
+        }
+    }
+    new
+}
+
+#[test]
+fn golden_delta_frames_decode_and_encode_identically() {
+    for (name, data, reference, opts) in delta_cases() {
+        let path = |ext: &str| dir().join(format!("{name}.{ext}"));
+        if bless() {
+            std::fs::write(path("bin"), &data).unwrap();
+            std::fs::write(path("ref"), &reference).unwrap();
+            let frame = compress_delta(&data, &reference, &opts).unwrap();
+            std::fs::write(path("z4"), frame).unwrap();
+        }
+        let want = std::fs::read(path("bin")).unwrap();
+        let old = std::fs::read(path("ref")).unwrap();
+        let frame = std::fs::read(path("z4")).unwrap();
+        assert_eq!(
+            decompress_delta(&frame, &old).unwrap(),
+            want,
+            "{name}: golden delta frame no longer decodes"
+        );
+        assert!(
+            (want.clone(), old.clone()) == (data, reference),
+            "{name}: generator changed"
+        );
+        assert!(
+            frame.len() < want.len() * 2 / 3,
+            "{name}: the frame does not code the residual ({} of {} bytes)",
+            frame.len(),
+            want.len()
+        );
+        let mut other = old.clone();
+        other[7] ^= 1;
+        assert!(
+            matches!(
+                decompress_delta(&frame, &other),
+                Err(Error::ReferenceMismatch)
+            ),
+            "{name}: decoded against the wrong reference"
+        );
+        assert!(
+            compress_delta(&want, &old, &opts).unwrap() == frame,
+            "{name}: encoder output changed"
+        );
+    }
+}
+
+/// Legacy frames decode to their `.bin`; a delta frame (one with a `.ref`
+/// beside it) against that reference.
 #[test]
 fn legacy_golden_frames_decode() {
     let dir = dir().join("legacy");
@@ -108,7 +199,11 @@ fn legacy_golden_frames_decode() {
         if z4.extension().is_some_and(|x| x == "z4") {
             let want = std::fs::read(z4.with_extension("bin")).unwrap();
             let frame = std::fs::read(&z4).unwrap();
-            assert_eq!(decompress(&frame).unwrap(), want, "{}", z4.display());
+            let got = match std::fs::read(z4.with_extension("ref")) {
+                Ok(reference) => decompress_delta(&frame, &reference),
+                Err(_) => decompress(&frame),
+            };
+            assert_eq!(got.unwrap(), want, "{}", z4.display());
             n += 1;
         }
     }
