@@ -349,7 +349,7 @@ fn rr_rounds(
     x: &mut [u32; STATES],
     out: &mut [u8],
 ) -> usize {
-    let m = Model::new(t, ctx, t.dec_entries());
+    let m = Model::new(t, ctx, t.dec_entries_unless_narrow());
     if m.narrow() {
         rr_rounds_with::<true>(r, &m, x, out)
     } else {
@@ -414,7 +414,7 @@ fn decode_pair_avx2(first: FirstStream<'_>, second: SecondStream<'_>) -> Result<
         second,
         |r, c, t, x, out| rr_rounds(r, c, t, x, out),
         |a, oa, b, ob, tagged| {
-            let mut sa = Model::new(t_first, first_ctx, t_first.dec_entries());
+            let mut sa = Model::new(t_first, first_ctx, t_first.dec_entries_unless_narrow());
             if let Some(d) = tagged {
                 // The tags are in the wide entries.
                 sa.dec = Entries {
@@ -422,7 +422,7 @@ fn decode_pair_avx2(first: FirstStream<'_>, second: SecondStream<'_>) -> Result<
                     narrow: &[],
                 };
             }
-            let sb = Model::new(t_second, plane_b, t_second.dec_entries());
+            let sb = Model::new(t_second, plane_b, t_second.dec_entries_unless_narrow());
             let tag = tagged.is_some();
             match (sa.narrow(), sb.narrow()) {
                 (false, false) => pair_rounds::<false, false>(a, &sa, oa, b, &sb, ob, tag),
@@ -445,7 +445,7 @@ struct Model<'a> {
 
 impl<'a> Model<'a> {
     /// The model `t` with contexts `ctx` (none: order-0) and wide entries
-    /// `wide` (those of `t`, or tagged ones).
+    /// `wide` (those of `t`, empty where it has narrow ones, or tagged ones).
     #[inline]
     #[target_feature(enable = "avx2")]
     fn new(t: &'a RansTables, ctx: Option<&'a [u8]>, wide: &'a [u64]) -> Model<'a> {
@@ -571,7 +571,7 @@ fn pair_rounds<const NA: bool, const NB: bool>(
 #[target_feature(enable = "avx2")]
 fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mut [u8]) -> usize {
     let dec = Entries {
-        wide: t.dec_entries(),
+        wide: t.dec_entries_unless_narrow(),
         narrow: t.dec_entries_narrow().unwrap_or(&[]),
     };
     if dec.narrow.is_empty() {

@@ -187,7 +187,7 @@ impl<'a, 'd> RrStream<'a, 'd> {
                 pos: r.pos,
             },
             xs: load_states(x),
-            dec: t.dec_entries(),
+            dec: t.dec_entries_unless_narrow(),
             narrow: t.dec_entries_narrow().unwrap_or(&[]),
             bases,
             base0: _mm512_set1_epi32(bases[0] as i32),
@@ -441,7 +441,7 @@ fn o1_rounds_with<const NARROW: bool>(
     if q == 0 || r.left() < 64 {
         return 0;
     }
-    let dec = t.dec_entries();
+    let dec: &[u64] = if NARROW { &[] } else { t.dec_entries() };
     let bases = t.dec_bases();
     let k = consts(t);
     let mut xs = load_states(x);

@@ -269,6 +269,18 @@ impl RansTables {
         self.dec_packed.get_or_init(|| packed::build_dec(self))
     }
 
+    /// [`RansTables::dec_entries`] where a kernel needs them: empty when
+    /// [`RansTables::dec_entries_narrow`] exists, which a kernel then uses
+    /// instead (building both was 7% of checkpoint-delta decoding).
+    #[allow(dead_code)]
+    pub(crate) fn dec_entries_unless_narrow(&self) -> &[u64] {
+        if self.scale_bits <= packed::NARROW_MAX_BITS {
+            &[]
+        } else {
+            self.dec_entries()
+        }
+    }
+
     /// Narrow (`u32`) decode entries, same indexing as
     /// [`RansTables::dec_entries`], for models with `scale_bits <=`
     /// [`packed::NARROW_MAX_BITS`] (`None` for larger scales); see
