@@ -248,11 +248,17 @@ fn bench_rans(c: &mut Criterion) {
             .collect();
         let o1 = ctx_model(&hi, &prev, 12);
         let plane = ctx_model(&lo, &hi, 12);
-        let cases: [(&str, &[u8], Ctx<'_>, &RansTables); 4] = [
+        // The same context models at scale 10: a quarter of the decode
+        // table, the size the checkpoint-delta plane 0 uses.
+        let o1_10 = ctx_model(&hi, &prev, 10);
+        let plane_10 = ctx_model(&lo, &hi, 10);
+        let cases: [(&str, &[u8], Ctx<'_>, &RansTables); 6] = [
             ("o0", &hi, Ctx::Order0, &o0),
             ("o0-12", &hi, Ctx::Order0, &o0_12),
             ("o1", &hi, Ctx::Order1, &o1),
+            ("o1-10", &hi, Ctx::Order1, &o1_10),
             ("plane", &lo, Ctx::Plane(&hi), &plane),
+            ("plane-10", &lo, Ctx::Plane(&hi), &plane_10),
         ];
         for (name, data, ctx, t) in cases {
             let mut stream = Vec::new();

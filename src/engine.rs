@@ -55,6 +55,17 @@ pub const MAX_BLOCK_SLOTS: usize = 4 << 20;
 const SHARED_O0_BITS: u32 = 12;
 /// Scale of the shared context (order-1, plane-conditioned) models.
 const SHARED_CTX_BITS: u32 = 12;
+/// The smaller scale a shared context model takes below `max` where it
+/// codes the block's counts within [`COARSE_CTX_SLACK`] of the full one:
+/// a quarter of the decode table (tens of tables of 2^10 slots stay near
+/// L1), which decodes order-1 13% and plane-conditioned planes 17% faster
+/// (AVX-512 kernel rows `o1-10`, `plane-10`; docs/KERNELS.md, "Context
+/// models at scale 10").
+const SHARED_CTX_BITS_COARSE: u32 = 10;
+/// Relative cost a coarse context model may add (1/1024). Wide alphabets
+/// under skewed contexts need the finer scale: sparse50-fp16 grew 2% with
+/// every model at 10 bits.
+const COARSE_CTX_SLACK: f64 = 1.0 / 1024.0;
 
 /// The kernels for an optional pinned level.
 pub fn kernels(isa: Option<Isa>) -> Result<Kernels> {
@@ -208,7 +219,7 @@ impl FrameWriter {
         let models = if plain.is_empty() {
             BlockModels::none(w)
         } else {
-            build_models(&plain, dtype)
+            build_models(&plain, dtype, effort)
         };
         // Each chunk is coded and its payload written in one step, so its
         // planes and streams are freed (and their memory reused) before the
@@ -495,7 +506,7 @@ fn gather_literal<'a>(raw: &'a [u8], copies: &[Copy]) -> Cow<'a, [u8]> {
 }
 
 /// The block's shared models, from the sum of its plain chunks' histograms.
-fn build_models(chunks: &[&ChunkHists], dtype: DType) -> BlockModels {
+fn build_models(chunks: &[&ChunkHists], dtype: DType, effort: Effort) -> BlockModels {
     let w = dtype.width();
     let h = chunks
         .par_iter()
@@ -534,10 +545,10 @@ fn build_models(chunks: &[&ChunkHists], dtype: DType) -> BlockModels {
             None
         };
         if let Some((kind, counts)) = ctx {
-            tables.push(entropy::build_context_model(
+            tables.push(shared_context_model(
                 counts,
-                SHARED_CTX_BITS,
                 kind == CtxKind::Order1,
+                effort,
             ));
             planes[p].context = Some((kind, tables.len() - 1));
         }
@@ -547,6 +558,32 @@ fn build_models(chunks: &[&ChunkHists], dtype: DType) -> BlockModels {
         tables,
         costs,
         planes,
+    }
+}
+
+/// The shared context model of a block's context histogram `counts`: at
+/// [`SHARED_CTX_BITS`], or below `max` at [`SHARED_CTX_BITS_COARSE`] where
+/// that codes `counts` within [`COARSE_CTX_SLACK`] of it.
+fn shared_context_model(counts: &[u32], order1: bool, effort: Effort) -> RansTables {
+    let fine = || entropy::build_context_model(counts, SHARED_CTX_BITS, order1);
+    if effort == Effort::Max {
+        return fine();
+    }
+    let coarse = entropy::build_context_model(counts, SHARED_CTX_BITS_COARSE, order1);
+    let bits = |t: &RansTables| CostTable::new(t).context(counts);
+    let limit = |b: f64| b * (1.0 + COARSE_CTX_SLACK);
+    let coarse_bits = bits(&coarse);
+    // The counts' own entropy bounds what the fine model can spend: within
+    // the slack of it, the fine model need not be built.
+    let entropy: f64 = counts.chunks_exact(256).map(entropy::entropy_bits).sum();
+    if coarse_bits <= limit(entropy) {
+        return coarse;
+    }
+    let fine = fine();
+    if coarse_bits <= limit(bits(&fine)) {
+        coarse
+    } else {
+        fine
     }
 }
 
