@@ -39,15 +39,15 @@ use crate::payload;
 pub const LAYOUT_DELTA: u8 = 5;
 const MODE_XOR: u8 = 0;
 const MODE_SUB: u8 = 1;
-/// Probability scale of the context models of residual plane 0 (of a
-/// multi-byte element) and of the
-/// later planes. Plane 0 (a few bits per element) codes as small at 10 bits
-/// as at 12 (within 0.06% on the GPT and MiniLM checkpoint pairs) and its
-/// decode tables, built per chunk and gathered from per symbol, are a
-/// quarter of the size: delta decompression 7% faster. The later planes
-/// lose 0.2-0.7% of frame size at 10 bits, so they keep 12
-/// (docs/ARCHIVE.md, "Delta measurements").
+/// Probability scale of the context model of residual plane 0 of a
+/// multi-byte element. That plane (a few bits per element) codes as small
+/// at 10 bits as at 12 (within 0.06% on the GPT and MiniLM checkpoint
+/// pairs), and its decode tables, built per chunk and gathered from per
+/// symbol, are a quarter of the size: delta decompression 7-11% faster
+/// (docs/ARCHIVE.md, "Plane 0 at scale 10").
 const CTX_BITS_FIRST: u32 = 10;
+/// Probability scale of the other residual planes' context models: they
+/// lose 0.1-0.7% of frame size at 10 bits.
 const CTX_BITS: u32 = 12;
 /// Elements in one run of the mode-choice sample.
 const SAMPLE_RUN: usize = 1024;

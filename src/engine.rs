@@ -975,6 +975,29 @@ pub fn decompress_range(
 mod tests {
     use super::*;
 
+    /// Below `max` a shared context model takes the coarse scale where that
+    /// costs little (a few symbols per context) and keeps the fine one
+    /// where it does not (one dominant symbol per context among 256 seen:
+    /// each rare symbol takes a slot of 1024); `max` keeps the fine one.
+    #[test]
+    fn shared_context_models_go_coarse_only_where_it_costs_little() {
+        let (mut narrow, mut wide) = (vec![0u32; 65536], vec![0u32; 65536]);
+        for c in 0..16usize {
+            for s in 0..8 {
+                narrow[c * 256 + (c + s) % 256] = 1000 * (s as u32 + 1);
+            }
+            for s in 0..256 {
+                wide[c * 256 + s] = if s == c { 1_000_000 } else { 3 };
+            }
+        }
+        let scale =
+            |counts: &[u32], effort| shared_context_model(counts, false, effort).scale_bits();
+        assert_eq!(scale(&narrow, Effort::Default), SHARED_CTX_BITS_COARSE);
+        assert_eq!(scale(&narrow, Effort::Fast), SHARED_CTX_BITS_COARSE);
+        assert_eq!(scale(&wide, Effort::Default), SHARED_CTX_BITS);
+        assert_eq!(scale(&narrow, Effort::Max), SHARED_CTX_BITS);
+    }
+
     #[test]
     fn sinks_append_a_block_in_order() {
         let parts: Vec<Vec<u8>> = [0usize, 5, 100_000, 0, 3, 70_001]
