@@ -163,7 +163,7 @@ fn golden_delta_frames_decode_and_encode_identically() {
             "{name}: golden delta frame no longer decodes"
         );
         assert!(
-            (want.clone(), old.clone()) == (data, reference),
+            want == data && old == reference,
             "{name}: generator changed"
         );
         assert!(

@@ -441,7 +441,7 @@ fn o1_rounds_with<const NARROW: bool>(
     if q == 0 || r.left() < 64 {
         return 0;
     }
-    let dec: &[u64] = if NARROW { &[] } else { t.dec_entries() };
+    let dec = t.dec_entries_unless_narrow();
     let bases = t.dec_bases();
     let k = consts(t);
     let mut xs = load_states(x);

@@ -274,11 +274,16 @@ impl RansTables {
     /// instead (building both was 7% of checkpoint-delta decoding).
     #[allow(dead_code)]
     pub(crate) fn dec_entries_unless_narrow(&self) -> &[u64] {
-        if self.scale_bits <= packed::NARROW_MAX_BITS {
+        if self.has_narrow() {
             &[]
         } else {
             self.dec_entries()
         }
+    }
+
+    /// Whether the scale allows narrow entries.
+    fn has_narrow(&self) -> bool {
+        self.scale_bits <= packed::NARROW_MAX_BITS
     }
 
     /// Narrow (`u32`) decode entries, same indexing as
@@ -287,7 +292,7 @@ impl RansTables {
     /// [`packed::dec_entry_narrow`].
     #[allow(dead_code)]
     pub(crate) fn dec_entries_narrow(&self) -> Option<&[u32]> {
-        (self.scale_bits <= packed::NARROW_MAX_BITS).then(|| {
+        self.has_narrow().then(|| {
             &self
                 .dec_narrow
                 .get_or_init(|| packed::build_dec_narrow(self))[..]
