@@ -49,6 +49,14 @@ const CTX_BITS_FIRST: u32 = 10;
 /// Probability scale of the other residual planes' context models: they
 /// lose 0.1-0.7% of frame size at 10 bits.
 const CTX_BITS: u32 = 12;
+/// A residual plane whose mode-choice sample reads at least this many bits
+/// per symbol (its entropy under the delta contexts) is stored without
+/// being counted whole ([`PlaneSample::is_noise`]).
+const NOISE_BITS: f64 = 7.85;
+/// A residual plane whose sample's corrected entropy plus the model it
+/// would need comes to at least this many bits per symbol is stored
+/// without being counted whole ([`PlaneSample::is_noise`]).
+const NOISE_COST_BITS: f64 = 8.1;
 /// Elements in one run of the mode-choice sample.
 const SAMPLE_RUN: usize = 1024;
 /// Runs in the mode-choice sample (chunks up to `SAMPLE_RUN * SAMPLE_RUNS`
@@ -474,9 +482,40 @@ fn code_plane(
     }
 }
 
-/// Empirical entropy, in bits, of the residual planes of `new` against
-/// `old` under `mode`, each plane under its delta contexts (no model cost):
-/// what [`code_mode`] would spend, up to the models.
+/// What the mode-choice sample says of one residual plane under its delta
+/// contexts.
+#[derive(Clone, Copy, Default)]
+struct PlaneSample {
+    /// Empirical entropy, in bits (no model cost).
+    bits: f64,
+    /// (context, symbol) pairs met.
+    seen: usize,
+    /// Contexts met.
+    rows: usize,
+}
+
+impl PlaneSample {
+    /// Whether the plane, `n` symbols of which this sample saw `m`, is
+    /// noise that coding would not shrink, so that [`code_plane`] need not
+    /// count it and build its model: the sample reads at least
+    /// [`NOISE_BITS`] per symbol, or its entropy corrected for the
+    /// sample's bias plus about a byte of model per pair met comes to
+    /// [`NOISE_COST_BITS`] (the model builder falls back to a shared table
+    /// where an own one does not pay, so this overstates the cost of
+    /// coding; above 8.1 bits, on the GPT and all-MiniLM checkpoint pairs,
+    /// the planes it caught would have saved 2 KB in all: docs/ARCHIVE.md,
+    /// "Noise planes").
+    fn is_noise(&self, m: usize, n: usize) -> bool {
+        let m = m as f64;
+        let corrected = (self.bits + entropy::miller_madow_bits(self.seen, self.rows)) / m;
+        let model = 8.0 * self.seen as f64 / n as f64;
+        self.bits / m >= NOISE_BITS || corrected + model >= NOISE_COST_BITS
+    }
+}
+
+/// What the residual planes of `new` against `old` under `mode` read under
+/// their delta contexts: the entropies [`code_mode`] would spend, up to the
+/// models.
 fn plane_entropy(
     new: &[u8],
     old: &[u8],
@@ -484,21 +523,24 @@ fn plane_entropy(
     mode: u8,
     k: &Kernels,
     s: &mut Scratch,
-) -> f64 {
+) -> Vec<PlaneSample> {
     let w = dtype.width();
     let n = new.len() / w;
     reuse(&mut s.planes, n * w);
     reuse(&mut s.ctx, n);
     residual_planes(dtype, mode, new, old, &mut s.planes, &mut s.ctx);
     reuse(&mut s.hist, 65536);
-    let mut bits = 0.0;
-    for p in 0..w {
+    let mut samples = vec![PlaneSample::default(); w];
+    for (p, sample) in samples.iter_mut().enumerate() {
         let plane = &s.planes[p * n..(p + 1) * n];
         k.hist_context(plane, &s.ctx, &mut s.hist);
         // Rows of contexts the plane does not meet are zero and stay so.
         for row in s.hist.chunks_exact_mut(256) {
             if row.iter().any(|&c| c != 0) {
-                bits += entropy::entropy_bits(row);
+                let (bits, seen) = entropy::entropy_and_seen(row);
+                sample.bits += bits;
+                sample.seen += seen;
+                sample.rows += 1;
                 row.fill(0);
             }
         }
@@ -506,7 +548,7 @@ fn plane_entropy(
             advance_contexts(&mut s.ctx, plane);
         }
     }
-    bits
+    samples
 }
 
 /// What the sample says about a chunk: the residual mode to code, and
@@ -515,6 +557,8 @@ fn plane_entropy(
 struct Choice {
     mode: u8,
     clearly_better: bool,
+    /// Residual planes stored without being counted ([`PlaneSample::is_noise`]).
+    noise: Vec<bool>,
 }
 
 /// Chooses the residual mode for `raw` against `reference` (same length):
@@ -547,18 +591,24 @@ fn choose(
         };
         (run(raw), run(reference))
     };
-    let (mode, bits) = if dtype == DType::Bytes {
+    let total = |samples: &[PlaneSample]| samples.iter().map(|p| p.bits).sum::<f64>();
+    let (mode, samples) = if dtype == DType::Bytes {
         (MODE_XOR, plane_entropy(&new, &old, dtype, MODE_XOR, k, s))
     } else {
         let xor = plane_entropy(&new, &old, dtype, MODE_XOR, k, s);
         let sub = plane_entropy(&new, &old, dtype, MODE_SUB, k, s);
         // Ties go to the difference, which wins on weights.
-        if xor < sub {
+        if total(&xor) < total(&sub) {
             (MODE_XOR, xor)
         } else {
             (MODE_SUB, sub)
         }
     };
+    let bits = total(&samples);
+    let noise = samples
+        .iter()
+        .map(|p| sampled && p.is_noise(new.len() / w, n))
+        .collect();
     let clearly_better = sampled && {
         let planes = chunk::split(&new, dtype, k);
         bits < 0.9 * 8.0 * payload::plain_estimate(&planes, w, effort, k)
@@ -566,11 +616,13 @@ fn choose(
     Choice {
         mode,
         clearly_better,
+        noise,
     }
 }
 
-/// Residual planes of one mode, coded: `(estimated bits, codes)`. The
-/// planes are left in `s.planes`.
+/// Residual planes of one mode, coded (those marked in `noise` stored
+/// without being counted): `(estimated bits, codes)`. The planes are left
+/// in `s.planes`.
 #[allow(clippy::too_many_arguments)]
 fn code_mode(
     raw: &[u8],
@@ -578,6 +630,7 @@ fn code_mode(
     dtype: DType,
     mode: u8,
     trial: bool,
+    noise: &[bool],
     k: &Kernels,
     s: &mut Scratch,
     bufs: &Buffers,
@@ -597,7 +650,11 @@ fn code_mode(
         } else {
             CTX_BITS
         };
-        let (code, b) = code_plane(plane, &s.ctx, scale, k, trial, &mut s.hist, bufs);
+        let (code, b) = if noise.get(p) == Some(&true) {
+            (PlaneCode::Raw, 8.0 * n as f64)
+        } else {
+            code_plane(plane, &s.ctx, scale, k, trial, &mut s.hist, bufs)
+        };
         bits += b;
         codes.push(code);
         if p + 1 < w {
@@ -630,9 +687,9 @@ pub fn encode(
     let out = SCRATCH.with_borrow_mut(|s| {
         let trial = effort == Effort::Max;
         let (mode, codes, sure) = if trial && dtype != DType::Bytes {
-            let (bx, cx) = code_mode(raw, reference, dtype, MODE_XOR, true, k, s, bufs);
+            let (bx, cx) = code_mode(raw, reference, dtype, MODE_XOR, true, &[], k, s, bufs);
             let xor_planes = std::mem::take(&mut s.planes);
-            let (bs, cs) = code_mode(raw, reference, dtype, MODE_SUB, true, k, s, bufs);
+            let (bs, cs) = code_mode(raw, reference, dtype, MODE_SUB, true, &[], k, s, bufs);
             if bx < bs {
                 s.planes = xor_planes;
                 chunk::recycle_codes(cs, bufs);
@@ -643,7 +700,7 @@ pub fn encode(
             }
         } else {
             let c = choose(raw, reference, dtype, effort, k, s);
-            let codes = code_mode(raw, reference, dtype, c.mode, trial, k, s, bufs).1;
+            let codes = code_mode(raw, reference, dtype, c.mode, trial, &c.noise, k, s, bufs).1;
             (c.mode, codes, c.clearly_better && !trial)
         };
         let coded: usize = codes.iter().map(|c| c.size(n)).sum::<usize>() + raw.len() - n * w;
@@ -838,6 +895,51 @@ mod tests {
                     assert_eq!(res, new, "{dtype} n={n} mode={mode}");
                 }
             }
+        }
+    }
+
+    /// A chunk whose update scrambles the low 16 bits of every fp32 weight
+    /// stores residual planes 2 and 3 without counting them; one whose
+    /// weights move by a few ULP counts and codes every plane. Both
+    /// decode.
+    #[test]
+    fn noise_planes_are_stored_uncounted() {
+        let k = Kernels::for_isa(z4ai_simd::Isa::Scalar).expect("scalar");
+        let n = 4 * SAMPLE_RUN * SAMPLE_RUNS;
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let old: Vec<u32> = (0..n)
+            .map(|_| f32::to_bits((next() % 2000) as f32 / 1e5 - 0.01))
+            .collect();
+        let scrambled: Vec<u32> = old
+            .iter()
+            .map(|&w| w & 0xFFFF_0000 | (next() & 0xFFFF) as u32)
+            .collect();
+        let nudged: Vec<u32> = old
+            .iter()
+            .map(|&w| w.wrapping_add((next() % 7) as u32).wrapping_sub(3))
+            .collect();
+        let bytes = |v: &[u32]| -> Vec<u8> { v.iter().flat_map(|w| w.to_le_bytes()).collect() };
+        let old = bytes(&old);
+        for (new, want) in [
+            (bytes(&scrambled), [false, false, true, true]),
+            (bytes(&nudged), [false; 4]),
+        ] {
+            let mut s = Scratch::default();
+            let c = choose(&new, &old, DType::F32, Effort::Default, &k, &mut s);
+            assert_eq!(c.noise, want);
+            let bufs = Buffers::new(1);
+            let frame = encode(&new, &old, DType::F32, Effort::Default, &k, &bufs, || 1e12)
+                .expect("codes smaller than its bytes");
+            let mut r = Reader::new(&frame[1..]);
+            let (mut out, mut scratch) = (vec![0u8; new.len()], Vec::new());
+            decode(&mut r, DType::F32, &old, &k, &mut out, &mut scratch).expect("decodes");
+            assert!(out == new);
         }
     }
 

@@ -14,7 +14,7 @@ use std::cell::RefCell;
 use z4ai_simd::Kernels;
 
 use crate::chunk::{CtxKind, DEFAULT_MIN_SAVING, DEFAULT_ORDER1_PENALTY};
-use crate::entropy::entropy_bits;
+use crate::entropy::{self, entropy_bits};
 
 /// Planes (besides plane 0) that get a plane-0-conditioned model.
 pub const CX_PLANES: std::ops::Range<usize> = 1..8;
@@ -240,8 +240,8 @@ pub fn plane_may_pay(plane: &[u8], ctx: &[u8], k: &Kernels) -> bool {
     }
     let h = sample_counts(plane, Some(ctx), k);
     let corrected = |row: &[u32]| {
-        let seen = row.iter().filter(|&&c| c > 0).count();
-        entropy_bits(row) + seen.saturating_sub(1) as f64 / (2.0 * std::f64::consts::LN_2)
+        let (bits, seen) = entropy::entropy_and_seen(row);
+        bits + entropy::miller_madow_bits(seen, 1)
     };
     let order0 = corrected(&h.order0());
     let under_ctx: f64 = h.rows().map(|(_, row)| corrected(row)).sum();

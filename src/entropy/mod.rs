@@ -19,17 +19,48 @@ pub use normalize::normalize;
 
 /// Shannon entropy in bits of a histogram (total bits, not per symbol).
 pub fn entropy_bits(counts: &[u32]) -> f64 {
-    let total: u64 = counts.iter().map(|&c| u64::from(c)).sum();
-    if total == 0 {
-        return 0.0;
+    entropy_and_seen(counts).0
+}
+
+/// [`entropy_bits`] of a histogram and the number of its symbols with a
+/// non-zero count, in one pass: `t log2 t - sum(c log2 c)` over the
+/// counts `c` summing to `t`, with `c log2 c` tabulated for small counts
+/// (a `log2` per count was 7-8% of a checkpoint delta's compression).
+pub fn entropy_and_seen(counts: &[u32]) -> (f64, usize) {
+    let table = nlog2n_table();
+    let (mut total, mut sum, mut seen) = (0u64, 0.0f64, 0usize);
+    for &c in counts {
+        if c > 0 {
+            total += u64::from(c);
+            sum += table
+                .get(c as usize)
+                .copied()
+                .unwrap_or_else(|| nlog2n(f64::from(c)));
+            seen += 1;
+        }
     }
-    let t = total as f64;
-    counts
-        .iter()
-        .filter(|&&c| c > 0)
-        .map(|&c| {
-            let c = f64::from(c);
-            c * (t / c).log2()
-        })
-        .sum()
+    (nlog2n(total as f64) - sum, seen)
+}
+
+/// `x log2 x` (0 for 0).
+fn nlog2n(x: f64) -> f64 {
+    if x > 0.0 {
+        x * x.log2()
+    } else {
+        0.0
+    }
+}
+
+/// [`nlog2n`] of the counts below 4096 (32 KiB).
+fn nlog2n_table() -> &'static [f64] {
+    static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| (0..4096u32).map(|c| nlog2n(f64::from(c))).collect())
+}
+
+/// The Miller-Madow bias of an empirical entropy, in bits: a sample whose
+/// distributions saw `seen` symbols in all over `rows` distributions reads
+/// low by about `(seen - rows) / (2 ln 2)` bits (a few thousand draws of a
+/// byte up to 0.1 bit per draw).
+pub fn miller_madow_bits(seen: usize, rows: usize) -> f64 {
+    seen.saturating_sub(rows) as f64 / (2.0 * std::f64::consts::LN_2)
 }
