@@ -418,7 +418,7 @@ const MAX_UNSAMPLED: usize = 16;
 /// where the sample missed it; the plane's rare exponents are such
 /// symbols). Planes under 128 KiB, or with more than
 /// [`MAX_UNSAMPLED`] such gaps, are counted whole.
-fn sampled_order0(plane: &[u8], k: &Kernels) -> [u32; 256] {
+pub(crate) fn sampled_order0(plane: &[u8], k: &Kernels) -> [u32; 256] {
     let mut c = [0u32; 256];
     if plane.len() < 128 << 10 {
         k.hist_order0(plane, &mut c);

@@ -38,7 +38,7 @@ use crate::entropy::{self, CostTable};
 use crate::error::{Error, Result};
 use crate::format::frame::{self, ChunkEntry, ChunkLoc, FrameHeader, FrameIndex};
 use crate::format::Reader;
-use crate::hists::{ChunkHists, HistSum, CX_PLANES};
+use crate::hists::{ChunkHists, Counting, HistSum, CX_PLANES};
 use crate::options::{Effort, Options};
 use crate::payload::{self, Body};
 use crate::prefault::{advise_huge, advise_huge_spare, prefault};
@@ -174,6 +174,11 @@ impl FrameWriter {
         // then reused to choose each plane's code). Planes are not kept:
         // the coding pass splits again, so a block never holds all of its
         // chunks' planes at once (memory: see docs/ARCHIVE.md).
+        let counting = match effort {
+            Effort::Max => Counting::Whole,
+            _ if raws.len() == 1 => Counting::Sampled,
+            _ => Counting::SampledOrder0,
+        };
         let preps: Vec<Prep<'_>> = raws
             .par_iter()
             .zip(per_chunk)
@@ -209,7 +214,7 @@ impl FrameWriter {
                     &k,
                 );
                 if prep.body.is_none() {
-                    prep.hists = Some(ChunkHists::of(&planes, w, effort == Effort::Default, &k));
+                    prep.hists = Some(ChunkHists::of(&planes, w, counting, &k));
                 }
                 bufs.give(planes);
                 prep
