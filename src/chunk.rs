@@ -107,6 +107,10 @@ pub struct BlockModels {
     pub costs: Vec<CostTable>,
     /// Which models each plane may use.
     pub planes: Vec<PlaneModels>,
+    /// Bytes of each model charged to a chunk that uses it: its serialised
+    /// size where the block has one chunk (which pays for all of it), else
+    /// none (shared, it is cheap per chunk).
+    pub charge: Vec<usize>,
 }
 
 impl BlockModels {
@@ -116,6 +120,15 @@ impl BlockModels {
             tables: Vec::new(),
             costs: Vec::new(),
             planes: vec![PlaneModels::default(); width],
+            charge: Vec::new(),
+        }
+    }
+
+    /// The bytes of shared model charged to a chunk for `code`.
+    fn charged(&self, code: &PlaneCode) -> usize {
+        match code {
+            PlaneCode::Rans(_, ModelSel::Shared(i), _) => self.charge.get(*i).copied().unwrap_or(0),
+            _ => 0,
         }
     }
 }
@@ -169,7 +182,8 @@ impl PlaneCode {
     }
 }
 
-fn model_len(t: &RansTables) -> usize {
+/// Serialised size of a model, in bytes.
+pub(crate) fn model_len(t: &RansTables) -> usize {
     let mut v = Vec::new();
     entropy::serialize_model(t, &mut v);
     v.len()
@@ -289,7 +303,7 @@ fn choose_plane(
         } else {
             PlaneCode::Raw
         };
-        return zstd_at_default(plane, code, effort, bufs);
+        return zstd_at_default(plane, code, 0, effort, bufs);
     }
     let o0 = match hists {
         Some(h) => h.o0[p],
@@ -317,7 +331,7 @@ fn choose_plane(
     let pm = &models.planes[p];
     if let Some(i) = pm.order0 {
         cands.push(Candidate {
-            bits: models.costs[i].order0(&o0) + RANS_OVERHEAD_BITS,
+            bits: models.costs[i].order0(&o0) + RANS_OVERHEAD_BITS + 8.0 * models.charge[i] as f64,
             kind: CtxKind::Order0,
             model: ModelSel::Shared(i),
         });
@@ -349,7 +363,9 @@ fn choose_plane(
     if let Some((kind, h)) = counted {
         if let Some((kind, i)) = pm.context {
             cands.push(Candidate {
-                bits: models.costs[i].context_rows(h.rows()) + RANS_OVERHEAD_BITS,
+                bits: models.costs[i].context_rows(h.rows())
+                    + RANS_OVERHEAD_BITS
+                    + 8.0 * models.charge[i] as f64,
                 kind,
                 model: ModelSel::Shared(i),
             });
@@ -385,16 +401,24 @@ fn choose_plane(
     } else {
         PlaneCode::Raw
     };
-    zstd_at_default(plane, code, effort, bufs)
+    let charged = models.charged(&code);
+    zstd_at_default(plane, code, charged, effort, bufs)
 }
 
 /// At `default`, `code` or zstd at level 3 where a sample says zstd may
-/// beat it and it does.
-fn zstd_at_default(plane: &[u8], code: PlaneCode, effort: Effort, bufs: &Buffers) -> PlaneCode {
+/// beat it and it does (`charged`: bytes of a shared model the chunk pays
+/// for, on top of the code's own size).
+fn zstd_at_default(
+    plane: &[u8],
+    code: PlaneCode,
+    charged: usize,
+    effort: Effort,
+    bufs: &Buffers,
+) -> PlaneCode {
     if effort != Effort::Default {
         return code;
     }
-    match zstd_if_better(plane, code.size(plane.len()), 3) {
+    match zstd_if_better(plane, code.size(plane.len()) + charged, 3) {
         Some(z) => {
             code.recycle(bufs);
             PlaneCode::Zstd(z)
@@ -501,7 +525,7 @@ fn best_by_trial(
     bufs: &Buffers,
 ) -> PlaneCode {
     let best = encode_best(plane, ctx_plane, cands, models, k, false, bufs);
-    match zstd_if_better(plane, best.size(plane.len()), 19) {
+    match zstd_if_better(plane, best.size(plane.len()) + models.charged(&best), 19) {
         Some(z) => {
             best.recycle(bufs);
             PlaneCode::Zstd(z)
@@ -527,8 +551,9 @@ fn encode_best(
     for c in cands {
         if let Some(stream) = try_encode(plane, ctx_plane, c.kind, &c.model, models, k, bufs) {
             let pc = PlaneCode::Rans(c.kind, c.model, stream);
-            if pc.size(n) < size {
-                size = pc.size(n);
+            let pc_size = pc.size(n) + models.charged(&pc);
+            if pc_size < size {
+                size = pc_size;
                 std::mem::replace(&mut best, pc).recycle(bufs);
             } else {
                 pc.recycle(bufs);

@@ -559,10 +559,21 @@ fn build_models(chunks: &[&ChunkHists], dtype: DType, effort: Effort) -> BlockMo
         }
     }
     let costs = tables.iter().map(CostTable::new).collect();
+    let charge = tables
+        .iter()
+        .map(|t| {
+            if chunks.len() == 1 {
+                chunk::model_len(t)
+            } else {
+                0
+            }
+        })
+        .collect();
     BlockModels {
         tables,
         costs,
         planes,
+        charge,
     }
 }
 

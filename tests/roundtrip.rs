@@ -285,3 +285,22 @@ fn paired_chunks_decode_like_single_ones() {
         }
     }
 }
+
+/// A block of one chunk pays for a shared model's whole table, so it
+/// chooses the chunk's own model where that costs no more: `default` is
+/// then no larger than `fast` (with the shared model's table left out of
+/// its cost, it took the shared model and came out a byte larger).
+#[test]
+fn one_chunk_pays_for_its_shared_models() {
+    let mut r = Rng(9);
+    let data: Vec<u8> = (0..48 << 10)
+        .map(|_| {
+            let v = r.next();
+            (v as u8).min((v >> 8) as u8)
+        })
+        .collect();
+    // The default chunk size: one chunk.
+    let fast = check(&data, &Options::new(DType::U8).effort(Effort::Fast));
+    let def = check(&data, &Options::new(DType::U8));
+    assert!(def.len() <= fast.len(), "{} > {}", def.len(), fast.len());
+}
