@@ -363,13 +363,15 @@ fn bench_checksum(c: &mut Criterion) {
     }
 }
 
-/// Every content-defined cut of the buffer, each search restarting 63
-/// elements before the element after the previous cut (as dedup does).
+/// Every content-defined cut of the buffer, each search restarting
+/// `WINDOW - 1` elements before the element after the previous cut (as
+/// dedup does).
 fn all_cuts(k: &Kernels, data: &[u8], width: usize) -> usize {
+    let back = z4ai_simd::cut::WINDOW - 1;
     let (mut start, mut cuts) = (0usize, 0usize);
-    while let Some(j) = k.find_cut(&data[start * width..], width, 63) {
+    while let Some(j) = k.find_cut(&data[start * width..], width, back) {
         cuts += 1;
-        start += j + 1 - 63;
+        start += j + 1 - back;
     }
     cuts
 }

@@ -1029,7 +1029,7 @@ fn crafted_cuts(rng: &mut Rng, width: usize, elems: usize) -> Vec<u8> {
     } else {
         (1u64 << (8 * width)) - 1
     };
-    let (mut h, mut out) = (0u64, Vec::with_capacity(elems * width));
+    let (mut h, mut out) = (0u32, Vec::with_capacity(elems * width));
     for _ in 0..elems {
         let want_cut = rng.next().is_multiple_of(5);
         let mut x = rng.next() & mask;
@@ -1065,7 +1065,9 @@ fn find_cut_matches_scalar() {
                     else {
                         continue;
                     };
-                    for warm in [0usize, 1, 7, 8, 9, 63, 64, 100, 300, 600] {
+                    for warm in [
+                        0usize, 1, 7, 8, 9, 15, 16, 17, 31, 32, 63, 64, 100, 300, 600,
+                    ] {
                         let want = scalar.find_cut(d, width, warm);
                         hits += usize::from(want.is_some());
                         cases += 1;
@@ -1085,13 +1087,14 @@ fn find_cut_matches_scalar() {
         // Every cut of a long input, searched piece by piece as dedup does.
         let data = crafted_cuts(&mut rng, width, 3000);
         for k in &ks {
-            // Restarting 63 elements before the next element that may cut
-            // reproduces the hash of one scan over everything.
+            // Restarting WINDOW - 1 elements before the next element that
+            // may cut reproduces the hash of one scan over everything.
+            let back = z4ai_simd::cut::WINDOW - 1;
             let cuts = |k: &Kernels| {
                 let (mut start, mut out) = (0usize, Vec::new());
-                while let Some(j) = k.find_cut(&data[start * width..], width, 63) {
+                while let Some(j) = k.find_cut(&data[start * width..], width, back) {
                     out.push(start + j);
-                    start = start + j + 1 - 63;
+                    start = start + j + 1 - back;
                 }
                 out
             };
@@ -1113,16 +1116,16 @@ fn find_cut_scalar_is_the_rolling_hash() {
     let mut rng = Rng(99);
     for width in [1usize, 2, 4, 8] {
         let data = crafted_cuts(&mut rng, width, 500);
-        let s = 52 + width.trailing_zeros();
-        for warm in [0usize, 5, 63] {
-            let mut h = 0u64;
+        let s = 20 + width.trailing_zeros();
+        for warm in [0usize, 5, 31] {
+            let mut h = 0u32;
             let mut want = None;
             for (i, e) in data.chunks_exact(width).enumerate() {
                 let mut b = [0u8; 8];
                 b[..width].copy_from_slice(e);
                 let x = u64::from_le_bytes(b);
-                h = (h << 1)
-                    .wrapping_add((x ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9));
+                let folded = x as u32 ^ (x >> 32) as u32;
+                h = (h << 1).wrapping_add((folded ^ 0x9E37_79B9).wrapping_mul(0x85EB_CA6B));
                 if i >= warm && h >> s == 0 {
                     want = Some(i);
                     break;

@@ -21,14 +21,15 @@
 use std::collections::HashMap;
 
 use rayon::prelude::*;
+use z4ai_simd::cut::WINDOW;
 use z4ai_simd::Kernels;
 
 /// Shortest copy worth a reference.
 pub const MIN_COPY: usize = 256;
 const MIN_PIECE: usize = 1 << 10;
-// The skip after a cut (see `cut`) needs 64 elements of the widest dtype
-// to fit in a minimal piece.
-const _: () = assert!(MIN_PIECE > 64 * 8);
+// The skip after a cut (see `cut`) needs a window of elements of the
+// widest dtype to fit in a minimal piece.
+const _: () = assert!(MIN_PIECE > WINDOW * 8);
 const MAX_PIECE: usize = 64 << 10;
 const SEGMENT: usize = 8 << 20;
 /// Longest backward extension.
@@ -54,15 +55,16 @@ fn cut(seg: &[u8], width: usize, k: &Kernels, mut piece_end: impl FnMut(usize)) 
     let n = seg.len() / width * width;
     let mut start = 0;
     // No cut falls within MIN_PIECE of the previous one, and the hash only
-    // remembers its last 64 elements (each step shifts older ones out): so
-    // it starts 63 elements before the first element that may end a piece,
-    // and the cuts are exactly those of a scan over every element.
+    // remembers its last WINDOW elements (each step shifts older ones out):
+    // so it starts WINDOW - 1 elements before the first element that may
+    // end a piece, and the cuts are exactly those of a scan over every
+    // element.
     while start + MIN_PIECE <= n {
         let first = start + MIN_PIECE - width;
         let last = (start + MAX_PIECE).min(n);
-        let hit = k.find_cut(&seg[first - 63 * width..last], width, 63);
+        let hit = k.find_cut(&seg[first - (WINDOW - 1) * width..last], width, WINDOW - 1);
         let end = match hit {
-            Some(j) => first + (j - 63 + 1) * width,
+            Some(j) => first + (j + 2 - WINDOW) * width,
             None if last == start + MAX_PIECE => last,
             None => break,
         };
@@ -251,17 +253,18 @@ mod tests {
 
     /// The rolling hash's value of one element (`W` bytes, little-endian),
     /// written out independently of the kernels.
-    fn element_hash<const W: usize>(e: &[u8]) -> u64 {
+    fn element_hash<const W: usize>(e: &[u8]) -> u32 {
         let mut b = [0u8; 8];
         b[..W].copy_from_slice(&e[..W]);
-        (u64::from_le_bytes(b) ^ 0x9E37_79B9_7F4A_7C15).wrapping_mul(0xBF58_476D_1CE4_E5B9)
+        let x = u64::from_le_bytes(b);
+        ((x as u32 ^ (x >> 32) as u32) ^ 0x9E37_79B9).wrapping_mul(0x85EB_CA6B)
     }
 
     /// `cut` without the skip after each cut: the hash advanced over every
     /// element.
     fn cut_every_element(seg: &[u8], width: usize) -> Vec<usize> {
         let bits = 12 - width.trailing_zeros();
-        let (mut ends, mut start, mut h) = (Vec::new(), 0, 0u64);
+        let (mut ends, mut start, mut h) = (Vec::new(), 0, 0u32);
         let n = seg.len() / width * width;
         for i in (0..n).step_by(width) {
             let v = match width {
@@ -272,7 +275,7 @@ mod tests {
             };
             h = (h << 1).wrapping_add(v);
             let len = i + width - start;
-            if (len >= MIN_PIECE && h >> (64 - bits) == 0) || len >= MAX_PIECE {
+            if (len >= MIN_PIECE && h >> (32 - bits) == 0) || len >= MAX_PIECE {
                 ends.push(i + width);
                 start = i + width;
             }

@@ -1,6 +1,5 @@
-//! AVX-512 cut search: eight consecutive hashes per 512-bit register
-//! (`vpmullq` from AVX-512 DQ), the tail of fewer than eight elements in
-//! scalar.
+//! AVX-512 cut search: sixteen consecutive 32-bit hashes per 512-bit
+//! register, the tail of fewer than sixteen elements in scalar.
 
 use core::arch::x86_64::*;
 
@@ -13,20 +12,32 @@ pub(crate) fn find_cut(data: &[u8], width: usize, warm: usize) -> Option<usize> 
     unsafe { by_width!(width, find_w(data, warm)) }
 }
 
-/// Eight elements at `p`, zero-extended to 64-bit lanes.
+/// Sixteen elements at `p`, each zero-extended to 64 bits and folded to 32
+/// (low half xor high half), one per 32-bit lane.
 ///
 /// # Safety
-/// `p` must be valid for reading `8 * W` bytes; AVX-512 F.
+/// `p` must be valid for reading `16 * W` bytes; AVX-512 F.
 #[inline(always)]
 unsafe fn load<const W: usize>(p: *const u8) -> __m512i {
-    // SAFETY: the caller guarantees `8 * W` readable bytes; every load
+    // SAFETY: the caller guarantees `16 * W` readable bytes; every load
     // below reads exactly that many, unaligned.
     unsafe {
         match W {
-            1 => _mm512_cvtepu8_epi64(_mm_loadl_epi64(p.cast())),
-            2 => _mm512_cvtepu16_epi64(_mm_loadu_si128(p.cast())),
-            4 => _mm512_cvtepu32_epi64(_mm256_loadu_si256(p.cast())),
-            _ => _mm512_loadu_si512(p.cast()),
+            1 => _mm512_cvtepu8_epi32(_mm_loadu_si128(p.cast())),
+            2 => _mm512_cvtepu16_epi32(_mm256_loadu_si256(p.cast())),
+            4 => _mm512_loadu_si512(p.cast()),
+            _ => {
+                let a = _mm512_loadu_si512(p.cast());
+                let b = _mm512_loadu_si512(p.add(64).cast());
+                let lo =
+                    _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                let hi =
+                    _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+                _mm512_xor_si512(
+                    _mm512_permutex2var_epi32(a, lo, b),
+                    _mm512_permutex2var_epi32(a, hi, b),
+                )
+            }
         }
     }
 }
@@ -35,44 +46,54 @@ unsafe fn load<const W: usize>(p: *const u8) -> __m512i {
 fn find_w<const W: usize>(data: &[u8], warm: usize) -> Option<usize> {
     let n = data.len() / W;
     let s = shift(W);
-    let key = _mm512_set1_epi64(KEY as i64);
-    let mul = _mm512_set1_epi64(MUL as i64);
-    let top = _mm512_set1_epi64((!0u64 << s) as i64);
+    let key = _mm512_set1_epi32(KEY as i32);
+    let mul = _mm512_set1_epi32(MUL as i32);
+    let top = _mm512_set1_epi32((!0u32 << s) as i32);
     let zero = _mm512_setzero_si512();
     // Lane j: the previous block's last hash is shifted left by j + 1.
-    let counts = _mm512_set_epi64(8, 7, 6, 5, 4, 3, 2, 1);
-    let last = _mm512_set1_epi64(7);
+    let counts = _mm512_setr_epi32(1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16);
+    let last = _mm512_set1_epi32(15);
     // The previous block's last hash in every lane.
     let mut prev = zero;
     let mut i = 0;
-    while i + 8 <= n {
-        // SAFETY: elements i..i + 8 lie inside `data` (i + 8 <= n).
+    while i + 16 <= n {
+        // SAFETY: elements i..i + 16 lie inside `data` (i + 16 <= n).
         let x = unsafe { load::<W>(data.as_ptr().add(i * W)) };
         // A prefetch is only a hint; past the end it reads nothing.
         _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().wrapping_add(i * W + PREFETCH).cast());
-        let e = _mm512_mullo_epi64(_mm512_xor_si512(x, key), mul);
+        let e = _mm512_mullo_epi32(_mm512_xor_si512(x, key), mul);
         // Lane j: sum over k <= j of e_k << (j - k).
-        let p = _mm512_add_epi64(e, _mm512_slli_epi64::<1>(_mm512_alignr_epi64::<7>(e, zero)));
-        let p = _mm512_add_epi64(p, _mm512_slli_epi64::<2>(_mm512_alignr_epi64::<6>(p, zero)));
-        let p = _mm512_add_epi64(p, _mm512_slli_epi64::<4>(_mm512_alignr_epi64::<4>(p, zero)));
-        let h = _mm512_add_epi64(p, _mm512_sllv_epi64(prev, counts));
-        let mut hit = _mm512_testn_epi64_mask(h, top);
+        let p = _mm512_add_epi32(
+            e,
+            _mm512_slli_epi32::<1>(_mm512_alignr_epi32::<15>(e, zero)),
+        );
+        let p = _mm512_add_epi32(
+            p,
+            _mm512_slli_epi32::<2>(_mm512_alignr_epi32::<14>(p, zero)),
+        );
+        let p = _mm512_add_epi32(
+            p,
+            _mm512_slli_epi32::<4>(_mm512_alignr_epi32::<12>(p, zero)),
+        );
+        let p = _mm512_add_epi32(p, _mm512_slli_epi32::<8>(_mm512_alignr_epi32::<8>(p, zero)));
+        let h = _mm512_add_epi32(p, _mm512_sllv_epi32(prev, counts));
+        let mut hit = _mm512_testn_epi32_mask(h, top);
         if hit != 0 {
             if i < warm {
                 let below = warm - i;
-                hit = if below >= 8 {
+                hit = if below >= 16 {
                     0
                 } else {
-                    hit & (0xFF << below) as u8
+                    hit & (0xFFFF << below) as u16
                 };
             }
             if hit != 0 {
                 return Some(i + hit.trailing_zeros() as usize);
             }
         }
-        prev = _mm512_permutexvar_epi64(last, h);
-        i += 8;
+        prev = _mm512_permutexvar_epi32(last, h);
+        i += 16;
     }
-    let h = _mm_cvtsi128_si64(_mm512_castsi512_si128(prev)) as u64;
+    let h = _mm_cvtsi128_si32(_mm512_castsi512_si128(prev)) as u32;
     scalar::find_w::<W>(&data[i * W..], warm.saturating_sub(i), h).map(|j| i + j)
 }

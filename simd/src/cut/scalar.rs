@@ -11,7 +11,7 @@ pub fn find_cut(data: &[u8], width: usize, warm: usize) -> Option<usize> {
 
 /// One element's hash (`W`-byte little-endian, zero-extended).
 #[inline(always)]
-pub(crate) fn element<const W: usize>(e: &[u8]) -> u64 {
+pub(crate) fn element<const W: usize>(e: &[u8]) -> u32 {
     let mut b = [0u8; 8];
     b[..W].copy_from_slice(&e[..W]);
     element_hash(u64::from_le_bytes(b))
@@ -19,7 +19,7 @@ pub(crate) fn element<const W: usize>(e: &[u8]) -> u64 {
 
 /// The search with the hash `h` before `data[0]`.
 #[inline(always)]
-pub(crate) fn find_w<const W: usize>(data: &[u8], warm: usize, h: u64) -> Option<usize> {
+pub(crate) fn find_w<const W: usize>(data: &[u8], warm: usize, h: u32) -> Option<usize> {
     let n = data.len() / W;
     let warm = warm.min(n);
     let s = shift(W);
