@@ -117,7 +117,7 @@ const AVX2: Kernels = Kernels {
     xxh3_advance: checksum::avx2::advance,
     xxh3_finish: checksum::avx2::finish,
     xxh3_128: checksum::avx2::hash128,
-    cut: cut::prefetched::find_cut,
+    cut: cut::avx2::find_cut,
 };
 
 #[cfg(target_arch = "x86_64")]
