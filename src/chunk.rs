@@ -124,7 +124,7 @@ impl BlockModels {
         }
     }
 
-    /// The bytes of shared model charged to a chunk for `code`.
+    /// The bytes of a shared model charged to a chunk for `code`.
     fn charged(&self, code: &PlaneCode) -> usize {
         match code {
             PlaneCode::Rans(_, ModelSel::Shared(i), _) => self.charge.get(*i).copied().unwrap_or(0),
