@@ -559,16 +559,12 @@ fn build_models(chunks: &[&ChunkHists], dtype: DType, effort: Effort) -> BlockMo
         }
     }
     let costs = tables.iter().map(CostTable::new).collect();
-    let charge = tables
-        .iter()
-        .map(|t| {
-            if chunks.len() == 1 {
-                chunk::model_len(t)
-            } else {
-                0
-            }
-        })
-        .collect();
+    // A lone chunk pays for every table it uses; shared, they are free.
+    let charge = if chunks.len() == 1 {
+        tables.iter().map(chunk::model_len).collect()
+    } else {
+        vec![0; tables.len()]
+    };
     BlockModels {
         tables,
         costs,
