@@ -594,6 +594,21 @@ pub(crate) fn o1_gather(
     ctx: &mut O1Block,
 ) {
     let n = data.len();
+    if rows == O1_BLOCK && whole_block(n, q, r0) {
+        transpose_block(
+            |j| &data[j * q + r0..][..O1_BLOCK],
+            |rr, at, v| v.store(&mut sym[rr][at..]),
+        );
+        // A symbol's context is the one above it in its segment.
+        ctx.copy_within(..O1_BLOCK - 1, 1);
+        ctx[1..].copy_from_slice(&sym[..O1_BLOCK - 1]);
+        ctx[0] = if r0 == 0 {
+            [0; STATES]
+        } else {
+            std::array::from_fn(|j| data[j * q + r0 - 1])
+        };
+        return;
+    }
     for j in 0..STATES {
         let start = j * q + r0;
         let valid = rows.min(n.saturating_sub(start));
@@ -621,12 +636,149 @@ pub(crate) fn o1_gather(
 /// that symbol exists.
 pub(crate) fn o1_scatter(tmp: &O1Block, q: usize, r0: usize, rows: usize, out: &mut [u8]) {
     let n = out.len();
+    if rows == O1_BLOCK && whole_block(n, q, r0) {
+        // Row `j` of the transpose is segment `j`'s next 32 bytes.
+        transpose_block(
+            |rr| &tmp[rr],
+            |j, at, v| v.store(&mut out[j * q + r0 + at..]),
+        );
+        return;
+    }
     for j in 0..STATES {
         let start = j * q + r0;
         let len = rows.min(n.saturating_sub(start));
         for (rr, o) in out[start.min(n)..start.min(n) + len].iter_mut().enumerate() {
             *o = tmp[rr][j];
         }
+    }
+}
+
+/// Whether all 32 segments of an `n`-symbol order-1 stream hold rounds
+/// `r0 .. r0 + O1_BLOCK`.
+#[inline]
+fn whole_block(n: usize, q: usize, r0: usize) -> bool {
+    (STATES - 1) * q + r0 + O1_BLOCK <= n
+}
+
+/// Transposes a 32 x 32 byte block, 16 bytes at a time: row `r` of the
+/// result is byte `r` of every `src(c)`, and `put(r, at, v)` receives its
+/// bytes `at .. at + 16`. A byte-by-byte copy was a quarter of order-1
+/// decoding and half of order-1 encoding (docs/KERNELS.md, "Order-1
+/// blocks").
+#[inline]
+fn transpose_block<'s>(
+    src: impl Fn(usize) -> &'s [u8],
+    mut put: impl FnMut(usize, usize, Bytes16),
+) {
+    for half_r in 0..2 {
+        for half_c in 0..2 {
+            let rows: [Bytes16; 16] =
+                std::array::from_fn(|i| Bytes16::load(&src(16 * half_c + i)[16 * half_r..]));
+            for (i, col) in transpose16(rows).into_iter().enumerate() {
+                put(16 * half_r + i, 16 * half_c, col);
+            }
+        }
+    }
+}
+
+/// Transposes a 16 x 16 byte block held as 16 rows: four rounds of
+/// interleaving the bytes of row `i` with those of row `i + 8`.
+#[inline(always)]
+fn transpose16(mut x: [Bytes16; 16]) -> [Bytes16; 16] {
+    for _ in 0..4 {
+        x = std::array::from_fn(|k| {
+            let (a, b) = (x[k / 2], x[k / 2 + 8]);
+            if k % 2 == 0 {
+                a.zip_lo(b)
+            } else {
+                a.zip_hi(b)
+            }
+        });
+    }
+    x
+}
+
+/// Sixteen bytes in a vector register, with the byte interleaves the
+/// transpose needs (SSE2 and NEON are baseline on their targets).
+#[derive(Clone, Copy)]
+struct Bytes16(
+    #[cfg(target_arch = "x86_64")] core::arch::x86_64::__m128i,
+    #[cfg(target_arch = "aarch64")] core::arch::aarch64::uint8x16_t,
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))] [u8; 16],
+);
+
+impl Bytes16 {
+    /// The first 16 bytes of `b` (panics if shorter).
+    #[inline(always)]
+    fn load(b: &[u8]) -> Bytes16 {
+        let b: &[u8; 16] = b[..16].try_into().expect("16 bytes");
+        // SAFETY: `b` is 16 readable bytes; SSE2 and NEON are part of the
+        // baseline of x86-64 and AArch64.
+        #[cfg(target_arch = "x86_64")]
+        return Bytes16(unsafe { core::arch::x86_64::_mm_loadu_si128(b.as_ptr().cast()) });
+        // SAFETY: as above.
+        #[cfg(target_arch = "aarch64")]
+        return Bytes16(unsafe { core::arch::aarch64::vld1q_u8(b.as_ptr()) });
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        Bytes16(*b)
+    }
+
+    /// Writes the bytes to the first 16 of `b` (panics if shorter).
+    #[inline(always)]
+    fn store(self, b: &mut [u8]) {
+        let b: &mut [u8; 16] = (&mut b[..16]).try_into().expect("16 bytes");
+        // SAFETY: `b` is 16 writable bytes; baseline features as in `load`.
+        #[cfg(target_arch = "x86_64")]
+        unsafe {
+            core::arch::x86_64::_mm_storeu_si128(b.as_mut_ptr().cast(), self.0)
+        };
+        // SAFETY: as above.
+        #[cfg(target_arch = "aarch64")]
+        unsafe {
+            core::arch::aarch64::vst1q_u8(b.as_mut_ptr(), self.0)
+        };
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        {
+            *b = self.0;
+        }
+    }
+
+    /// Bytes 0..8 of `self` and `o`, interleaved (`self` first).
+    #[inline(always)]
+    fn zip_lo(self, o: Bytes16) -> Bytes16 {
+        // SAFETY: baseline features as in `load`.
+        #[cfg(target_arch = "x86_64")]
+        return Bytes16(unsafe { core::arch::x86_64::_mm_unpacklo_epi8(self.0, o.0) });
+        // SAFETY: as above.
+        #[cfg(target_arch = "aarch64")]
+        return Bytes16(unsafe { core::arch::aarch64::vzip1q_u8(self.0, o.0) });
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        Bytes16(std::array::from_fn(|i| {
+            if i % 2 == 0 {
+                self.0[i / 2]
+            } else {
+                o.0[i / 2]
+            }
+        }))
+    }
+
+    /// Bytes 8..16 of `self` and `o`, interleaved (`self` first).
+    #[inline(always)]
+    fn zip_hi(self, o: Bytes16) -> Bytes16 {
+        // SAFETY: baseline features as in `load`.
+        #[cfg(target_arch = "x86_64")]
+        return Bytes16(unsafe { core::arch::x86_64::_mm_unpackhi_epi8(self.0, o.0) });
+        // SAFETY: as above.
+        #[cfg(target_arch = "aarch64")]
+        return Bytes16(unsafe { core::arch::aarch64::vzip2q_u8(self.0, o.0) });
+        #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+        Bytes16(std::array::from_fn(|i| {
+            if i % 2 == 0 {
+                self.0[8 + i / 2]
+            } else {
+                o.0[8 + i / 2]
+            }
+        }))
     }
 }
 
