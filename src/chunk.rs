@@ -374,7 +374,7 @@ fn choose_plane(
     }
     if effort == Effort::Max {
         if let Some((kind, h)) = &ctx_hist {
-            let t = build_context_model(&h.to_dense(), INLINE_BITS, *kind == CtxKind::Order1);
+            let t = build_context_model(h.rows(), INLINE_BITS, *kind == CtxKind::Order1);
             let bits = CostTable::new(&t).context_rows(h.rows()) + 8.0 * model_len(&t) as f64;
             cands.push(Candidate {
                 bits: bits + RANS_OVERHEAD_BITS,

@@ -458,11 +458,17 @@ fn code_plane(
         hist.fill(0);
         return (PlaneCode::Const(first), 16.0);
     }
-    let model = entropy::build_context_model(hist, scale, false);
+    let rows = entropy::dense_rows(hist);
+    let model = entropy::build_context_model(rows.iter().copied(), scale, false);
     let mut ser = Vec::new();
     entropy::serialize_model(&model, &mut ser);
-    let est = CostTable::new(&model).context(hist) + 8.0 * (ser.len() + 7 + 128) as f64;
-    hist.fill(0);
+    let est = CostTable::new(&model).context_rows(rows.iter().copied())
+        + 8.0 * (ser.len() + 7 + 128) as f64;
+    // Only the rows met hold counts.
+    let met: Vec<usize> = rows.iter().map(|&(c, _)| c).collect();
+    for c in met {
+        hist[c * 256..(c + 1) * 256].fill(0);
+    }
     if est >= 8.0 * n as f64 && !trial {
         return (PlaneCode::Raw, 8.0 * n as f64);
     }

@@ -543,18 +543,14 @@ fn build_models(chunks: &[&ChunkHists], dtype: DType, effort: Effort) -> BlockMo
             chunks
                 .iter()
                 .any(|c| c.order1)
-                .then_some((CtxKind::Order1, &h.ctx[0]))
+                .then_some((CtxKind::Order1, h.rows(0)))
         } else if CX_PLANES.contains(&p) {
-            Some((CtxKind::Plane0, &h.ctx[p]))
+            Some((CtxKind::Plane0, h.rows(p)))
         } else {
             None
         };
-        if let Some((kind, counts)) = ctx {
-            tables.push(shared_context_model(
-                counts,
-                kind == CtxKind::Order1,
-                effort,
-            ));
+        if let Some((kind, rows)) = ctx {
+            tables.push(shared_context_model(rows, kind == CtxKind::Order1, effort));
             planes[p].context = Some((kind, tables.len() - 1));
         }
     }
@@ -573,21 +569,29 @@ fn build_models(chunks: &[&ChunkHists], dtype: DType, effort: Effort) -> BlockMo
     }
 }
 
-/// The shared context model of a block's context histogram `counts`: at
-/// [`SHARED_CTX_BITS`], or below `max` at [`SHARED_CTX_BITS_COARSE`] where
-/// that codes `counts` within [`COARSE_CTX_SLACK`] of it.
-fn shared_context_model(counts: &[u32], order1: bool, effort: Effort) -> RansTables {
-    let fine = || entropy::build_context_model(counts, SHARED_CTX_BITS, order1);
+/// The shared context model of the rows of a block's context histogram
+/// (ascending contexts, the rows met): at [`SHARED_CTX_BITS`], or below
+/// `max` at [`SHARED_CTX_BITS_COARSE`] where that codes them within
+/// [`COARSE_CTX_SLACK`] of it.
+fn shared_context_model<'a>(
+    rows: impl Iterator<Item = (usize, &'a [u32; 256])> + Clone,
+    order1: bool,
+    effort: Effort,
+) -> RansTables {
+    let fine = || entropy::build_context_model(rows.clone(), SHARED_CTX_BITS, order1);
     if effort == Effort::Max {
         return fine();
     }
-    let coarse = entropy::build_context_model(counts, SHARED_CTX_BITS_COARSE, order1);
-    let bits = |t: &RansTables| CostTable::new(t).context(counts);
+    let coarse = entropy::build_context_model(rows.clone(), SHARED_CTX_BITS_COARSE, order1);
+    let bits = |t: &RansTables| CostTable::new(t).context_rows(rows.clone());
     let limit = |b: f64| b * (1.0 + COARSE_CTX_SLACK);
     let coarse_bits = bits(&coarse);
     // The counts' own entropy bounds what the fine model can spend: within
     // the slack of it, the fine model need not be built.
-    let entropy: f64 = counts.chunks_exact(256).map(entropy::entropy_bits).sum();
+    let entropy: f64 = rows
+        .clone()
+        .map(|(_, row)| entropy::entropy_bits(row))
+        .sum();
     if coarse_bits <= limit(entropy) {
         return coarse;
     }
@@ -1002,8 +1006,10 @@ mod tests {
                 wide[c * 256 + s] = if s == c { 1_000_000 } else { 3 };
             }
         }
-        let scale =
-            |counts: &[u32], effort| shared_context_model(counts, false, effort).scale_bits();
+        let scale = |counts: &[u32], effort| {
+            let rows = entropy::dense_rows(counts);
+            shared_context_model(rows.into_iter(), false, effort).scale_bits()
+        };
         assert_eq!(scale(&narrow, Effort::Default), SHARED_CTX_BITS_COARSE);
         assert_eq!(scale(&narrow, Effort::Fast), SHARED_CTX_BITS_COARSE);
         assert_eq!(scale(&wide, Effort::Default), SHARED_CTX_BITS);

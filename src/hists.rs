@@ -107,21 +107,6 @@ impl CtxHist {
         }
         t
     }
-
-    /// Adds the counts to a dense table (`dense[ctx * 256 + sym]`).
-    pub fn add_to(&self, dense: &mut [u32]) {
-        for (c, row) in self.rows() {
-            let d = &mut dense[c * 256..c * 256 + 256];
-            d.iter_mut().zip(row).for_each(|(a, b)| *a += b);
-        }
-    }
-
-    /// The dense 65 536-entry table.
-    pub fn to_dense(&self) -> Vec<u32> {
-        let mut d = vec![0; DENSE_LEN];
-        self.add_to(&mut d);
-        d
-    }
 }
 
 /// What [`ChunkHists::of`] counts whole, and what it judges or estimates
@@ -292,13 +277,46 @@ fn sample_counts(plane: &[u8], ctx: Option<&[u8]>, k: &Kernels) -> CtxHist {
     })
 }
 
-/// Dense sums of chunk histograms: the counts a block's shared models are
-/// built from.
+/// Sums of chunk histograms: the counts a block's shared models are built
+/// from. Context counts keep only the rows some chunk met (a small tensor
+/// meets a few of the 256 contexts; dense tables were a tenth of
+/// compressing an archive of small tensors, mostly in page faults).
 pub struct HistSum {
     /// Order-0 counts per plane.
     pub o0: Vec<[u32; 256]>,
-    /// Dense context tables, laid out as [`ChunkHists::ctx`].
-    pub ctx: Vec<Vec<u32>>,
+    /// Context counts, laid out as [`ChunkHists::ctx`].
+    ctx: Vec<RowSum>,
+}
+
+/// The rows of one context table that chunks met.
+#[derive(Clone)]
+struct RowSum {
+    /// `at[c]`: where context `c`'s row is in `rows`, if it was met.
+    at: [Option<u8>; 256],
+    rows: Vec<[u32; 256]>,
+}
+
+impl RowSum {
+    fn new() -> RowSum {
+        RowSum {
+            at: [None; 256],
+            rows: Vec::new(),
+        }
+    }
+
+    /// Adds `row` to context `c`'s row.
+    fn add(&mut self, c: usize, row: &[u32; 256]) {
+        match self.at[c] {
+            Some(i) => self.rows[usize::from(i)]
+                .iter_mut()
+                .zip(row)
+                .for_each(|(a, b)| *a += b),
+            None => {
+                self.at[c] = Some(self.rows.len() as u8);
+                self.rows.push(*row);
+            }
+        }
+    }
 }
 
 impl HistSum {
@@ -307,7 +325,7 @@ impl HistSum {
         let n_ctx = 1 + CX_PLANES.filter(|&p| p < width).count();
         HistSum {
             o0: vec![[0; 256]; width],
-            ctx: vec![vec![0; DENSE_LEN]; n_ctx],
+            ctx: vec![RowSum::new(); n_ctx],
         }
     }
 
@@ -317,7 +335,9 @@ impl HistSum {
             a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
         }
         for (a, b) in self.ctx.iter_mut().zip(&h.ctx) {
-            b.add_to(a);
+            for (c, row) in b.rows() {
+                a.add(c, row);
+            }
         }
     }
 
@@ -326,9 +346,21 @@ impl HistSum {
         for (a, b) in self.o0.iter_mut().zip(&other.o0) {
             a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
         }
-        for (a, b) in self.ctx.iter_mut().zip(&other.ctx) {
-            a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+        for (i, a) in self.ctx.iter_mut().enumerate() {
+            for (c, row) in other.rows(i) {
+                a.add(c, row);
+            }
         }
+    }
+
+    /// The rows of context table `i` that chunks met, ascending:
+    /// `(context, counts by symbol)`.
+    pub fn rows(&self, i: usize) -> impl Iterator<Item = (usize, &[u32; 256])> + Clone {
+        let sum = &self.ctx[i];
+        sum.at
+            .iter()
+            .enumerate()
+            .filter_map(move |(c, at)| at.map(|i| (c, &sum.rows[usize::from(i)])))
     }
 }
 
@@ -468,7 +500,7 @@ mod tests {
                 None => k.hist_order1(&plane, &mut want),
             }
             let h = CtxHist::count(&plane, c, &k);
-            assert_eq!(h.to_dense(), want);
+            assert!(h.rows().eq(entropy::dense_rows(&want)));
             let mut o0 = [0u32; 256];
             k.hist_order0(&plane, &mut o0);
             assert_eq!(h.order0(), o0);
