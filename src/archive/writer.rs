@@ -8,6 +8,7 @@
 //! (docs/ARCHIVE.md, "Peak memory"); the archive is the same whichever path
 //! a piece takes.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
@@ -316,10 +317,11 @@ enum Dup {
 }
 
 /// A piece being coded in the current batch.
-struct Job {
+struct Job<'a> {
     file: usize,
     span: Span,
-    data: Vec<u8>,
+    /// The piece's bytes: borrowed where the input is memory, else read.
+    data: Cow<'a, [u8]>,
     hash: u128,
     /// Set when earlier bytes are the same.
     dup: Dup,
@@ -384,14 +386,18 @@ impl<W: Write> State<'_, W> {
             return Ok(());
         }
         self.batches.start();
-        let src = &*self.inputs[fi].src;
+        // From the inputs, not through `self`: jobs borrow an input held
+        // in memory instead of copying it (a copy into fresh pages per
+        // piece).
+        let inputs = self.inputs;
+        let src = &*inputs[fi].src;
         let spans: &[&Span] = batch;
         let reference = self.reference;
         let mut jobs = self.install(|| {
             spans
                 .par_iter()
                 .map(|s| {
-                    let data = src.read_vec(s.offset, s.len)?;
+                    let data = src.bytes(s.offset, s.len)?;
                     let hash = super::piece_hash(&data);
                     let reference = match (reference, ref_tensor(reference, s)) {
                         (Some(r), Some(t)) => {
@@ -407,7 +413,7 @@ impl<W: Write> State<'_, W> {
                     };
                     let same = reference
                         .as_ref()
-                        .is_some_and(|(r, b)| r.hash == hash && *b == data);
+                        .is_some_and(|(r, b)| r.hash == hash && b[..] == data[..]);
                     Ok(Job {
                         file: fi,
                         span: (*s).clone(),
@@ -454,7 +460,7 @@ impl<W: Write> State<'_, W> {
                             j.span.dtype.code(),
                             crate::compress_delta_parts(&j.data, old, &o)?,
                         )];
-                        j.data = Vec::new();
+                        j.data = Cow::Borrowed(&[]);
                         return Ok(());
                     }
                     j.coded = match j.span.gguf {
@@ -475,7 +481,7 @@ impl<W: Write> State<'_, W> {
                             crate::compress_parts(&j.data, &frame_opts(opts, j.span.dtype))?,
                         )],
                     };
-                    j.data = Vec::new();
+                    j.data = Cow::Borrowed(&[]);
                     Ok(())
                 })
         })?;
