@@ -753,13 +753,7 @@ impl Bytes16 {
         #[cfg(target_arch = "aarch64")]
         return Bytes16(unsafe { core::arch::aarch64::vzip1q_u8(self.0, o.0) });
         #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-        Bytes16(std::array::from_fn(|i| {
-            if i % 2 == 0 {
-                self.0[i / 2]
-            } else {
-                o.0[i / 2]
-            }
-        }))
+        Bytes16(interleave(self.0, o.0, 0))
     }
 
     /// Bytes 8..16 of `self` and `o`, interleaved (`self` first).
@@ -772,14 +766,21 @@ impl Bytes16 {
         #[cfg(target_arch = "aarch64")]
         return Bytes16(unsafe { core::arch::aarch64::vzip2q_u8(self.0, o.0) });
         #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-        Bytes16(std::array::from_fn(|i| {
-            if i % 2 == 0 {
-                self.0[8 + i / 2]
-            } else {
-                o.0[8 + i / 2]
-            }
-        }))
+        Bytes16(interleave(self.0, o.0, 8))
     }
+}
+
+/// Bytes `from .. from + 8` of `a` and `b`, interleaved (`a` first): the
+/// byte interleaves on targets without a vector unit in their baseline.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+fn interleave(a: [u8; 16], b: [u8; 16], from: usize) -> [u8; 16] {
+    std::array::from_fn(|i| {
+        if i % 2 == 0 {
+            a[from + i / 2]
+        } else {
+            b[from + i / 2]
+        }
+    })
 }
 
 #[cfg(test)]
