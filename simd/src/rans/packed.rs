@@ -600,7 +600,6 @@ pub(crate) fn o1_gather(
             |rr, at, v| v.store(&mut sym[rr][at..]),
         );
         // A symbol's context is the one above it in its segment.
-        ctx.copy_within(..O1_BLOCK - 1, 1);
         ctx[1..].copy_from_slice(&sym[..O1_BLOCK - 1]);
         ctx[0] = if r0 == 0 {
             [0; STATES]
