@@ -449,26 +449,27 @@ fn code_plane(
     let n = plane.len();
     k.hist_context(plane, ctx, hist);
     let first = plane.first().copied().unwrap_or(0);
-    let total_first: u64 = hist[usize::from(first)..]
-        .iter()
-        .step_by(256)
-        .map(|&c| u64::from(c))
-        .sum();
-    if total_first == n as u64 {
-        hist.fill(0);
-        return (PlaneCode::Const(first), 16.0);
-    }
     let rows = entropy::dense_rows(hist);
-    let model = entropy::build_context_model(rows.iter().copied(), scale, false);
-    let mut ser = Vec::new();
-    entropy::serialize_model(&model, &mut ser);
-    let est = CostTable::new(&model).context_rows(rows.iter().copied())
-        + 8.0 * (ser.len() + 7 + 128) as f64;
+    let total_first: u64 = rows
+        .iter()
+        .map(|(_, row)| u64::from(row[usize::from(first)]))
+        .sum();
+    let priced = (total_first != n as u64).then(|| {
+        let model = entropy::build_context_model(rows.iter().copied(), scale, false);
+        let mut ser = Vec::new();
+        entropy::serialize_model(&model, &mut ser);
+        let est = CostTable::new(&model).context_rows(rows.iter().copied())
+            + 8.0 * (ser.len() + 7 + 128) as f64;
+        (model, ser, est)
+    });
     // Only the rows met hold counts.
     let met: Vec<usize> = rows.iter().map(|&(c, _)| c).collect();
     for c in met {
         hist[c * 256..(c + 1) * 256].fill(0);
     }
+    let Some((model, ser, est)) = priced else {
+        return (PlaneCode::Const(first), 16.0);
+    };
     if est >= 8.0 * n as f64 && !trial {
         return (PlaneCode::Raw, 8.0 * n as f64);
     }

@@ -12,7 +12,7 @@ mod model;
 mod normalize;
 
 pub use model::{
-    build_context_model, build_order0_model, dense_rows, model_cost_bits, parse_model,
+    build_context_model, build_order0_model, dense_rows, model_cost_bits, parse_model, row_met,
     serialize_model, CostTable,
 };
 pub use normalize::normalize;

@@ -107,15 +107,24 @@ pub fn build_context_model<'a>(
 }
 
 /// The rows of a dense context histogram (`counts[ctx * 256 + sym]`, 65536
-/// counts) that have a count, ascending: `(context, counts by symbol)`. A
-/// row is tested with an or-fold, which compiles to vector ors.
+/// counts) that have a count ([`row_met`]), ascending: `(context, counts
+/// by symbol)`.
 pub fn dense_rows(counts: &[u32]) -> Vec<(usize, &[u32; 256])> {
     counts
         .chunks_exact(256)
         .enumerate()
-        .filter(|(_, row)| row.iter().fold(0, |acc, &n| acc | n) != 0)
+        .filter(|(_, row)| row_met(row))
         .map(|(c, row)| (c, row.try_into().expect("rows are 256 counts")))
         .collect()
+}
+
+/// Whether a row of counts has any. An or-fold rather than `any`: the fold
+/// compiles to vector ors over the whole row, where the early-exit `any`
+/// compared one count at a time through a (mostly all-zero) 65 536-count
+/// table — about 18 us per table against 6.5 us (1 MiB bf16 plane, this
+/// machine).
+pub fn row_met(row: &[u32]) -> bool {
+    row.iter().fold(0, |acc, &n| acc | n) != 0
 }
 
 /// Appends the serialised form of `t` to `out`.
