@@ -124,6 +124,11 @@ impl BlockModels {
         }
     }
 
+    /// Bits of shared model `i` charged to a chunk that uses it.
+    fn charge_bits(&self, i: usize) -> f64 {
+        8.0 * self.charge[i] as f64
+    }
+
     /// The bytes of a shared model charged to a chunk for `code`.
     fn charged(&self, code: &PlaneCode) -> usize {
         match code {
@@ -331,7 +336,7 @@ fn choose_plane(
     let pm = &models.planes[p];
     if let Some(i) = pm.order0 {
         cands.push(Candidate {
-            bits: models.costs[i].order0(&o0) + RANS_OVERHEAD_BITS + 8.0 * models.charge[i] as f64,
+            bits: models.costs[i].order0(&o0) + RANS_OVERHEAD_BITS + models.charge_bits(i),
             kind: CtxKind::Order0,
             model: ModelSel::Shared(i),
         });
@@ -365,7 +370,7 @@ fn choose_plane(
             cands.push(Candidate {
                 bits: models.costs[i].context_rows(h.rows())
                     + RANS_OVERHEAD_BITS
-                    + 8.0 * models.charge[i] as f64,
+                    + models.charge_bits(i),
                 kind,
                 model: ModelSel::Shared(i),
             });
