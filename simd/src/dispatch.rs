@@ -25,7 +25,7 @@ type DecodeFn = fn(&[u8], Ctx<'_>, &RansTables, &mut [u8]) -> Result<(), RansErr
 type DecodePairFn = fn(FirstStream<'_>, SecondStream<'_>) -> Result<(), RansError>;
 
 #[cfg(target_arch = "x86_64")]
-cpufeatures::new!(cpu_avx2, "avx2");
+cpufeatures::new!(cpu_avx2, "avx2", "popcnt");
 #[cfg(target_arch = "x86_64")]
 cpufeatures::new!(cpu_avx512, "avx512f", "avx512bw", "avx512vl", "avx512dq");
 

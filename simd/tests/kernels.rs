@@ -367,14 +367,15 @@ fn table_from(data: &[u8], bits: u32) -> [u16; 256] {
 fn models_for(data: &[u8], ctx: &[u8], bits: u32) -> Vec<(&'static str, RansTables)> {
     let o0 = RansTables::new(bits, [0; 256], vec![table_from(data, bits)]).unwrap();
     // Two tables split by context parity, flipped for contexts of 128 and
-    // up (so that a lookup confusing the map's halves is caught); each
-    // table covers all symbols seen.
+    // up (so that a lookup confusing the map's halves is caught), context
+    // 0 (where order-1 segments start) on table 1; each table covers all
+    // symbols seen.
     let mut full = data.to_vec();
     full.extend_from_slice(ctx);
     full.push(0);
     let mut map = [0u8; 256];
     for (c, m) in map.iter_mut().enumerate() {
-        *m = ((c % 2) ^ (c / 128)) as u8;
+        *m = (1 ^ (c % 2) ^ (c / 128)) as u8;
     }
     let evens: Vec<u8> = full
         .iter()

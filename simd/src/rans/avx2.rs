@@ -92,7 +92,7 @@ pub(crate) fn decode(
 ) -> Result<(), RansError> {
     // SAFETY: this function is only placed in the dispatch tables of the
     // AVX2 and AVX-512 levels, which `Kernels::for_isa` builds only after
-    // `dispatch::supported` confirmed AVX2 at run time.
+    // `dispatch::supported` confirmed AVX2 and POPCNT at run time.
     unsafe { decode_avx2(stream, ctx, t, out) }
 }
 
@@ -107,7 +107,7 @@ pub(crate) fn encode(
     unsafe { encode_avx2(data, ctx, t, out) }
 }
 
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn decode_avx2(
     stream: &[u8],
     ctx: Ctx<'_>,
@@ -127,7 +127,7 @@ fn decode_avx2(
 /// Loads the packed decode entries at `idx`: (`freq`, `bias | sym << 16 |
 /// tag << 24`).
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn lookup(dec: &[u64], idx: __m256i) -> (__m256i, __m256i) {
     if LOOKUP_GATHER {
         // Two 8-lane `vpgatherdd` of the entries' halves: the fields come
@@ -169,7 +169,7 @@ struct Consts {
 }
 
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn consts(t: &RansTables) -> Consts {
     Consts {
         slot_mask: _mm256_set1_epi32((1 << t.scale_bits()) - 1),
@@ -183,7 +183,7 @@ fn consts(t: &RansTables) -> Consts {
 /// new states (before renormalisation) and the upper halves of the
 /// entries, `bias | sym << 16 | tag << 24`.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn dec_step_hi(k: &Consts, dec: &[u64], x: __m256i, base: __m256i) -> (__m256i, __m256i) {
     let idx = _mm256_add_epi32(_mm256_and_si256(x, k.slot_mask), base);
     let (f, hi) = lookup(dec, idx);
@@ -197,7 +197,7 @@ fn dec_step_hi(k: &Consts, dec: &[u64], x: __m256i, base: __m256i) -> (__m256i, 
 /// [`dec_step_hi`] on narrow entries ([`packed::dec_entry_narrow`]):
 /// returns the new states and the entries (symbol in byte 3).
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn dec_step_narrow(k: &Consts, dec: &[u32], x: __m256i, base: __m256i) -> (__m256i, __m256i) {
     let idx = _mm256_add_epi32(_mm256_and_si256(x, k.slot_mask), base);
     // SAFETY: every index is `table << bits | slot` with `table` a table of
@@ -223,7 +223,7 @@ impl Entries<'_> {
     /// [`dec_step_narrow`] when `NARROW`, else [`dec_step_hi`]; the symbol
     /// is byte [`sym_byte`] of the second output.
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     fn step<const NARROW: bool>(
         &self,
         k: &Consts,
@@ -251,7 +251,7 @@ const fn sym_byte(narrow: bool) -> i8 {
 ///
 /// The caller guarantees 16 readable bytes at `r.pos`.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn renorm(k: &Consts, r: &mut Reader<'_>, x: __m256i) -> __m256i {
     let m = _mm256_cmpgt_epi32(k.l, x);
     let mb = _mm256_movemask_ps(_mm256_castsi256_ps(m)) as usize;
@@ -269,7 +269,7 @@ fn renorm(k: &Consts, r: &mut Reader<'_>, x: __m256i) -> __m256i {
 /// Packs byte `byte` of every `u32` of four vectors (the symbols of
 /// [`Entries::step`]) into 32 bytes in lane order.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn pack_hi(h: &[__m256i; 4], byte: i8) -> __m256i {
     // Vector `g` puts its four symbols of each 128-bit half at bytes
     // `4g .. 4g + 4` of that half.
@@ -324,14 +324,14 @@ fn pack_hi(h: &[__m256i; 4], byte: i8) -> __m256i {
 }
 
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn load_states(x: &[u32; STATES]) -> [__m256i; 4] {
     // SAFETY: `x` holds 32 `u32`, four 32-byte vectors.
     std::array::from_fn(|g| unsafe { _mm256_loadu_si256(x.as_ptr().add(8 * g) as *const __m256i) })
 }
 
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn store_states(xs: &[__m256i; 4], x: &mut [u32; STATES]) {
     for (g, v) in xs.iter().enumerate() {
         // SAFETY: as in `load_states`.
@@ -341,7 +341,7 @@ fn store_states(xs: &[__m256i; 4], x: &mut [u32; STATES]) {
 
 /// Decodes whole rounds of a round-robin stream while a round of words is
 /// surely there; returns how many symbols were decoded.
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn rr_rounds(
     r: &mut Reader<'_>,
     ctx: Option<&[u8]>,
@@ -359,7 +359,7 @@ fn rr_rounds(
 
 /// [`rr_rounds`] with wide or narrow entries.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn rr_rounds_with<const NARROW: bool>(
     r: &mut Reader<'_>,
     m: &Model<'_>,
@@ -402,7 +402,7 @@ pub(crate) fn decode_pair(
     unsafe { decode_pair_avx2(first, second) }
 }
 
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn decode_pair_avx2(first: FirstStream<'_>, second: SecondStream<'_>) -> Result<(), RansError> {
     let (first_ctx, t_first, t_second) = (first.ctx, first.tables, second.tables);
     let plane_b = match second.ctx {
@@ -447,7 +447,7 @@ impl<'a> Model<'a> {
     /// The model `t` with contexts `ctx` (none: order-0) and wide entries
     /// `wide` (those of `t`, empty where it has narrow ones, or tagged ones).
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     fn new(t: &'a RansTables, ctx: Option<&'a [u8]>, wide: &'a [u64]) -> Model<'a> {
         let bases = t.dec_bases();
         Model {
@@ -473,7 +473,7 @@ impl<'a> Model<'a> {
     ///
     /// Panics if the plane does not hold those 8 contexts.
     #[inline]
-    #[target_feature(enable = "avx2")]
+    #[target_feature(enable = "avx2,popcnt")]
     fn base(&self, i0: usize, g: usize) -> __m256i {
         match self.ctx {
             None => self.base0,
@@ -502,7 +502,7 @@ impl<'a> Model<'a> {
 /// `tagged`).
 #[allow(clippy::too_many_arguments)]
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn pair_rounds<const NA: bool, const NB: bool>(
     a: &mut Side<'_>,
     sa: &Model<'_>,
@@ -567,40 +567,22 @@ fn pair_rounds<const NA: bool, const NB: bool>(
 }
 
 /// Decodes order-1 rounds while a round of words is surely there; returns
-/// how many rounds were decoded.
-#[target_feature(enable = "avx2")]
+/// how many rounds were decoded. As on AVX-512, the entries are tagged with
+/// the model's own context map, so the next round's table offsets come from
+/// this round's lookups (`tag << bits`), not from a gather behind them.
+#[target_feature(enable = "avx2,popcnt")]
 fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mut [u8]) -> usize {
-    let dec = Entries {
-        wide: t.dec_entries_unless_narrow(),
-        narrow: t.dec_entries_narrow().unwrap_or(&[]),
-    };
-    if dec.narrow.is_empty() {
-        o1_rounds_with::<false>(r, t, dec, x, out)
-    } else {
-        o1_rounds_with::<true>(r, t, dec, x, out)
-    }
-}
-
-/// [`o1_rounds`] with wide or narrow entries.
-#[inline]
-#[target_feature(enable = "avx2")]
-fn o1_rounds_with<const NARROW: bool>(
-    r: &mut Reader<'_>,
-    t: &RansTables,
-    dec: Entries<'_>,
-    x: &mut [u32; STATES],
-    out: &mut [u8],
-) -> usize {
     let n = out.len();
     let q = order1_segment_len(n);
     if q == 0 || r.left() < 64 {
         return 0;
     }
-    let bases = t.dec_bases();
+    let dec = t.dec_entries_tagged(t.ctx_map());
     let k = consts(t);
     let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     let mut xs = load_states(x);
-    let mut prev = [_mm256_setzero_si256(); 4];
+    // The offsets of the first round, under context 0.
+    let mut bases = [_mm256_set1_epi32((t.table_of(0) as i32) << t.scale_bits()); 4];
     let mut round = 0;
     let mut tmp: packed::O1Block = [[0; STATES]; packed::O1_BLOCK];
     let mut rows = 0;
@@ -609,10 +591,8 @@ fn o1_rounds_with<const NARROW: bool>(
         let actv = _mm256_set1_epi32(act as i32);
         let mut hs = [_mm256_setzero_si256(); 4];
         for g in 0..4 {
-            // SAFETY: `prev` holds symbols (< 256), `bases` has 256 entries.
-            let base =
-                unsafe { _mm256_i32gather_epi32::<4>(bases.as_ptr() as *const i32, prev[g]) };
-            let (xn, h) = dec.step::<NARROW>(&k, xs[g], base);
+            // `h` is `bias | sym << 16 | tag << 24`.
+            let (xn, h) = dec_step_hi(&k, &dec, xs[g], bases[g]);
             let live = _mm256_cmpgt_epi32(
                 actv,
                 _mm256_add_epi32(lane, _mm256_set1_epi32(8 * g as i32)),
@@ -620,19 +600,14 @@ fn o1_rounds_with<const NARROW: bool>(
             // Idle lanes keep their state, which is >= L, so `renorm` leaves
             // them alone and takes no word for them.
             xs[g] = renorm(&k, r, _mm256_blendv_epi8(xs[g], xn, live));
-            prev[g] = if NARROW {
-                _mm256_srli_epi32::<24>(h)
-            } else {
-                // Byte 2 (byte 3 is a pair tag or 0).
-                _mm256_and_si256(_mm256_srli_epi32::<16>(h), _mm256_set1_epi32(0xFF))
-            };
+            bases[g] = _mm256_sll_epi32(_mm256_srli_epi32::<24>(h), k.bits);
             hs[g] = h;
         }
         // SAFETY: a row of `tmp` is 32 bytes.
         unsafe {
             _mm256_storeu_si256(
                 tmp[rows].as_mut_ptr() as *mut __m256i,
-                pack_hi(&hs, sym_byte(NARROW)),
+                pack_hi(&hs, sym_byte(false)),
             )
         };
         rows += 1;
@@ -647,7 +622,7 @@ fn o1_rounds_with<const NARROW: bool>(
     round
 }
 
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn encode_avx2(
     data: &[u8],
     ctx: Ctx<'_>,
@@ -666,7 +641,7 @@ fn encode_avx2(
 
 /// Encoder entries of 8 lanes, as (rcp, bias, xm1, cmpl | shift << 16).
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn enc_load(enc: &[EncSym], idx: &[usize; 8]) -> [__m256i; 4] {
     debug_assert!(idx.iter().all(|&i| i < enc.len()));
     // SAFETY: every index is `table * 256 + symbol` with `table` a table of
@@ -691,7 +666,7 @@ fn enc_load(enc: &[EncSym], idx: &[usize; 8]) -> [__m256i; 4] {
 /// `w`) and code their symbols; other lanes are unchanged. Returns the new
 /// states and, per lane, all-ones where a live symbol has no frequency.
 #[inline]
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn enc_step(x: __m256i, e: &[__m256i; 4], live: __m256i, w: &mut BackWords) -> (__m256i, __m256i) {
     let [rcp, bias, xm1, cs] = *e;
     let missing = _mm256_and_si256(_mm256_cmpeq_epi32(xm1, _mm256_set1_epi32(-1)), live);
@@ -733,7 +708,7 @@ fn enc_step(x: __m256i, e: &[__m256i; 4], live: __m256i, w: &mut BackWords) -> (
     (_mm256_blendv_epi8(x, xn, live), missing)
 }
 
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn rr_encode(
     data: &[u8],
     ctx: Option<&[u8]>,
@@ -774,7 +749,7 @@ fn rr_encode(
     Ok(())
 }
 
-#[target_feature(enable = "avx2")]
+#[target_feature(enable = "avx2,popcnt")]
 fn o1_encode(
     data: &[u8],
     t: &RansTables,

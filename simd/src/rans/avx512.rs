@@ -30,11 +30,11 @@ pub(crate) fn decode(
 ) -> Result<(), RansError> {
     // SAFETY: this function is only placed in the AVX-512 dispatch table,
     // which `Kernels::for_isa` builds only after `dispatch::supported`
-    // confirmed AVX2 and AVX-512 F, BW and VL at run time.
+    // confirmed AVX2, POPCNT and AVX-512 F, BW and VL at run time.
     unsafe { decode_avx512(stream, ctx, t, out) }
 }
 
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
 fn decode_avx512(
     stream: &[u8],
     ctx: Ctx<'_>,
@@ -53,7 +53,7 @@ fn decode_avx512(
 
 /// Loads the packed decode entries at `idx`: (`freq`, `bias | sym << 16`).
 #[inline]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
 fn lookup(dec: &[u64], idx: __m512i) -> (__m512i, __m512i) {
     let (a, b) = if LOOKUP_GATHER {
         // SAFETY: every index is `table << bits | slot` with `table` a
@@ -93,7 +93,7 @@ struct Consts {
 }
 
 #[inline]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
 fn consts(t: &RansTables) -> Consts {
     Consts {
         slot_mask: _mm512_set1_epi32((1 << t.scale_bits()) - 1),
@@ -104,7 +104,7 @@ fn consts(t: &RansTables) -> Consts {
 }
 
 #[inline]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
 fn dec_step(k: &Consts, dec: &[u64], x: __m512i, base: __m512i) -> (__m512i, __m512i) {
     let idx = _mm512_add_epi32(_mm512_and_si512(x, k.slot_mask), base);
     let (f, hi) = lookup(dec, idx);
@@ -117,7 +117,7 @@ fn dec_step(k: &Consts, dec: &[u64], x: __m512i, base: __m512i) -> (__m512i, __m
 
 /// [`dec_step`] on narrow entries ([`packed::dec_entry_narrow`]).
 #[inline]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
 fn dec_step_narrow(k: &Consts, dec: &[u32], x: __m512i, base: __m512i) -> (__m512i, __m512i) {
     let idx = _mm512_add_epi32(_mm512_and_si512(x, k.slot_mask), base);
     // SAFETY: every index is `table << bits | slot` with `table` a table of
@@ -134,7 +134,7 @@ fn dec_step_narrow(k: &Consts, dec: &[u32], x: __m512i, base: __m512i) -> (__m51
 /// Renormalises the lanes of `x` below `L`; the caller guarantees 32
 /// readable bytes at `r.pos`.
 #[inline]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
 fn renorm(k: &Consts, r: &mut Reader<'_>, x: __m512i) -> __m512i {
     let m = _mm512_cmplt_epi32_mask(x, k.l);
     debug_assert!(r.pos + 32 <= r.data.len());
@@ -147,14 +147,14 @@ fn renorm(k: &Consts, r: &mut Reader<'_>, x: __m512i) -> __m512i {
 }
 
 #[inline]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
 fn load_states(x: &[u32; STATES]) -> [__m512i; 2] {
     // SAFETY: `x` holds 32 `u32`, two 64-byte vectors.
     std::array::from_fn(|g| unsafe { _mm512_loadu_si512(x.as_ptr().add(16 * g) as *const __m512i) })
 }
 
 #[inline]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
 fn store_states(xs: &[__m512i; 2], x: &mut [u32; STATES]) {
     for (g, v) in xs.iter().enumerate() {
         // SAFETY: as in `load_states`.
@@ -178,7 +178,7 @@ impl<'a, 'd> RrStream<'a, 'd> {
     /// The stream at `r`'s position with states `x`; hand both back with
     /// [`Self::store`].
     #[inline]
-    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
     fn new(r: &Reader<'d>, t: &'a RansTables, x: &[u32; STATES]) -> RrStream<'a, 'd> {
         let bases = t.dec_bases();
         RrStream {
@@ -197,7 +197,7 @@ impl<'a, 'd> RrStream<'a, 'd> {
 
     /// Writes the position and states back.
     #[inline]
-    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
     fn store(&self, r: &mut Reader<'_>, x: &mut [u32; STATES]) {
         r.pos = self.r.pos;
         store_states(&self.xs, x);
@@ -214,7 +214,7 @@ impl<'a, 'd> RrStream<'a, 'd> {
     ///
     /// Panics unless `ctx` holds the round's indices.
     #[inline]
-    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
     fn bases(&self, round: usize, ctx: Option<&[u8]>) -> [__m512i; 2] {
         let Some(c) = ctx else {
             return [self.base0; 2];
@@ -278,7 +278,7 @@ macro_rules! round {
 
 /// Decodes whole rounds of a round-robin stream while a round of words is
 /// surely there; returns how many symbols were decoded.
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
 fn rr_rounds(
     r: &mut Reader<'_>,
     ctx: Option<&[u8]>,
@@ -310,7 +310,7 @@ pub(crate) fn decode_pair(
     unsafe { decode_pair_avx512(first, second) }
 }
 
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
 fn decode_pair_avx512(first: FirstStream<'_>, second: SecondStream<'_>) -> Result<(), RansError> {
     let (first_ctx, t_first, t_second) = (first.ctx, first.tables, second.tables);
     let plane_b = match second.ctx {
@@ -336,7 +336,7 @@ fn decode_pair_avx512(first: FirstStream<'_>, second: SecondStream<'_>) -> Resul
 /// with no memory round trip or gather; otherwise they come from its plane
 /// `cb` (or table 0).
 #[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
 fn pair_rounds(
     a: &mut Side<'_>,
     ca: Option<&[u8]>,
@@ -378,7 +378,7 @@ fn pair_rounds(
 /// (`NA`) and the second (`NB`) or not; returns the symbols decoded of
 /// each and leaves the states and positions in `sa` and `sb`.
 #[inline]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
 fn pair_loop<const NA: bool, const NB: bool>(
     sa: &mut RrStream<'_, '_>,
     ca: Option<&[u8]>,
@@ -418,52 +418,36 @@ fn live_mask(act: usize, g: usize) -> __mmask16 {
     ((1u32 << k) - 1) as __mmask16
 }
 
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
+/// Decodes order-1 rounds while a round of words is surely there; returns
+/// how many rounds were decoded. The entries are tagged with the model's
+/// own context map ([`RansTables::dec_entries_tagged`]), so the next
+/// round's table offsets come from this round's lookups (`tag << bits`)
+/// rather than from a second gather behind them (docs/KERNELS.md,
+/// "Order-1 offsets from tagged entries").
+#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
 fn o1_rounds(r: &mut Reader<'_>, t: &RansTables, x: &mut [u32; STATES], out: &mut [u8]) -> usize {
-    match t.dec_entries_narrow() {
-        Some(narrow) => o1_rounds_with::<true>(r, t, narrow, x, out),
-        None => o1_rounds_with::<false>(r, t, &[], x, out),
-    }
-}
-
-/// [`o1_rounds`] with wide entries or the narrow ones given.
-#[inline]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl")]
-fn o1_rounds_with<const NARROW: bool>(
-    r: &mut Reader<'_>,
-    t: &RansTables,
-    narrow: &[u32],
-    x: &mut [u32; STATES],
-    out: &mut [u8],
-) -> usize {
     let n = out.len();
     let q = order1_segment_len(n);
     if q == 0 || r.left() < 64 {
         return 0;
     }
-    let dec = t.dec_entries_unless_narrow();
-    let bases = t.dec_bases();
+    let dec = t.dec_entries_tagged(t.ctx_map());
     let k = consts(t);
     let mut xs = load_states(x);
-    let mut prev = [_mm512_setzero_si512(); 2];
+    // The offsets of the first round, under context 0.
+    let mut bases = [_mm512_set1_epi32((t.table_of(0) as i32) << t.scale_bits()); 2];
     let mut round = 0;
     let mut tmp: packed::O1Block = [[0; STATES]; packed::O1_BLOCK];
     let mut rows = 0;
     while round < q && r.left() >= 64 {
         let act = packed::o1_active(n, q, round);
         for g in 0..2 {
-            // SAFETY: `prev` holds symbols (< 256), `bases` has 256 entries.
-            let base =
-                unsafe { _mm512_i32gather_epi32::<4>(prev[g], bases.as_ptr() as *const i32) };
-            let (xn, s) = if NARROW {
-                dec_step_narrow(&k, narrow, xs[g], base)
-            } else {
-                dec_step(&k, dec, xs[g], base)
-            };
+            // `s` is `sym | tag << 8`.
+            let (xn, s) = dec_step(&k, &dec, xs[g], bases[g]);
             // Idle lanes keep their state, which is >= L, so `renorm` takes
             // no word for them.
             xs[g] = renorm(&k, r, _mm512_mask_mov_epi32(xs[g], live_mask(act, g), xn));
-            prev[g] = s;
+            bases[g] = _mm512_sll_epi32(_mm512_srli_epi32::<8>(s), k.bits);
             // SAFETY: a row of `tmp` is 32 bytes; this writes 16 of them.
             unsafe {
                 _mm_storeu_si128(

@@ -300,19 +300,15 @@ impl RansTables {
     }
 
     /// [`RansTables::dec_entries`] with `next_map[s]` in bits 56..64 of the
-    /// entry of every slot of symbol `s`: a pair decoder whose second stream
-    /// takes this stream's symbols as contexts reads the second stream's
-    /// table index from the same lookup. The entries for the first map asked
-    /// for are kept (a block's shared models are always paired alike).
+    /// entry of every slot of symbol `s`: a decoder whose next lookup takes
+    /// this one's symbol as its context reads that lookup's table index
+    /// from this one, with no second load on the dependency chain. Pair
+    /// decoders tag a first stream with its second stream's map, order-1
+    /// decoders a model with its own. The entries for the first map asked
+    /// for are kept (a block's shared models are always used alike).
     #[allow(dead_code)]
     pub(crate) fn dec_entries_tagged(&self, next_map: &[u8; 256]) -> Cow<'_, [u64]> {
-        let build = || {
-            let tag = |e: u64| e | u64::from(next_map[usize::from((e >> 48) as u8)]) << 56;
-            self.dec_entries()
-                .iter()
-                .map(|&e| tag(e))
-                .collect::<Vec<u64>>()
-        };
+        let build = || packed::build_dec_tagged(self, next_map);
         let (map, entries) = self.dec_tagged.get_or_init(|| (*next_map, build()));
         if map == next_map {
             Cow::Borrowed(entries)

@@ -12,7 +12,9 @@
 //! bits  0..32  freq[s]            (1 ..= 2^15)
 //! bits 32..48  slot - cum[s]      (< freq[s])
 //! bits 48..56  s
-//! bits 56..64  0, or a tag for a pair decoder (RansTables::dec_entries_tagged)
+//! bits 56..64  0, or a tag: the table index the next stream (a pair
+//!              decoder's second stream) or the next symbol (order-1) uses
+//!              under context s (RansTables::dec_entries_tagged)
 //! ```
 //!
 //! so one load (or one lane of a gather) gives everything a decode step
@@ -96,6 +98,13 @@ pub(super) fn build_dec_narrow(t: &RansTables) -> Vec<u32> {
 
 pub(super) fn build_dec(t: &RansTables) -> Vec<u64> {
     build_slots(t, dec_entry)
+}
+
+/// [`build_dec`] with `next_map[s]` in bits 56..64 of every slot of `s`.
+pub(super) fn build_dec_tagged(t: &RansTables, next_map: &[u8; 256]) -> Vec<u64> {
+    build_slots(t, |f, j, s| {
+        dec_entry(f, j, s) | u64::from(next_map[usize::from(s)]) << 56
+    })
 }
 
 /// One entry per slot, `table << scale_bits | slot`: `entry(freq, slot -
@@ -802,6 +811,8 @@ mod tests {
         b[1] = 4096 - used;
         let t = RansTables::new(12, [1; 256], vec![a, b]).unwrap();
         let (wide, narrow) = (build_dec(&t), build_dec_narrow(&t));
+        let map: [u8; 256] = std::array::from_fn(|s| (s % 2) as u8);
+        let tagged = build_dec_tagged(&t, &map);
         assert_eq!(wide.len(), 2 << 12);
         for (i, &s) in t.slot_symbols().iter().enumerate() {
             let (table, slot) = (i >> 12, (i & 4095) as u32);
@@ -809,6 +820,8 @@ mod tests {
             let j = slot - u32::from(t.cums(table)[usize::from(s)]);
             assert_eq!(wide[i], dec_entry(f, j, s), "slot {i}");
             assert_eq!(narrow[i], dec_entry_narrow(f, j, s), "slot {i}");
+            let tag = u64::from(s % 2) << 56;
+            assert_eq!(tagged[i], dec_entry(f, j, s) | tag, "slot {i}");
         }
     }
 }
