@@ -20,6 +20,8 @@
 //! [`SecondCtx::First`] the first stream's entries are the tagged ones
 //! ([`RansTables::dec_entries_tagged`]) and the second stream's table
 //! offsets are `tag << bits` of the first stream's lanes of that round.
+//! Order-1 decoding tags a model's entries with its own context map the
+//! same way, so each round's offsets come from the previous round's lanes.
 //!
 //! Encoding walks the rounds backwards, vectors 3..0, and writes the words
 //! of each vector below the previous ones: [`COMPRESS_TOP`] moves the lanes
