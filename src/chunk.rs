@@ -17,7 +17,7 @@ use crate::buffers::{reuse, Buffers};
 use crate::dtype::DType;
 use crate::entropy::{self, build_context_model, CostTable};
 use crate::error::{Error, Result};
-use crate::format::Reader;
+use crate::format::{ByteSink, Reader};
 use crate::hists::{ChunkHists, CtxHist};
 use crate::options::Effort;
 
@@ -659,7 +659,7 @@ pub fn write_chunk(
     raw: &[u8],
     chunk: &EncodedChunk,
     dtype: DType,
-    out: &mut Vec<u8>,
+    out: &mut (impl ByteSink + ?Sized),
     refs: &mut Vec<ModelRef>,
 ) {
     let w = dtype.width();

@@ -16,8 +16,9 @@
 //! next chunk (`buffers::Buffers`), and a decoded chunk's output pages are
 //! mapped in one call before it is written, in 2 MiB pages where the
 //! kernel allows (`prefault`): fresh multi-megabyte buffers otherwise fault
-//! in 4 KiB at a time. A block's payloads are copied into a contiguous
-//! frame in parallel (`FrameSink::put_all`).
+//! in 4 KiB at a time. A block's payloads are written into slots of an
+//! arena kept between calls (`PayloadArena`) and copied into a contiguous
+//! frame in parallel (`FrameSink::copy_all`).
 //!
 //! Every decision depends only on the block's bytes, so the output is the
 //! same at any thread count and any kernel level.
@@ -37,7 +38,7 @@ use crate::dtype::DType;
 use crate::entropy::{self, CostTable};
 use crate::error::{Error, Result};
 use crate::format::frame::{self, ChunkEntry, ChunkLoc, FrameHeader, FrameIndex};
-use crate::format::Reader;
+use crate::format::{ByteSink, Reader, SlotWriter};
 use crate::hists::{ChunkHists, Counting, HistSum, CX_PLANES};
 use crate::options::{Effort, Options};
 use crate::payload::{self, Body};
@@ -230,85 +231,95 @@ impl FrameWriter {
         // planes and streams are freed (and their memory reused) before the
         // next chunk on the thread; shared models are named by their index
         // among all of the block's models, renumbered below.
-        let mut payloads: Vec<(Vec<u8>, u64, Vec<ModelRef>)> = preps
+        let coder = ChunkCoder {
+            dtype,
+            effort,
+            models: &models,
+            k: &k,
+            bufs,
+        };
+        // Where the sink copies from borrowed bytes, payloads are written
+        // into slots of the payload arena (one per chunk, a byte longer
+        // than the chunk: the most a payload takes), kept between blocks
+        // and calls; otherwise each is a buffer of its own, handed over. A
+        // delta payload is kept as it came.
+        let in_arena = !out.wants_owned();
+        let mut arena =
+            in_arena.then(|| PayloadArena::take(raws.iter().map(|r| r.len() + 1).sum()));
+        let slots: Vec<Option<&mut [u8]>> = match arena.as_deref_mut() {
+            Some(a) => tile(a, raws.iter().map(|r| r.len() + 1))
+                .into_iter()
+                .map(Some)
+                .collect(),
+            None => raws.iter().map(|_| None).collect(),
+        };
+        let mut payloads: Vec<(Payload<'_>, Vec<ModelRef>, u64)> = preps
             .into_par_iter()
             .zip(&raws)
-            .map(|(p, raw)| {
-                let body = match (p.body, &p.delta) {
-                    (Some(b), _) => Some(b),
-                    (None, Some(_)) => None,
-                    (None, None) => Some(Body::Planes(chunk::encode_planes(
-                        chunk::split_in(&p.literal, dtype, &k, bufs),
-                        dtype,
-                        effort,
-                        &models,
-                        &k,
-                        p.hists.as_ref(),
-                        bufs,
-                    ))),
-                };
-                // A payload larger than the chunk is replaced by a stored one.
-                let mut refs = Vec::new();
-                let out = match (&body, p.delta) {
-                    (Some(body), _) => {
-                        let mut out = Vec::with_capacity(raw.len() + 64);
-                        payload::write_payload(
-                            raw, &p.literal, &p.copies, body, dtype, &mut out, &mut refs,
-                        );
-                        out
+            .zip(slots)
+            .map(|((mut p, raw), slot)| {
+                let delta = p
+                    .delta
+                    .take_if(|d| p.body.is_none() && d.len() <= raw.len());
+                let (payload, refs) = match (delta, slot) {
+                    (Some(d), _) => (Payload::Owned(d), Vec::new()),
+                    (None, Some(slot)) => {
+                        let mut w = SlotWriter::new(slot);
+                        let mut refs = coder.code(p, raw, &mut w);
+                        if !w.fits() {
+                            // Never: a payload is at most a byte longer
+                            // than its chunk. A stored chunk always fits.
+                            w.truncate(0);
+                            refs.clear();
+                            w.push(chunk::LAYOUT_STORED);
+                            w.extend_from_slice(raw);
+                        }
+                        (Payload::Slot(w.into_written()), refs)
                     }
-                    (None, Some(d)) if d.len() <= raw.len() => d,
-                    _ => {
-                        let mut out = Vec::with_capacity(raw.len() + 1);
-                        out.push(chunk::LAYOUT_STORED);
-                        out.extend_from_slice(raw);
-                        out
+                    (None, None) => {
+                        let mut buf = Vec::with_capacity(raw.len() + 64);
+                        let refs = coder.code(p, raw, &mut buf);
+                        (Payload::Owned(buf), refs)
                     }
                 };
-                if let Some(Body::Planes(enc)) = body {
-                    enc.recycle(bufs);
-                }
-                (out, k.xxh3_64(raw), refs)
+                (payload, refs, k.xxh3_64(raw))
             })
             .collect();
         // Keep the shared models that some payload names, renumbered in order.
-        let mut used = vec![false; models.tables.len()];
-        for r in payloads.iter().flat_map(|(_, _, refs)| refs) {
-            used[r.model] = true;
-        }
-        let mut remap = vec![0u8; models.tables.len()];
-        let mut section = vec![0u8];
-        for (i, t) in models.tables.iter().enumerate() {
-            if used[i] {
-                remap[i] = section[0];
-                section[0] += 1;
-                entropy::serialize_model(t, &mut section);
-            }
-        }
-        if section[0] == 0 {
-            section.clear();
-        }
-        for (p, _, refs) in &mut payloads {
-            for r in refs {
-                p[r.at] = remap[r.model];
+        let (remap, section) = used_models(&models.tables, payloads.iter().map(|(_, r, _)| r));
+        for (p, refs, _) in &mut payloads {
+            for r in refs.iter() {
+                p.bytes_mut()[r.at] = remap[r.model];
             }
         }
         let entries: Vec<ChunkEntry> = raws
             .iter()
             .zip(&payloads)
-            .map(|(r, (p, h, _))| ChunkEntry {
+            .map(|(r, (p, _, hash))| ChunkEntry {
                 raw_len: r.len() as u32,
-                comp_len: p.len() as u32,
-                hash: *h,
+                comp_len: p.bytes().len() as u32,
+                hash: *hash,
             })
             .collect();
         let mut head = Vec::new();
         frame::write_block_header(&section, &entries, &mut head);
         out.put(head);
-        for (_, h, _) in &payloads {
-            self.hasher.update(&h.to_le_bytes());
+        for e in &entries {
+            self.hasher.update(&e.hash.to_le_bytes());
         }
-        out.put_all(payloads.into_iter().map(|(p, _, _)| p).collect());
+        if in_arena {
+            out.copy_all(
+                &payloads
+                    .iter()
+                    .map(|(p, _, _)| p.bytes())
+                    .collect::<Vec<_>>(),
+            );
+        } else {
+            out.put_all(payloads.into_iter().map(|(p, _, _)| p.into_vec()).collect());
+        }
+        if let Some(a) = arena {
+            a.give_back();
+        }
         self.content_size += data.len() as u64;
     }
 
@@ -318,6 +329,108 @@ impl FrameWriter {
         frame::write_end(self.content_size, self.hasher.digest(), &mut end);
         out.put(end);
     }
+}
+
+/// A chunk's payload: in a slot of the block's arena, or a buffer of its
+/// own.
+enum Payload<'a> {
+    Slot(&'a mut [u8]),
+    Owned(Vec<u8>),
+}
+
+impl Payload<'_> {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Payload::Slot(s) => s,
+            Payload::Owned(v) => v,
+        }
+    }
+
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        match self {
+            Payload::Slot(s) => s,
+            Payload::Owned(v) => v,
+        }
+    }
+
+    fn into_vec(self) -> Vec<u8> {
+        match self {
+            Payload::Slot(s) => s.to_vec(),
+            Payload::Owned(v) => v,
+        }
+    }
+}
+
+/// What coding a block's chunks shares.
+struct ChunkCoder<'a> {
+    dtype: DType,
+    effort: Effort,
+    models: &'a BlockModels,
+    k: &'a Kernels,
+    bufs: &'a Buffers,
+}
+
+impl ChunkCoder<'_> {
+    /// Codes chunk `raw` (its planes, unless `p` holds a transform body or
+    /// a delta payload) and writes its payload to `out`, at most a byte
+    /// longer than `raw`; returns the shared models the payload names.
+    fn code(&self, p: Prep<'_>, raw: &[u8], out: &mut impl ByteSink) -> Vec<ModelRef> {
+        let body = match (p.body, &p.delta) {
+            (Some(b), _) => Some(b),
+            (None, Some(_)) => None,
+            (None, None) => Some(Body::Planes(chunk::encode_planes(
+                chunk::split_in(&p.literal, self.dtype, self.k, self.bufs),
+                self.dtype,
+                self.effort,
+                self.models,
+                self.k,
+                p.hists.as_ref(),
+                self.bufs,
+            ))),
+        };
+        // A payload larger than the chunk is replaced by a stored one.
+        let mut refs = Vec::new();
+        match (&body, p.delta) {
+            (Some(body), _) => {
+                payload::write_payload(raw, &p.literal, &p.copies, body, self.dtype, out, &mut refs)
+            }
+            (None, Some(d)) if d.len() <= raw.len() => out.extend_from_slice(&d),
+            _ => {
+                out.push(chunk::LAYOUT_STORED);
+                out.extend_from_slice(raw);
+            }
+        }
+        if let Some(Body::Planes(enc)) = body {
+            enc.recycle(self.bufs);
+        }
+        refs
+    }
+}
+
+/// The models some payload names (`refs`), renumbered in order: the new
+/// number of every model, and the block's model section (empty when no
+/// model is named).
+fn used_models<'r>(
+    models: &[RansTables],
+    refs: impl Iterator<Item = &'r Vec<ModelRef>>,
+) -> (Vec<u8>, Vec<u8>) {
+    let mut used = vec![false; models.len()];
+    for r in refs.flatten() {
+        used[r.model] = true;
+    }
+    let mut remap = vec![0u8; models.len()];
+    let mut section = vec![0u8];
+    for (i, t) in models.iter().enumerate() {
+        if used[i] {
+            remap[i] = section[0];
+            section[0] += 1;
+            entropy::serialize_model(t, &mut section);
+        }
+    }
+    if section[0] == 0 {
+        section.clear();
+    }
+    (remap, section)
 }
 
 /// Where a [`FrameWriter`] puts the frame's bytes, in order, as the owned
@@ -333,6 +446,20 @@ pub trait FrameSink: Send {
             self.put(p);
         }
     }
+
+    /// Whether the sink keeps the buffers it is given (then a block's
+    /// payloads are handed over with [`FrameSink::put_all`]); otherwise it
+    /// copies them ([`FrameSink::copy_all`]) and they are written into
+    /// memory the writer reuses.
+    fn wants_owned(&self) -> bool {
+        false
+    }
+
+    /// Appends copies of `parts` in order (a block's payloads); called
+    /// inside the writer's thread pool.
+    fn copy_all(&mut self, parts: &[&[u8]]) {
+        self.put_all(parts.iter().map(|p| p.to_vec()).collect());
+    }
 }
 
 /// One contiguous frame: every part is copied in.
@@ -341,14 +468,18 @@ impl FrameSink for Vec<u8> {
         self.extend_from_slice(&part);
     }
 
+    fn put_all(&mut self, parts: Vec<Vec<u8>>) {
+        self.copy_all(&parts.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    }
+
     /// Copies the parts in parallel, each into its own range of the spare
     /// capacity: a block's payloads are tens of megabytes, and copying them
     /// (and mapping the pages they land on) on one thread held back a
     /// two-thread `fast` compress.
-    fn put_all(&mut self, parts: Vec<Vec<u8>>) {
-        let total: usize = parts.iter().map(Vec::len).sum();
+    fn copy_all(&mut self, parts: &[&[u8]]) {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
         self.reserve(total);
-        let slots = slots_for(&mut self.spare_capacity_mut()[..total], &parts);
+        let slots = slots_for(&mut self.spare_capacity_mut()[..total], parts);
         slots.into_par_iter().for_each(|(slot, p)| {
             for (d, &s) in slot.iter_mut().zip(p) {
                 d.write(s);
@@ -369,11 +500,69 @@ impl FrameSink for Vec<u8> {
 /// paired with its part (the pieces tile the start of `dst`).
 ///
 /// Panics if `dst` is shorter than the parts together.
-fn slots_for<'d, 'p, T>(dst: &'d mut [T], parts: &'p [Vec<u8>]) -> Vec<(&'d mut [T], &'p [u8])> {
-    tile(dst, parts.iter().map(Vec::len))
+fn slots_for<'d, 'p, T, P: AsRef<[u8]>>(
+    dst: &'d mut [T],
+    parts: &'p [P],
+) -> Vec<(&'d mut [T], &'p [u8])> {
+    tile(dst, parts.iter().map(|p| p.as_ref().len()))
         .into_iter()
-        .zip(parts.iter().map(Vec::as_slice))
+        .zip(parts.iter().map(AsRef::as_ref))
         .collect()
+}
+
+/// Payload arenas larger than this are not kept between calls (the
+/// default 64 MiB block's arena is kept).
+const ARENA_KEPT: usize = 80 << 20;
+
+/// The process's kept payload arena (see [`PayloadArena`]).
+static ARENA: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+
+/// Memory a block's payloads are written into before they are copied to
+/// the frame, kept between blocks and between calls (one per process; a
+/// call that finds it in use takes its own), so that payloads do not map
+/// fresh pages every call: with a buffer of its own per payload, the
+/// allocator handed the heap back between calls and `compress_into` into a
+/// kept buffer faulted ~21 MB back in on every 32 MiB call
+/// (docs/BENCHMARKS.md, "Payloads written into a kept arena").
+struct PayloadArena(Vec<u8>);
+
+impl PayloadArena {
+    /// An arena of at least `len` bytes.
+    fn take(len: usize) -> PayloadArena {
+        let kept = std::mem::take(&mut *ARENA.lock().unwrap_or_else(|e| e.into_inner()));
+        if kept.len() >= len {
+            return PayloadArena(kept);
+        }
+        // Zeroed by the allocator's fresh pages (no writes), mapped as the
+        // payloads land on them.
+        let mut fresh = vec![0u8; len];
+        advise_huge(&mut fresh);
+        PayloadArena(fresh)
+    }
+
+    /// Keeps the arena for the next block unless it is too large or a
+    /// larger one is kept already.
+    fn give_back(self) {
+        if self.0.len() <= ARENA_KEPT {
+            let mut kept = ARENA.lock().unwrap_or_else(|e| e.into_inner());
+            if kept.len() < self.0.len() {
+                *kept = self.0;
+            }
+        }
+    }
+}
+
+impl std::ops::Deref for PayloadArena {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for PayloadArena {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        &mut self.0
+    }
 }
 
 /// A compressed frame kept as the parts it was produced in, so that it can
@@ -389,6 +578,10 @@ impl FrameSink for FrameParts {
     fn put(&mut self, part: Vec<u8>) {
         self.len += part.len();
         self.parts.push(part);
+    }
+
+    fn wants_owned(&self) -> bool {
+        true
     }
 }
 
@@ -450,12 +643,16 @@ impl FrameSink for SliceSink<'_> {
         self.len = end;
     }
 
-    /// Copies the parts in parallel, as the `Vec` sink does.
     fn put_all(&mut self, parts: Vec<Vec<u8>>) {
-        let total: usize = parts.iter().map(Vec::len).sum();
+        self.copy_all(&parts.iter().map(Vec::as_slice).collect::<Vec<_>>());
+    }
+
+    /// Copies the parts in parallel, as the `Vec` sink does.
+    fn copy_all(&mut self, parts: &[&[u8]]) {
+        let total: usize = parts.iter().map(|p| p.len()).sum();
         let end = self.len.saturating_add(total);
         if let Some(dst) = self.out.get_mut(self.len..end) {
-            slots_for(dst, &parts)
+            slots_for(dst, parts)
                 .into_par_iter()
                 .for_each(|(slot, p)| slot.copy_from_slice(p));
         }

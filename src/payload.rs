@@ -15,7 +15,7 @@ use crate::delta;
 use crate::dtype::DType;
 use crate::entropy;
 use crate::error::{Error, Result};
-use crate::format::{put_varint, Reader};
+use crate::format::{put_varint, ByteSink, Reader};
 use crate::options::Effort;
 use crate::transform::dedup::Copy;
 use crate::transform::{lattice, palette};
@@ -57,7 +57,7 @@ impl Sub {
         Sub { bytes }
     }
 
-    fn write(&self, out: &mut Vec<u8>) {
+    fn write(&self, out: &mut (impl ByteSink + ?Sized)) {
         out.extend_from_slice(&self.bytes);
     }
 
@@ -267,7 +267,7 @@ pub fn write_payload(
     copies: &[Copy],
     body: &Body,
     dtype: DType,
-    out: &mut Vec<u8>,
+    out: &mut (impl ByteSink + ?Sized),
     refs: &mut Vec<ModelRef>,
 ) {
     let start = out.len();

@@ -84,6 +84,13 @@ fn compress_decompress_info_verify_bench() {
         .iter()
         .all(|r| r["verified"] == true));
     assert!(v["results"][1]["ratio"].as_f64().unwrap() > 1.4);
+    // Compression timed both into a kept buffer and into a new `Vec`.
+    assert!(v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["compress_mb_s"].as_f64().unwrap() > 0.0
+            && r["compress_new_vec_mb_s"].as_f64().unwrap() > 0.0));
     // No temp files left behind.
     let leftovers: Vec<_> = std::fs::read_dir(d)
         .unwrap()

@@ -16,7 +16,7 @@ use z4ai_simd::RansTables;
 
 use super::{entropy_and_seen, normalize};
 use crate::error::{Error, Result};
-use crate::format::{put_varint, Reader};
+use crate::format::{put_varint, ByteSink, Reader};
 
 /// An order-0 model from a histogram.
 pub fn build_order0_model(counts: &[u32; 256], bits: u32) -> RansTables {
@@ -128,7 +128,7 @@ pub fn row_met(row: &[u32]) -> bool {
 }
 
 /// Appends the serialised form of `t` to `out`.
-pub fn serialize_model(t: &RansTables, out: &mut Vec<u8>) {
+pub fn serialize_model(t: &RansTables, out: &mut (impl ByteSink + ?Sized)) {
     let has_map = t.table_count() > 1;
     out.push(t.scale_bits() as u8 | if has_map { 0x10 } else { 0 });
     if has_map {
@@ -179,7 +179,7 @@ pub fn parse_model(r: &mut Reader<'_>) -> Result<RansTables> {
     RansTables::new(bits, map, tables).map_err(|e| Error::corrupt(format!("model: {e}")))
 }
 
-fn write_table(f: &[u16; 256], out: &mut Vec<u8>) {
+fn write_table(f: &[u16; 256], out: &mut (impl ByteSink + ?Sized)) {
     let mut s = 0;
     while s < 256 {
         put_varint(out, u64::from(f[s]));
