@@ -373,8 +373,11 @@ struct ChunkCoder<'a> {
 impl ChunkCoder<'_> {
     /// Codes chunk `raw` (its planes, unless `p` holds a transform body or
     /// a delta payload) and writes its payload to `out`, at most a byte
-    /// longer than `raw`; returns the shared models the payload names.
+    /// longer than `raw`; returns the shared models the payload names. A
+    /// delta payload left in `p` is one longer than `raw` (the caller keeps
+    /// one that is not, as it came): the chunk is stored.
     fn code(&self, p: Prep<'_>, raw: &[u8], out: &mut impl ByteSink) -> Vec<ModelRef> {
+        debug_assert!(p.delta.as_ref().is_none_or(|d| d.len() > raw.len()));
         let body = match (p.body, &p.delta) {
             (Some(b), _) => Some(b),
             (None, Some(_)) => None,
@@ -390,12 +393,11 @@ impl ChunkCoder<'_> {
         };
         // A payload larger than the chunk is replaced by a stored one.
         let mut refs = Vec::new();
-        match (&body, p.delta) {
-            (Some(body), _) => {
+        match &body {
+            Some(body) => {
                 payload::write_payload(raw, &p.literal, &p.copies, body, self.dtype, out, &mut refs)
             }
-            (None, Some(d)) if d.len() <= raw.len() => out.extend_from_slice(&d),
-            _ => {
+            None => {
                 out.push(chunk::LAYOUT_STORED);
                 out.extend_from_slice(raw);
             }
@@ -466,10 +468,6 @@ pub trait FrameSink: Send {
 impl FrameSink for Vec<u8> {
     fn put(&mut self, part: Vec<u8>) {
         self.extend_from_slice(&part);
-    }
-
-    fn put_all(&mut self, parts: Vec<Vec<u8>>) {
-        self.copy_all(&parts.iter().map(Vec::as_slice).collect::<Vec<_>>());
     }
 
     /// Copies the parts in parallel, each into its own range of the spare
@@ -629,34 +627,21 @@ impl FrameParts {
 /// A frame written straight into a caller's buffer. A part that does not
 /// fit is only counted (nothing after it is written), so that the caller
 /// learns the frame's size.
-struct SliceSink<'a> {
-    out: &'a mut [u8],
-    len: usize,
-}
+struct SliceSink<'a>(SlotWriter<'a>);
 
 impl FrameSink for SliceSink<'_> {
     fn put(&mut self, part: Vec<u8>) {
-        let end = self.len.saturating_add(part.len());
-        if let Some(dst) = self.out.get_mut(self.len..end) {
-            dst.copy_from_slice(&part);
-        }
-        self.len = end;
-    }
-
-    fn put_all(&mut self, parts: Vec<Vec<u8>>) {
-        self.copy_all(&parts.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        self.0.extend_from_slice(&part);
     }
 
     /// Copies the parts in parallel, as the `Vec` sink does.
     fn copy_all(&mut self, parts: &[&[u8]]) {
         let total: usize = parts.iter().map(|p| p.len()).sum();
-        let end = self.len.saturating_add(total);
-        if let Some(dst) = self.out.get_mut(self.len..end) {
+        if let Some(dst) = self.0.next_mut(total) {
             slots_for(dst, parts)
                 .into_par_iter()
                 .for_each(|(slot, p)| slot.copy_from_slice(p));
         }
-        self.len = end;
     }
 }
 
@@ -822,15 +807,16 @@ pub fn compress_into(
     out: &mut [u8],
 ) -> Result<usize> {
     advise_huge(out);
-    let mut sink = SliceSink { out, len: 0 };
+    let got = out.len();
+    let mut sink = SliceSink(SlotWriter::new(out));
     compress_to(data, reference, opts, &mut sink)?;
-    if sink.len > sink.out.len() {
+    if !sink.0.fits() {
         return Err(Error::BufferTooSmall {
-            needed: sink.len as u64,
-            got: sink.out.len() as u64,
+            needed: sink.0.len() as u64,
+            got: got as u64,
         });
     }
-    Ok(sink.len)
+    Ok(sink.0.len())
 }
 
 /// As [`compress`], with the frame kept in its parts.
@@ -1226,7 +1212,8 @@ mod tests {
         }
         let mut v = Vec::new();
         v.put(vec![9, 8, 7]);
-        with_pool(2, || v.put_all(parts.clone()));
+        let slices: Vec<&[u8]> = parts.iter().map(Vec::as_slice).collect();
+        with_pool(2, || v.copy_all(&slices));
         assert_eq!(v, want);
         let mut fp = FrameParts::default();
         fp.put(vec![9, 8, 7]);

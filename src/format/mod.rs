@@ -62,6 +62,14 @@ impl<'a> SlotWriter<'a> {
         self.len <= self.buf.len()
     }
 
+    /// Appends `n` bytes: the slot's room for them to be written into, or
+    /// `None` (they are only counted) where they do not fit.
+    pub fn next_mut(&mut self, n: usize) -> Option<&mut [u8]> {
+        let start = self.len;
+        self.len = start.saturating_add(n);
+        self.buf.get_mut(start..self.len)
+    }
+
     /// The bytes written, out of the slot.
     pub fn into_written(self) -> &'a mut [u8] {
         let n = self.len.min(self.buf.len());
@@ -71,17 +79,14 @@ impl<'a> SlotWriter<'a> {
 
 impl ByteSink for SlotWriter<'_> {
     fn push(&mut self, b: u8) {
-        if let Some(d) = self.buf.get_mut(self.len) {
-            *d = b;
+        if let Some(d) = self.next_mut(1) {
+            d[0] = b;
         }
-        self.len += 1;
     }
     fn extend_from_slice(&mut self, bytes: &[u8]) {
-        let end = self.len.saturating_add(bytes.len());
-        if let Some(d) = self.buf.get_mut(self.len..end) {
+        if let Some(d) = self.next_mut(bytes.len()) {
             d.copy_from_slice(bytes);
         }
-        self.len = end;
     }
     fn len(&self) -> usize {
         self.len
