@@ -7,11 +7,10 @@
 //!   (for integers, the plain wrapping difference), zig-zagged so that small
 //!   moves of either sign are small numbers.
 //!
-//! At `fast` and `default` the mode is chosen before coding from a cheap
-//! estimate over a sample of the chunk (see [`estimate_bits`]): the
-//! residual's bit length, entropy-coded under the reference's exponent,
-//! plus the bits below the leading one, which are close to noise. At `max`
-//! both modes are coded and the smaller kept.
+//! At `fast` and `default` the mode is chosen before coding from a sample
+//! of the chunk (see [`choose`]): the entropy of each mode's residual
+//! planes under their delta contexts, over evenly spaced runs of
+//! elements. At `max` both modes are coded and the smaller kept.
 //!
 //! The residual words are split into byte planes (most significant first)
 //! and each plane is coded with rANS under a *delta context* (see
@@ -31,7 +30,8 @@ use crate::chunk::{self, CtxKind, DeltaResidual, EncodedChunk, ModelSel, PlaneCo
 use crate::dtype::DType;
 use crate::entropy::{self, CostTable};
 use crate::error::{Error, Result};
-use crate::format::Reader;
+use crate::format::{ByteSink, Reader};
+use crate::hists::CtxHist;
 use crate::options::Effort;
 use crate::payload;
 
@@ -536,20 +536,14 @@ fn plane_entropy(
     reuse(&mut s.planes, n * w);
     reuse(&mut s.ctx, n);
     residual_planes(dtype, mode, new, old, &mut s.planes, &mut s.ctx);
-    reuse(&mut s.hist, 65536);
     let mut samples = vec![PlaneSample::default(); w];
     for (p, sample) in samples.iter_mut().enumerate() {
         let plane = &s.planes[p * n..(p + 1) * n];
-        k.hist_context(plane, &s.ctx, &mut s.hist);
-        // Rows of contexts the plane does not meet are zero and stay so.
-        for row in s.hist.chunks_exact_mut(256) {
-            if row.iter().any(|&c| c != 0) {
-                let (bits, seen) = entropy::entropy_and_seen(row);
-                sample.bits += bits;
-                sample.seen += seen;
-                sample.rows += 1;
-                row.fill(0);
-            }
+        for (_, row) in CtxHist::count(plane, Some(&s.ctx), k).rows() {
+            let (bits, seen) = entropy::entropy_and_seen(row);
+            sample.bits += bits;
+            sample.seen += seen;
+            sample.rows += 1;
         }
         if p + 1 < w {
             advance_contexts(&mut s.ctx, plane);
@@ -671,11 +665,14 @@ fn code_mode(
     (bits, codes)
 }
 
-/// Codes `raw` against the same-length prefix `reference`. Returns the
-/// payload (layout 5), or `None` when the chunk is too short, its residual
-/// does not code smaller than its bytes, or it codes no smaller than
-/// `plain_bytes()`, the entropy estimate of the chunk's own planes (asked
-/// only when a sample leaves it in doubt, and always at `max`).
+/// Codes `raw` against the same-length prefix `reference` and appends the
+/// payload (layout 5) to `out`. False (`out` then holds no payload, and
+/// may hold some of one past its old length) when the chunk is too short,
+/// its residual does not code smaller than its bytes, or it codes no
+/// smaller than `plain_bytes()`, the entropy estimate of the chunk's own
+/// planes (asked only when a sample leaves it in doubt, and always at
+/// `max`).
+#[allow(clippy::too_many_arguments)]
 pub fn encode(
     raw: &[u8],
     reference: &[u8],
@@ -684,14 +681,16 @@ pub fn encode(
     k: &Kernels,
     bufs: &Buffers,
     plain_bytes: impl FnOnce() -> f64,
-) -> Option<Vec<u8>> {
+    out: &mut (impl ByteSink + ?Sized),
+) -> bool {
     let w = dtype.width();
     let n = raw.len() / w;
     if n == 0 || reference.len() < n * w {
-        return None;
+        return false;
     }
+    let start = out.len();
     let reference = &reference[..n * w];
-    let out = SCRATCH.with_borrow_mut(|s| {
+    let sure = SCRATCH.with_borrow_mut(|s| {
         let trial = effort == Effort::Max;
         let (mode, codes, sure) = if trial && dtype != DType::Bytes {
             let (bx, cx) = code_mode(raw, reference, dtype, MODE_XOR, true, &[], k, s, bufs);
@@ -719,20 +718,23 @@ pub fn encode(
             planes: std::mem::take(&mut s.planes),
             codes,
         };
-        let mut out = Vec::with_capacity(coded + 2);
+        // Layout, mode and the residual's own layout byte (`write_chunk`
+        // lays the planes out, not stored: they code smaller than `raw`).
+        out.reserve(3 + coded);
         out.extend_from_slice(&[LAYOUT_DELTA, mode]);
         // The residual's tail is the chunk's tail: `raw` serves for both.
         let mut refs = Vec::new();
-        chunk::write_chunk(raw, &enc, residual_dtype(w), &mut out, &mut refs);
+        chunk::write_chunk(raw, &enc, residual_dtype(w), out, &mut refs);
         debug_assert!(refs.is_empty(), "delta residuals use inline models only");
+        debug_assert_eq!(out.len() - start, 3 + coded);
         s.planes = enc.planes;
         chunk::recycle_codes(enc.codes, bufs);
-        (out.get(2) == Some(&chunk::LAYOUT_PLANES)).then_some((out, sure))
+        Some(sure)
     });
-    match out {
-        Some((out, true)) => Some(out),
-        Some((out, false)) => ((out.len() as f64) < plain_bytes()).then_some(out),
-        None => None,
+    match sure {
+        Some(true) => true,
+        Some(false) => ((out.len() - start) as f64) < plain_bytes(),
+        None => false,
     }
 }
 
@@ -941,8 +943,18 @@ mod tests {
             let c = choose(&new, &old, DType::F32, Effort::Default, &k, &mut s);
             assert_eq!(c.noise, want);
             let bufs = Buffers::new(1);
-            let frame = encode(&new, &old, DType::F32, Effort::Default, &k, &bufs, || 1e12)
-                .expect("codes smaller than its bytes");
+            let mut frame = Vec::new();
+            let coded = encode(
+                &new,
+                &old,
+                DType::F32,
+                Effort::Default,
+                &k,
+                &bufs,
+                || 1e12,
+                &mut frame,
+            );
+            assert!(coded, "codes smaller than its bytes");
             let mut r = Reader::new(&frame[1..]);
             let (mut out, mut scratch) = (vec![0u8; new.len()], Vec::new());
             decode(&mut r, DType::F32, &old, &k, &mut out, &mut scratch).expect("decodes");

@@ -16,9 +16,10 @@
 //! next chunk (`buffers::Buffers`), and a decoded chunk's output pages are
 //! mapped in one call before it is written, in 2 MiB pages where the
 //! kernel allows (`prefault`): fresh multi-megabyte buffers otherwise fault
-//! in 4 KiB at a time. A block's payloads are written into slots of an
-//! arena kept between calls (`PayloadArena`) and copied into a contiguous
-//! frame in parallel (`FrameSink::copy_all`).
+//! in 4 KiB at a time. A block's payloads (a delta chunk's too, written
+//! in step 1, where it is coded against the reference) go into slots of an
+//! arena kept between calls (`PayloadArena`) and are copied into a
+//! contiguous frame in parallel (`FrameSink::copy_all`).
 //!
 //! Every decision depends only on the block's bytes, so the output is the
 //! same at any thread count and any kernel level.
@@ -180,20 +181,49 @@ impl FrameWriter {
             _ if raws.len() == 1 => Counting::Sampled,
             _ => Counting::SampledOrder0,
         };
+        // Where the sink copies from borrowed bytes, payloads are written
+        // into slots of the payload arena (one per chunk, a byte longer
+        // than the chunk: the most a payload takes), kept between blocks
+        // and calls; otherwise each is a buffer of its own, handed over.
+        let in_arena = !out.wants_owned();
+        let mut arena =
+            in_arena.then(|| PayloadArena::take(raws.iter().map(|r| r.len() + 1).sum()));
+        let slots: Vec<Option<&mut [u8]>> = match arena.as_deref_mut() {
+            Some(a) => tile(a, raws.iter().map(|r| r.len() + 1))
+                .into_iter()
+                .map(Some)
+                .collect(),
+            None => raws.iter().map(|_| None).collect(),
+        };
         let preps: Vec<Prep<'_>> = raws
             .par_iter()
             .zip(per_chunk)
+            .zip(slots)
             .enumerate()
-            .map(|(i, (raw, copies))| {
+            .map(|(i, ((raw, copies), mut slot))| {
                 let literal = gather_literal(raw, &copies);
                 // Split only when needed: a delta chunk that clearly beats
                 // plain coding never asks.
                 let mut split = None;
                 let delta = reference.get(i * cs..i * cs + raw.len()).and_then(|r| {
-                    delta::encode(raw, r, dtype, effort, &k, bufs, || {
+                    let plain_bytes = || {
                         let planes = split.insert(chunk::split_in(&literal, dtype, &k, bufs));
                         payload::plain_estimate(planes, w, effort, &k)
-                    })
+                    };
+                    let code = |out: &mut dyn ByteSink| {
+                        write_delta(raw, r, dtype, effort, &k, bufs, plain_bytes, out)
+                    };
+                    match slot.as_deref_mut() {
+                        Some(s) => {
+                            let mut w = SlotWriter::new(s);
+                            let len = code(&mut w).then(|| w.len());
+                            len.and_then(|n| slot.take().map(|s| Payload::Slot(&mut s[..n])))
+                        }
+                        None => {
+                            let mut v = Vec::new();
+                            code(&mut v).then_some(Payload::Owned(v))
+                        }
+                    }
                 });
                 let mut prep = Prep {
                     copies,
@@ -201,6 +231,7 @@ impl FrameWriter {
                     hists: None,
                     body: None,
                     delta,
+                    slot,
                 };
                 if prep.delta.is_some() || effort == Effort::Fast {
                     return prep;
@@ -238,31 +269,12 @@ impl FrameWriter {
             k: &k,
             bufs,
         };
-        // Where the sink copies from borrowed bytes, payloads are written
-        // into slots of the payload arena (one per chunk, a byte longer
-        // than the chunk: the most a payload takes), kept between blocks
-        // and calls; otherwise each is a buffer of its own, handed over. A
-        // delta payload is kept as it came.
-        let in_arena = !out.wants_owned();
-        let mut arena =
-            in_arena.then(|| PayloadArena::take(raws.iter().map(|r| r.len() + 1).sum()));
-        let slots: Vec<Option<&mut [u8]>> = match arena.as_deref_mut() {
-            Some(a) => tile(a, raws.iter().map(|r| r.len() + 1))
-                .into_iter()
-                .map(Some)
-                .collect(),
-            None => raws.iter().map(|_| None).collect(),
-        };
         let mut payloads: Vec<(Payload<'_>, Vec<ModelRef>, u64)> = preps
             .into_par_iter()
             .zip(&raws)
-            .zip(slots)
-            .map(|((mut p, raw), slot)| {
-                let delta = p
-                    .delta
-                    .take_if(|d| p.body.is_none() && d.len() <= raw.len());
-                let (payload, refs) = match (delta, slot) {
-                    (Some(d), _) => (Payload::Owned(d), Vec::new()),
+            .map(|(mut p, raw)| {
+                let (payload, refs) = match (p.delta.take(), p.slot.take()) {
+                    (Some(d), _) => (d, Vec::new()),
                     (None, Some(slot)) => {
                         let mut w = SlotWriter::new(slot);
                         let mut refs = coder.code(p, raw, &mut w);
@@ -371,17 +383,15 @@ struct ChunkCoder<'a> {
 }
 
 impl ChunkCoder<'_> {
-    /// Codes chunk `raw` (its planes, unless `p` holds a transform body or
-    /// a delta payload) and writes its payload to `out`, at most a byte
-    /// longer than `raw`; returns the shared models the payload names. A
-    /// delta payload left in `p` is one longer than `raw` (the caller keeps
-    /// one that is not, as it came): the chunk is stored.
+    /// Codes chunk `raw` (its planes, unless `p` holds a transform body;
+    /// not a delta chunk, whose payload is written already) and writes its
+    /// payload to `out`, at most a byte longer than `raw`; returns the
+    /// shared models the payload names.
     fn code(&self, p: Prep<'_>, raw: &[u8], out: &mut impl ByteSink) -> Vec<ModelRef> {
-        debug_assert!(p.delta.as_ref().is_none_or(|d| d.len() > raw.len()));
-        let body = match (p.body, &p.delta) {
-            (Some(b), _) => Some(b),
-            (None, Some(_)) => None,
-            (None, None) => Some(Body::Planes(chunk::encode_planes(
+        debug_assert!(p.delta.is_none());
+        let body = match p.body {
+            Some(b) => b,
+            None => Body::Planes(chunk::encode_planes(
                 chunk::split_in(&p.literal, self.dtype, self.k, self.bufs),
                 self.dtype,
                 self.effort,
@@ -389,24 +399,44 @@ impl ChunkCoder<'_> {
                 self.k,
                 p.hists.as_ref(),
                 self.bufs,
-            ))),
+            )),
         };
         // A payload larger than the chunk is replaced by a stored one.
         let mut refs = Vec::new();
-        match &body {
-            Some(body) => {
-                payload::write_payload(raw, &p.literal, &p.copies, body, self.dtype, out, &mut refs)
-            }
-            None => {
-                out.push(chunk::LAYOUT_STORED);
-                out.extend_from_slice(raw);
-            }
-        }
-        if let Some(Body::Planes(enc)) = body {
+        payload::write_payload(
+            raw, &p.literal, &p.copies, &body, self.dtype, out, &mut refs,
+        );
+        if let Body::Planes(enc) = body {
             enc.recycle(self.bufs);
         }
         refs
     }
+}
+
+/// Writes the delta payload of chunk `raw` against the same bytes of the
+/// reference to `out` ([`delta::encode`]); where it is longer than the
+/// chunk, `out` holds the stored chunk instead. False when the chunk is
+/// better coded on its own (`out` then holds no payload).
+#[allow(clippy::too_many_arguments)]
+fn write_delta(
+    raw: &[u8],
+    reference: &[u8],
+    dtype: DType,
+    effort: Effort,
+    k: &Kernels,
+    bufs: &Buffers,
+    plain_bytes: impl FnOnce() -> f64,
+    out: &mut dyn ByteSink,
+) -> bool {
+    if !delta::encode(raw, reference, dtype, effort, k, bufs, plain_bytes, out) {
+        return false;
+    }
+    if out.len() > raw.len() {
+        out.truncate(0);
+        out.push(chunk::LAYOUT_STORED);
+        out.extend_from_slice(raw);
+    }
+    true
 }
 
 /// The models some payload names (`refs`), renumbered in order: the new
@@ -652,8 +682,12 @@ struct Prep<'a> {
     /// The histograms of a plain chunk's planes (not at `fast`).
     hists: Option<ChunkHists>,
     body: Option<Body>,
-    /// A delta payload, when the chunk is coded against a reference.
-    delta: Option<Vec<u8>>,
+    /// A delta payload no longer than the chunk, when the chunk is coded
+    /// against a reference (in the chunk's slot, where it has one).
+    delta: Option<Payload<'a>>,
+    /// The chunk's slot of the payload arena, unless the delta payload
+    /// took it or the sink wants buffers of its own.
+    slot: Option<&'a mut [u8]>,
 }
 
 /// Cuts block-level copies at chunk boundaries: per chunk, copies with

@@ -86,6 +86,12 @@ impl CtxHist {
             })
     }
 
+    /// The counts of the rows that occur, one row after another in
+    /// context order.
+    pub fn counts(&self) -> &[u32] {
+        &self.counts
+    }
+
     /// Order-0 counts: the sum of all rows.
     pub fn order0(&self) -> [u32; 256] {
         let mut o0 = [0u32; 256];

@@ -16,6 +16,7 @@ use crate::dtype::DType;
 use crate::entropy;
 use crate::error::{Error, Result};
 use crate::format::{put_varint, ByteSink, Reader};
+use crate::hists::CtxHist;
 use crate::options::Effort;
 use crate::transform::dedup::Copy;
 use crate::transform::{lattice, palette};
@@ -134,12 +135,12 @@ pub fn plain_estimate(planes: &[u8], width: usize, effort: Effort, k: &Kernels) 
     k.hist_order0(&planes[..n], &mut o0);
     let h0 = entropy::entropy_bits(&o0);
     let mut bits = h0;
-    let mut ctx = vec![0u32; 65536];
     for p in 1..width {
-        ctx.fill(0);
-        k.hist_context(&planes[p * n..(p + 1) * n], &planes[..n], &mut ctx);
+        // The rows met, in context order: the same sums as over the whole
+        // table, whose other rows are zero.
+        let ctx = CtxHist::count(&planes[p * n..(p + 1) * n], Some(&planes[..n]), k);
         let raw = 8.0 * n as f64;
-        let coded = entropy::entropy_bits(&ctx) - h0;
+        let coded = entropy::entropy_bits(ctx.counts()) - h0;
         bits += if effort != Effort::Default || coded < raw * (1.0 - DEFAULT_MIN_SAVING) {
             coded
         } else {

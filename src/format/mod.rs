@@ -26,6 +26,9 @@ pub trait ByteSink {
     }
     /// Drops the bytes after the first `len`.
     fn truncate(&mut self, len: usize);
+    /// Makes room for `additional` more bytes where that means anything
+    /// (a `Vec` grows once rather than by doubling).
+    fn reserve(&mut self, _additional: usize) {}
 }
 
 impl ByteSink for Vec<u8> {
@@ -40,6 +43,9 @@ impl ByteSink for Vec<u8> {
     }
     fn truncate(&mut self, len: usize) {
         Vec::truncate(self, len);
+    }
+    fn reserve(&mut self, additional: usize) {
+        Vec::reserve(self, additional);
     }
 }
 
