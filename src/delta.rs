@@ -61,7 +61,7 @@ const NOISE_COST_BITS: f64 = 8.1;
 const SAMPLE_RUN: usize = 1024;
 /// Runs in the mode-choice sample (chunks up to `SAMPLE_RUN * SAMPLE_RUNS`
 /// elements are estimated whole).
-const SAMPLE_RUNS: usize = 32;
+const SAMPLE_RUNS: usize = 16;
 
 /// Name of a residual mode for `info`.
 pub fn mode_name(mode: u8) -> &'static str {
@@ -499,6 +499,11 @@ struct PlaneSample {
     seen: usize,
     /// Contexts met.
     rows: usize,
+    /// Over the contexts met at least twice: the symbols of those
+    /// contexts, and the sum over them of each context's symbols times its
+    /// collision rate (the share of pairs of its symbols that are equal,
+    /// an unbiased estimate of its `sum p^2` however few symbols it saw).
+    collided: (f64, f64),
 }
 
 impl PlaneSample {
@@ -516,7 +521,22 @@ impl PlaneSample {
         let m = m as f64;
         let corrected = (self.bits + entropy::miller_madow_bits(self.seen, self.rows)) / m;
         let model = 8.0 * self.seen as f64 / n as f64;
-        self.bits / m >= NOISE_BITS || corrected + model >= NOISE_COST_BITS
+        self.bits / m >= NOISE_BITS
+            || corrected + model >= NOISE_COST_BITS
+            || self.collision_bits() >= NOISE_BITS
+    }
+
+    /// The collision (Renyi order-2) entropy of the contexts met at least
+    /// twice, in bits per symbol: at most their Shannon entropy, and
+    /// estimated without the bias that a sample spread thinly over many
+    /// contexts gives the Shannon entropy. 0 when no context met twice.
+    fn collision_bits(&self) -> f64 {
+        let (symbols, weighted) = self.collided;
+        if weighted > 0.0 {
+            (symbols / weighted).log2()
+        } else {
+            0.0
+        }
     }
 }
 
@@ -544,6 +564,16 @@ fn plane_entropy(
             sample.bits += bits;
             sample.seen += seen;
             sample.rows += 1;
+            let (total, pairs) = row.iter().fold((0u64, 0u64), |(t, p), &c| {
+                let c = u64::from(c);
+                (t + c, p + c * c.saturating_sub(1))
+            });
+            if total >= 2 {
+                // `total` symbols at the context's collision rate.
+                let rate = pairs as f64 / (total * (total - 1)) as f64;
+                sample.collided.0 += total as f64;
+                sample.collided.1 += total as f64 * rate;
+            }
         }
         if p + 1 < w {
             advance_contexts(&mut s.ctx, plane);
