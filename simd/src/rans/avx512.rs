@@ -3,9 +3,8 @@
 //! The structure is the AVX2 kernel's ([`super::avx2`]); what AVX-512 adds:
 //! comparisons give lane masks directly, and decoder renormalisation
 //! spreads the words with `vpexpandd` (no permutation table). Decode only:
-//! an AVX-512 encoder (16-lane steps, words packed with `vpcompressd`) was
-//! measured about 3% slower end to end than the AVX2 one, which the
-//! AVX-512 level therefore uses (docs/KERNELS.md).
+//! the encoder is in `avx512_enc.rs` (order-0 streams; context streams use
+//! the AVX2 encoder).
 
 // Loops over lanes and states index several arrays in step.
 #![allow(clippy::needless_range_loop)]
