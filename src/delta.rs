@@ -50,8 +50,9 @@ const CTX_BITS_FIRST: u32 = 10;
 /// lose 0.1-0.7% of frame size at 10 bits.
 const CTX_BITS: u32 = 12;
 /// A residual plane whose mode-choice sample reads at least this many bits
-/// per symbol (its entropy under the delta contexts) is stored without
-/// being counted whole ([`PlaneSample::is_noise`]).
+/// per symbol (its entropy under the delta contexts, or its collision
+/// entropy) is stored without being counted whole
+/// ([`PlaneSample::is_noise`]).
 const NOISE_BITS: f64 = 7.85;
 /// A residual plane whose sample's corrected entropy plus the model it
 /// would need comes to at least this many bits per symbol is stored
@@ -420,8 +421,13 @@ pub fn advance_contexts(ctx: &mut [u8], plane: &[u8]) {
 /// Per-thread buffers of the delta coder, reused across chunks.
 #[derive(Default)]
 struct Scratch {
+    /// A chunk's residual planes and delta contexts.
     planes: Vec<u8>,
     ctx: Vec<u8>,
+    /// The same for the mode-choice sample, apart so that neither pair is
+    /// shrunk and grown again (zero-filled) by the other's use.
+    sample_planes: Vec<u8>,
+    sample_ctx: Vec<u8>,
     /// A context histogram, all zero between uses: each user clears it
     /// right after reading it, while it is still in cache (clearing it
     /// before counting, after a plane has streamed through, showed in
@@ -516,7 +522,10 @@ impl PlaneSample {
     /// where an own one does not pay, so this overstates the cost of
     /// coding; above 8.1 bits, on the GPT and all-MiniLM checkpoint pairs,
     /// the planes it caught would have saved 2 KB in all: docs/ARCHIVE.md,
-    /// "Noise planes").
+    /// "Noise planes"), or its collision entropy reads at least
+    /// [`NOISE_BITS`] (which the Miller-Madow correction misses where the
+    /// sample is spread thinly over many contexts: docs/ARCHIVE.md, "Delta
+    /// compression on the Zen 5 host").
     fn is_noise(&self, m: usize, n: usize) -> bool {
         let m = m as f64;
         let corrected = (self.bits + entropy::miller_madow_bits(self.seen, self.rows)) / m;
@@ -553,13 +562,14 @@ fn plane_entropy(
 ) -> Vec<PlaneSample> {
     let w = dtype.width();
     let n = new.len() / w;
-    reuse(&mut s.planes, n * w);
-    reuse(&mut s.ctx, n);
-    residual_planes(dtype, mode, new, old, &mut s.planes, &mut s.ctx);
+    let (planes, ctx) = (&mut s.sample_planes, &mut s.sample_ctx);
+    reuse(planes, n * w);
+    reuse(ctx, n);
+    residual_planes(dtype, mode, new, old, planes, ctx);
     let mut samples = vec![PlaneSample::default(); w];
     for (p, sample) in samples.iter_mut().enumerate() {
-        let plane = &s.planes[p * n..(p + 1) * n];
-        for (_, row) in CtxHist::count(plane, Some(&s.ctx), k).rows() {
+        let plane = &planes[p * n..(p + 1) * n];
+        for (_, row) in CtxHist::count(plane, Some(ctx), k).rows() {
             let (bits, seen) = entropy::entropy_and_seen(row);
             sample.bits += bits;
             sample.seen += seen;
@@ -576,7 +586,7 @@ fn plane_entropy(
             }
         }
         if p + 1 < w {
-            advance_contexts(&mut s.ctx, plane);
+            advance_contexts(ctx, plane);
         }
     }
     samples
