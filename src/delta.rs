@@ -428,6 +428,9 @@ struct Scratch {
     /// shrunk and grown again (zero-filled) by the other's use.
     sample_planes: Vec<u8>,
     sample_ctx: Vec<u8>,
+    /// Plane 0's contexts with the odd elements' moved up by 128
+    /// ([`count_pairs`]).
+    spread: Vec<u8>,
     /// A context histogram, all zero between uses: each user clears it
     /// right after reading it, while it is still in cache (clearing it
     /// before counting, after a plane has streamed through, showed in
@@ -450,10 +453,11 @@ fn code_plane(
     k: &Kernels,
     trial: bool,
     hist: &mut [u32],
+    spread: &mut Vec<u8>,
     bufs: &Buffers,
 ) -> (PlaneCode, f64) {
     let n = plane.len();
-    k.hist_context(plane, ctx, hist);
+    count_pairs(plane, ctx, k, hist, spread);
     let first = plane.first().copied().unwrap_or(0);
     let rows = entropy::dense_rows(hist);
     let total_first: u64 = rows
@@ -491,6 +495,39 @@ fn code_plane(
         _ => {
             bufs.give(stream);
             (PlaneCode::Raw, 8.0 * n as f64)
+        }
+    }
+}
+
+/// Adds the (context, symbol) pairs of `plane` under `ctx` to `hist`
+/// (`ctx * 256 + symbol`). Where every context is below 128 (plane 0's:
+/// the reference's exponent), the odd elements are counted in rows
+/// `ctx + 128` and those rows are then added back: such a plane is mostly
+/// zero bytes under a few exponents, whose counters an in-order count
+/// increments back to back, each increment waiting for the last; two
+/// tables halve those chains. `spread` is a buffer for the shifted
+/// contexts.
+fn count_pairs(plane: &[u8], ctx: &[u8], k: &Kernels, hist: &mut [u32], spread: &mut Vec<u8>) {
+    if ctx.iter().fold(0u8, |a, &c| a | c) >= 128 {
+        k.hist_context(plane, ctx, hist);
+        return;
+    }
+    reuse(spread, ctx.len());
+    for (d, pair) in spread.chunks_exact_mut(2).zip(ctx.chunks_exact(2)) {
+        d[0] = pair[0];
+        d[1] = pair[1] | 128;
+    }
+    if ctx.len() % 2 == 1 {
+        spread[ctx.len() - 1] = ctx[ctx.len() - 1];
+    }
+    k.hist_context(plane, spread, hist);
+    let (low, high) = hist.split_at_mut(128 * 256);
+    for (l, h) in low.chunks_exact_mut(256).zip(high.chunks_exact_mut(256)) {
+        if entropy::row_met(h) {
+            l.iter_mut().zip(h.iter_mut()).for_each(|(a, b)| {
+                *a += *b;
+                *b = 0;
+            });
         }
     }
 }
@@ -694,7 +731,16 @@ fn code_mode(
         let (code, b) = if noise.get(p) == Some(&true) {
             (PlaneCode::Raw, 8.0 * n as f64)
         } else {
-            code_plane(plane, &s.ctx, scale, k, trial, &mut s.hist, bufs)
+            code_plane(
+                plane,
+                &s.ctx,
+                scale,
+                k,
+                trial,
+                &mut s.hist,
+                &mut s.spread,
+                bufs,
+            )
         };
         bits += b;
         codes.push(code);
@@ -999,6 +1045,32 @@ mod tests {
             let (mut out, mut scratch) = (vec![0u8; new.len()], Vec::new());
             decode(&mut r, DType::F32, &old, &k, &mut out, &mut scratch).expect("decodes");
             assert!(out == new);
+        }
+    }
+
+    /// Counting with the odd elements' contexts moved up by 128 and folded
+    /// back gives the plain counts, and leaves the moved rows zero; odd
+    /// lengths and contexts of 128 and over (counted plainly) included.
+    #[test]
+    fn spread_counts_are_the_plain_counts() {
+        let k = Kernels::for_isa(z4ai_simd::Isa::Scalar).expect("scalar");
+        for (n, ctx_max) in [
+            (0usize, 127u32),
+            (1, 127),
+            (1001, 127),
+            (4096, 40),
+            (999, 255),
+        ] {
+            let plane: Vec<u8> = (0..n as u32).map(|i| (i * 7 % 5) as u8).collect();
+            let ctx: Vec<u8> = (0..n as u32)
+                .map(|i| (i.wrapping_mul(0x9E37_79B9) >> 20) % (ctx_max + 1))
+                .map(|c| c as u8)
+                .collect();
+            let mut want = vec![0u32; 65536];
+            k.hist_context(&plane, &ctx, &mut want);
+            let (mut got, mut spread) = (vec![0u32; 65536], Vec::new());
+            count_pairs(&plane, &ctx, &k, &mut got, &mut spread);
+            assert!(got == want, "n={n} max={ctx_max}");
         }
     }
 
