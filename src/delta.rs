@@ -428,14 +428,19 @@ struct Scratch {
     /// shrunk and grown again (zero-filled) by the other's use.
     sample_planes: Vec<u8>,
     sample_ctx: Vec<u8>,
-    /// Plane 0's contexts with the odd elements' moved up by 128
-    /// ([`count_pairs`]).
-    spread: Vec<u8>,
+    counts: PairCounts,
+}
+
+/// Where a plane's (context, symbol) pairs are counted ([`count_pairs`]).
+#[derive(Default)]
+struct PairCounts {
     /// A context histogram, all zero between uses: each user clears it
     /// right after reading it, while it is still in cache (clearing it
     /// before counting, after a plane has streamed through, showed in
     /// profiles).
     hist: Vec<u32>,
+    /// Plane 0's contexts with the odd elements' moved up by 128.
+    spread: Vec<u8>,
 }
 
 thread_local! {
@@ -443,8 +448,8 @@ thread_local! {
 }
 
 /// Codes one plane under its delta contexts, with a model of probability
-/// scale `scale`: `(code, estimated bits)`. `hist` is a table of 65536
-/// zero counts, left zero; a rANS stream is written to a buffer from
+/// scale `scale`: `(code, estimated bits)`. `counts.hist` is a table of
+/// 65536 zero counts, left zero; a rANS stream is written to a buffer from
 /// `bufs`.
 fn code_plane(
     plane: &[u8],
@@ -452,12 +457,12 @@ fn code_plane(
     scale: u32,
     k: &Kernels,
     trial: bool,
-    hist: &mut [u32],
-    spread: &mut Vec<u8>,
+    counts: &mut PairCounts,
     bufs: &Buffers,
 ) -> (PlaneCode, f64) {
     let n = plane.len();
-    count_pairs(plane, ctx, k, hist, spread);
+    count_pairs(plane, ctx, k, counts);
+    let hist = &mut counts.hist;
     let first = plane.first().copied().unwrap_or(0);
     let rows = entropy::dense_rows(hist);
     let total_first: u64 = rows
@@ -505,9 +510,9 @@ fn code_plane(
 /// `ctx + 128` and those rows are then added back: such a plane is mostly
 /// zero bytes under a few exponents, whose counters an in-order count
 /// increments back to back, each increment waiting for the last; two
-/// tables halve those chains. `spread` is a buffer for the shifted
-/// contexts.
-fn count_pairs(plane: &[u8], ctx: &[u8], k: &Kernels, hist: &mut [u32], spread: &mut Vec<u8>) {
+/// tables halve those chains.
+fn count_pairs(plane: &[u8], ctx: &[u8], k: &Kernels, counts: &mut PairCounts) {
+    let PairCounts { hist, spread } = counts;
     if ctx.iter().fold(0u8, |a, &c| a | c) >= 128 {
         k.hist_context(plane, ctx, hist);
         return;
@@ -718,7 +723,7 @@ fn code_mode(
     reuse(&mut s.planes, n * w);
     reuse(&mut s.ctx, n);
     residual_planes(dtype, mode, raw, reference, &mut s.planes, &mut s.ctx);
-    reuse(&mut s.hist, 65536);
+    reuse(&mut s.counts.hist, 65536);
     let mut bits = 0.0;
     let mut codes = Vec::with_capacity(w);
     for p in 0..w {
@@ -731,16 +736,7 @@ fn code_mode(
         let (code, b) = if noise.get(p) == Some(&true) {
             (PlaneCode::Raw, 8.0 * n as f64)
         } else {
-            code_plane(
-                plane,
-                &s.ctx,
-                scale,
-                k,
-                trial,
-                &mut s.hist,
-                &mut s.spread,
-                bufs,
-            )
+            code_plane(plane, &s.ctx, scale, k, trial, &mut s.counts, bufs)
         };
         bits += b;
         codes.push(code);
@@ -1068,9 +1064,12 @@ mod tests {
                 .collect();
             let mut want = vec![0u32; 65536];
             k.hist_context(&plane, &ctx, &mut want);
-            let (mut got, mut spread) = (vec![0u32; 65536], Vec::new());
-            count_pairs(&plane, &ctx, &k, &mut got, &mut spread);
-            assert!(got == want, "n={n} max={ctx_max}");
+            let mut got = PairCounts {
+                hist: vec![0u32; 65536],
+                spread: Vec::new(),
+            };
+            count_pairs(&plane, &ctx, &k, &mut got);
+            assert!(got.hist == want, "n={n} max={ctx_max}");
         }
     }
 
