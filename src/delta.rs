@@ -748,7 +748,8 @@ fn code_mode(
 }
 
 /// Codes `raw` against the same-length prefix `reference` and appends the
-/// payload (layout 5) to `out`. False (`out` then holds no payload, and
+/// payload (layout 5) to `out`, or the stored chunk where that payload
+/// would be longer than the chunk. False (`out` then holds no payload, and
 /// may hold some of one past its old length) when the chunk is too short,
 /// its residual does not code smaller than its bytes, or it codes no
 /// smaller than `plain_bytes()`, the entropy estimate of the chunk's own
@@ -813,11 +814,17 @@ pub fn encode(
         chunk::recycle_codes(enc.codes, bufs);
         Some(sure)
     });
-    match sure {
+    let keep = match sure {
         Some(true) => true,
         Some(false) => ((out.len() - start) as f64) < plain_bytes(),
         None => false,
+    };
+    if keep && out.len() - start > raw.len() {
+        out.truncate(start);
+        out.push(chunk::LAYOUT_STORED);
+        out.extend_from_slice(raw);
     }
+    keep
 }
 
 /// Decodes a layout-5 payload (after its layout byte) into `out` using the

@@ -211,7 +211,7 @@ impl FrameWriter {
                         payload::plain_estimate(planes, w, effort, &k)
                     };
                     let code = |out: &mut dyn ByteSink| {
-                        write_delta(raw, r, dtype, effort, &k, bufs, plain_bytes, out)
+                        delta::encode(raw, r, dtype, effort, &k, bufs, plain_bytes, out)
                     };
                     match slot.as_deref_mut() {
                         Some(s) => {
@@ -411,32 +411,6 @@ impl ChunkCoder<'_> {
         }
         refs
     }
-}
-
-/// Writes the delta payload of chunk `raw` against the same bytes of the
-/// reference to `out` ([`delta::encode`]); where it is longer than the
-/// chunk, `out` holds the stored chunk instead. False when the chunk is
-/// better coded on its own (`out` then holds no payload).
-#[allow(clippy::too_many_arguments)]
-fn write_delta(
-    raw: &[u8],
-    reference: &[u8],
-    dtype: DType,
-    effort: Effort,
-    k: &Kernels,
-    bufs: &Buffers,
-    plain_bytes: impl FnOnce() -> f64,
-    out: &mut dyn ByteSink,
-) -> bool {
-    if !delta::encode(raw, reference, dtype, effort, k, bufs, plain_bytes, out) {
-        return false;
-    }
-    if out.len() > raw.len() {
-        out.truncate(0);
-        out.push(chunk::LAYOUT_STORED);
-        out.extend_from_slice(raw);
-    }
-    true
 }
 
 /// The models some payload names (`refs`), renumbered in order: the new
