@@ -17,7 +17,7 @@ use crate::buffers::{reuse, Buffers};
 use crate::dtype::DType;
 use crate::entropy::{self, build_context_model, CostTable};
 use crate::error::{Error, Result};
-use crate::format::{ByteSink, Reader};
+use crate::format::{ByteCounter, ByteSink, Reader};
 use crate::hists::{ChunkHists, CtxHist};
 use crate::options::Effort;
 
@@ -189,9 +189,9 @@ impl PlaneCode {
 
 /// Serialised size of a model, in bytes.
 pub(crate) fn model_len(t: &RansTables) -> usize {
-    let mut v = Vec::new();
-    entropy::serialize_model(t, &mut v);
-    v.len()
+    let mut n = ByteCounter::default();
+    entropy::serialize_model(t, &mut n);
+    n.len()
 }
 
 /// A chunk ready to serialise.

@@ -471,10 +471,9 @@ fn code_plane(
         .sum();
     let priced = (total_first != n as u64).then(|| {
         let model = entropy::build_context_model(rows.iter().copied(), scale, false);
-        let mut ser = Vec::new();
-        entropy::serialize_model(&model, &mut ser);
+        let ser = chunk::model_len(&model);
         let est = CostTable::new(&model).context_rows(rows.iter().copied())
-            + 8.0 * (ser.len() + 7 + 128) as f64;
+            + 8.0 * (ser + 7 + 128) as f64;
         (model, ser, est)
     });
     // Only the rows met hold counts.
@@ -490,8 +489,8 @@ fn code_plane(
     }
     let mut stream = bufs.empty(n);
     match k.rans_encode(plane, Ctx::Plane(ctx), &model, &mut stream) {
-        Ok(()) if 7 + ser.len() + stream.len() < 1 + n => {
-            let bits = 8.0 * (7 + ser.len() + stream.len()) as f64;
+        Ok(()) if 7 + ser + stream.len() < 1 + n => {
+            let bits = 8.0 * (7 + ser + stream.len()) as f64;
             (
                 PlaneCode::Rans(CtxKind::Delta, ModelSel::Inline(model), stream),
                 bits,

@@ -102,6 +102,26 @@ impl ByteSink for SlotWriter<'_> {
     }
 }
 
+/// A [`ByteSink`] that only counts what is appended: the size of a
+/// serialisation without writing it.
+#[derive(Default)]
+pub struct ByteCounter(usize);
+
+impl ByteSink for ByteCounter {
+    fn push(&mut self, _b: u8) {
+        self.0 += 1;
+    }
+    fn extend_from_slice(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
+    }
+    fn len(&self) -> usize {
+        self.0
+    }
+    fn truncate(&mut self, len: usize) {
+        self.0 = self.0.min(len);
+    }
+}
+
 /// Appends `v` as an unsigned LEB128 varint (the inverse of
 /// [`Reader::varint64`] and, for values below 2^32, [`Reader::varint`]).
 pub fn put_varint(out: &mut (impl ByteSink + ?Sized), mut v: u64) {
@@ -138,5 +158,19 @@ mod tests {
         w.push(6);
         assert_eq!(w.into_written(), &[1, 0xAC, 0x02, 6][..]);
         assert_eq!(v, [1, 0xAC, 0x02, 7, 8]);
+    }
+
+    #[test]
+    fn byte_counter_counts_what_a_vec_holds() {
+        let (mut c, mut v) = (ByteCounter::default(), Vec::new());
+        for out in [&mut c as &mut dyn ByteSink, &mut v] {
+            out.push(1);
+            put_varint(out, 1 << 20);
+            out.extend_from_slice(&[7; 9]);
+            out.truncate(4);
+            out.push(2);
+        }
+        assert_eq!(c.len(), v.len());
+        assert_eq!(c.len(), 5);
     }
 }
