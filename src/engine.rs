@@ -215,8 +215,8 @@ impl FrameWriter {
                     };
                     match slot.as_deref_mut() {
                         Some(s) => {
-                            let mut w = SlotWriter::new(s);
-                            let len = code(&mut w).then(|| w.len());
+                            let mut sink = SlotWriter::new(s);
+                            let len = code(&mut sink).then(|| sink.len());
                             len.and_then(|n| slot.take().map(|s| Payload::Slot(&mut s[..n])))
                         }
                         None => {
@@ -656,8 +656,9 @@ struct Prep<'a> {
     /// The histograms of a plain chunk's planes (not at `fast`).
     hists: Option<ChunkHists>,
     body: Option<Body>,
-    /// A delta payload no longer than the chunk, when the chunk is coded
-    /// against a reference (in the chunk's slot, where it has one).
+    /// A delta chunk's payload (the stored chunk where the delta came out
+    /// longer), when the chunk is coded against a reference: in the
+    /// chunk's slot, where it has one.
     delta: Option<Payload<'a>>,
     /// The chunk's slot of the payload arena, unless the delta payload
     /// took it or the sink wants buffers of its own.
