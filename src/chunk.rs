@@ -17,7 +17,7 @@ use crate::buffers::{reuse, Buffers};
 use crate::dtype::DType;
 use crate::entropy::{self, build_context_model, CostTable};
 use crate::error::{Error, Result};
-use crate::format::{ByteCounter, ByteSink, Reader};
+use crate::format::{ByteSink, Reader, SlotWriter};
 use crate::hists::{ChunkHists, CtxHist};
 use crate::options::Effort;
 
@@ -189,7 +189,8 @@ impl PlaneCode {
 
 /// Serialised size of a model, in bytes.
 pub(crate) fn model_len(t: &RansTables) -> usize {
-    let mut n = ByteCounter::default();
+    // A slot of no room only counts.
+    let mut n = SlotWriter::new(&mut []);
     entropy::serialize_model(t, &mut n);
     n.len()
 }
@@ -653,6 +654,23 @@ pub struct ModelRef {
     pub model: usize,
 }
 
+/// Appends the stored chunk `raw` (layout 0: a byte longer than `raw`).
+pub fn write_stored(raw: &[u8], out: &mut (impl ByteSink + ?Sized)) {
+    out.push(LAYOUT_STORED);
+    out.extend_from_slice(raw);
+}
+
+/// Replaces what was appended to `out` from `start` on by the stored chunk
+/// `raw` where it is longer than `raw`; returns whether it did.
+pub fn store_if_longer(raw: &[u8], start: usize, out: &mut (impl ByteSink + ?Sized)) -> bool {
+    if out.len() - start <= raw.len() {
+        return false;
+    }
+    out.truncate(start);
+    write_stored(raw, out);
+    true
+}
+
 /// Appends the payload of a chunk; each shared model it names is recorded
 /// in `refs` (offsets relative to `out`).
 pub fn write_chunk(
@@ -667,8 +685,7 @@ pub fn write_chunk(
     let planes_size: usize =
         chunk.codes.iter().map(|c| c.size(n)).sum::<usize>() + raw.len() - n * w;
     if chunk.codes.is_empty() || planes_size >= raw.len() {
-        out.push(LAYOUT_STORED);
-        out.extend_from_slice(raw);
+        write_stored(raw, out);
         return;
     }
     out.push(LAYOUT_PLANES);

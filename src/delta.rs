@@ -818,10 +818,8 @@ pub fn encode(
         Some(false) => ((out.len() - start) as f64) < plain_bytes(),
         None => false,
     };
-    if keep && out.len() - start > raw.len() {
-        out.truncate(start);
-        out.push(chunk::LAYOUT_STORED);
-        out.extend_from_slice(raw);
+    if keep {
+        chunk::store_if_longer(raw, start, out);
     }
     keep
 }

@@ -283,8 +283,7 @@ impl FrameWriter {
                             // than its chunk. A stored chunk always fits.
                             w.truncate(0);
                             refs.clear();
-                            w.push(chunk::LAYOUT_STORED);
-                            w.extend_from_slice(raw);
+                            chunk::write_stored(raw, &mut w);
                         }
                         (Payload::Slot(w.into_written()), refs)
                     }

@@ -320,11 +320,8 @@ pub fn write_payload(
             raw.write(out);
         }
     }
-    if out.len() - start > raw.len() {
-        out.truncate(start);
+    if chunk::store_if_longer(raw, start, out) {
         refs.clear();
-        out.push(chunk::LAYOUT_STORED);
-        out.extend_from_slice(raw);
     }
 }
 

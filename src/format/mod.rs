@@ -51,7 +51,8 @@ impl ByteSink for Vec<u8> {
 
 /// A [`ByteSink`] over a fixed slice: bytes past its end are counted and
 /// dropped, so a writer that overruns it is seen ([`SlotWriter::fits`])
-/// rather than written out of bounds.
+/// rather than written out of bounds. Over an empty slice it only counts:
+/// the size of a serialisation without writing it.
 pub struct SlotWriter<'a> {
     buf: &'a mut [u8],
     len: usize,
@@ -102,26 +103,6 @@ impl ByteSink for SlotWriter<'_> {
     }
 }
 
-/// A [`ByteSink`] that only counts what is appended: the size of a
-/// serialisation without writing it.
-#[derive(Default)]
-pub struct ByteCounter(usize);
-
-impl ByteSink for ByteCounter {
-    fn push(&mut self, _b: u8) {
-        self.0 += 1;
-    }
-    fn extend_from_slice(&mut self, bytes: &[u8]) {
-        self.0 += bytes.len();
-    }
-    fn len(&self) -> usize {
-        self.0
-    }
-    fn truncate(&mut self, len: usize) {
-        self.0 = self.0.min(len);
-    }
-}
-
 /// Appends `v` as an unsigned LEB128 varint (the inverse of
 /// [`Reader::varint64`] and, for values below 2^32, [`Reader::varint`]).
 pub fn put_varint(out: &mut (impl ByteSink + ?Sized), mut v: u64) {
@@ -161,8 +142,8 @@ mod tests {
     }
 
     #[test]
-    fn byte_counter_counts_what_a_vec_holds() {
-        let (mut c, mut v) = (ByteCounter::default(), Vec::new());
+    fn slot_writer_of_no_room_counts_what_a_vec_holds() {
+        let (mut c, mut v) = (SlotWriter::new(&mut []), Vec::new());
         for out in [&mut c as &mut dyn ByteSink, &mut v] {
             out.push(1);
             put_varint(out, 1 << 20);
