@@ -134,7 +134,7 @@ fn bench_planes(c: &mut Criterion) {
                 let mut g = c.benchmark_group(format!("planes/{op}/w{width}/{}KiB", size / KIB));
                 g.throughput(Throughput::Bytes(size as u64));
                 for k in levels() {
-                    g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                    g.bench_function(BenchmarkId::from_parameter(k.name()), |b| {
                         b.iter(|| {
                             if split {
                                 k.split_planes(black_box(&src), width, true, &mut dst)
@@ -178,7 +178,7 @@ fn bench_hist(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("hist/order0/{}KiB", size / KIB));
         g.throughput(Throughput::Bytes(size as u64));
         for k in levels() {
-            g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+            g.bench_function(BenchmarkId::from_parameter(k.name()), |b| {
                 b.iter(|| {
                     let mut h = [0u32; 256];
                     k.hist_order0(black_box(&lo), &mut h);
@@ -190,7 +190,7 @@ fn bench_hist(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("hist/order0-exp/{}KiB", size / KIB));
         g.throughput(Throughput::Bytes(size as u64));
         for k in levels() {
-            g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+            g.bench_function(BenchmarkId::from_parameter(k.name()), |b| {
                 b.iter(|| {
                     let mut h = [0u32; 256];
                     k.hist_order0(black_box(&hi), &mut h);
@@ -210,7 +210,7 @@ fn bench_hist(c: &mut Criterion) {
             g.throughput(Throughput::Bytes(size as u64));
             let mut h = vec![0u32; 65536];
             for k in levels() {
-                g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                g.bench_function(BenchmarkId::from_parameter(k.name()), |b| {
                     b.iter(|| k.hist_order1(black_box(plane), &mut h))
                 });
             }
@@ -223,7 +223,7 @@ fn bench_hist(c: &mut Criterion) {
             g.throughput(Throughput::Bytes(size as u64));
             let mut h = vec![0u32; 65536];
             for k in levels() {
-                g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                g.bench_function(BenchmarkId::from_parameter(k.name()), |b| {
                     b.iter(|| k.hist_context(black_box(plane), black_box(ctx), &mut h))
                 });
             }
@@ -268,7 +268,7 @@ fn bench_rans(c: &mut Criterion) {
             let mut g = c.benchmark_group(format!("rans/{name}/encode/{}KiB", size / KIB));
             g.throughput(Throughput::Bytes(size as u64));
             for k in levels() {
-                g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                g.bench_function(BenchmarkId::from_parameter(k.name()), |b| {
                     let mut out = Vec::with_capacity(stream.len() + 64);
                     b.iter(|| {
                         out.clear();
@@ -281,7 +281,7 @@ fn bench_rans(c: &mut Criterion) {
             g.throughput(Throughput::Bytes(size as u64));
             let mut out = vec![0u8; size];
             for k in levels() {
-                g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+                g.bench_function(BenchmarkId::from_parameter(k.name()), |b| {
                     b.iter(|| k.rans_decode(black_box(&stream), ctx, t, &mut out).unwrap())
                 });
             }
@@ -292,9 +292,11 @@ fn bench_rans(c: &mut Criterion) {
 }
 
 /// Pair decodes (`Kernels::rans_decode_pair`), as the chunk decoder runs
-/// them: two chunks' exponent planes under order-0 models (`pair-o0`), and
-/// one chunk's exponent plane with its mantissa plane under the exponent
-/// contexts (`pair-plane`). Throughput counts the symbols of both streams.
+/// them: two chunks' exponent planes under order-0 models (`pair-o0`), one
+/// chunk's exponent plane with its mantissa plane under the exponent
+/// contexts (`pair-plane`), and two planes under the contexts of a third
+/// (`pair-ctx`, a delta chunk's residual planes 0 and 1). Throughput
+/// counts the symbols of both streams.
 fn bench_pairs(
     c: &mut Criterion,
     size: usize,
@@ -311,31 +313,49 @@ fn bench_pairs(
         stream
     };
     let first = encode(hi, Ctx::Order0, o0);
+    let on_hi = encode(lo, Ctx::Plane(hi), plane);
+    // (name, first stream, its contexts and model, second stream, ...).
     let cases = [
-        ("pair-o0", first.clone(), SecondCtx::Order0, o0),
+        ("pair-o0", &first, None, o0, &first, SecondCtx::Order0, o0),
         (
             "pair-plane",
-            encode(lo, Ctx::Plane(hi), plane),
+            &first,
+            None,
+            o0,
+            &on_hi,
             SecondCtx::First,
             plane,
         ),
+        // Two streams under the same known plane, as residual planes 0 and
+        // 1 of a bf16 checkpoint delta decode (the same stream twice).
+        (
+            "pair-ctx",
+            &on_hi,
+            Some(hi),
+            plane,
+            &on_hi,
+            SecondCtx::Plane(hi),
+            plane,
+        ),
     ];
-    for (name, second, second_ctx, second_t) in cases {
+    for (name, first, first_ctx, first_t, second, second_ctx, second_t) in cases {
         let mut g = c.benchmark_group(format!("rans/{name}/decode/{}KiB", size / KIB));
         g.throughput(Throughput::Bytes(2 * size as u64));
         let (mut oa, mut ob) = (vec![0u8; size], vec![0u8; size]);
-        for k in levels() {
-            g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+        // Every form of each level: the AVX-512 forms differ in the pair
+        // decoder.
+        for k in levels().into_iter().flat_map(|k| Kernels::forms(k.isa())) {
+            g.bench_function(BenchmarkId::from_parameter(k.name()), |b| {
                 b.iter(|| {
                     k.rans_decode_pair(
                         PairStream {
-                            stream: black_box(&first),
-                            ctx: None,
-                            tables: o0,
+                            stream: black_box(first),
+                            ctx: first_ctx,
+                            tables: first_t,
                             out: &mut oa,
                         },
                         PairStream {
-                            stream: black_box(&second),
+                            stream: black_box(second),
                             ctx: second_ctx,
                             tables: second_t,
                             out: &mut ob,
@@ -355,7 +375,7 @@ fn bench_checksum(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("xxh3/{}KiB", size / KIB));
         g.throughput(Throughput::Bytes(size as u64));
         for k in levels() {
-            g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+            g.bench_function(BenchmarkId::from_parameter(k.name()), |b| {
                 b.iter(|| k.xxh3_64(black_box(&data)))
             });
         }
@@ -385,7 +405,7 @@ fn bench_cut(c: &mut Criterion) {
         let mut g = c.benchmark_group(format!("cut/w{width}/{}KiB", size / KIB));
         g.throughput(Throughput::Bytes(size as u64));
         for k in levels() {
-            g.bench_function(BenchmarkId::from_parameter(k.isa()), |b| {
+            g.bench_function(BenchmarkId::from_parameter(k.name()), |b| {
                 b.iter(|| all_cuts(&k, black_box(&data), width))
             });
         }

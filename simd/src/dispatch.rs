@@ -28,6 +28,8 @@ type DecodePairFn = fn(FirstStream<'_>, SecondStream<'_>) -> Result<(), RansErro
 cpufeatures::new!(cpu_avx2, "avx2", "popcnt");
 #[cfg(target_arch = "x86_64")]
 cpufeatures::new!(cpu_avx512, "avx512f", "avx512bw", "avx512vl", "avx512dq");
+#[cfg(target_arch = "x86_64")]
+cpufeatures::new!(cpu_avx512_vbmi, "avx512vbmi");
 
 /// Whether this CPU can run `isa`.
 pub(crate) fn supported(isa: Isa) -> bool {
@@ -51,6 +53,9 @@ pub(crate) fn supported(isa: Isa) -> bool {
 #[derive(Clone, Copy)]
 pub struct Kernels {
     isa: Isa,
+    /// The form's name: the level's, or where a level has forms for
+    /// optional CPU features, the form's ([`Kernels::forms`]).
+    name: &'static str,
     split: PlaneFn,
     merge: MergeFn,
     hist0: Hist0Fn,
@@ -74,6 +79,7 @@ impl std::fmt::Debug for Kernels {
 
 const SCALAR: Kernels = Kernels {
     isa: Isa::Scalar,
+    name: "scalar",
     split: planes::scalar::split,
     merge: planes::scalar::merge_from,
     hist0: hist::scalar::order0,
@@ -93,6 +99,7 @@ const SCALAR: Kernels = Kernels {
 #[cfg(target_arch = "x86_64")]
 const SSE2: Kernels = Kernels {
     isa: Isa::Sse2,
+    name: "sse2",
     split: planes::sse2::split,
     merge: planes::sse2::merge,
     hist0: hist::unrolled::order0,
@@ -106,6 +113,7 @@ const SSE2: Kernels = Kernels {
 #[cfg(target_arch = "x86_64")]
 const AVX2: Kernels = Kernels {
     isa: Isa::Avx2,
+    name: "avx2",
     split: planes::avx2::split,
     merge: planes::avx2::merge,
     hist0: hist::unrolled::order0,
@@ -123,6 +131,7 @@ const AVX2: Kernels = Kernels {
 #[cfg(target_arch = "x86_64")]
 const AVX512: Kernels = Kernels {
     isa: Isa::Avx512,
+    name: "avx512-novbmi",
     split: planes::avx512::split,
     merge: planes::avx512::merge,
     hist0: hist::unrolled::order0,
@@ -138,11 +147,21 @@ const AVX512: Kernels = Kernels {
     cut: cut::avx512::find_cut,
 };
 
+/// AVX-512 on CPUs with VBMI (Ice Lake, Zen 4 and later): the pair
+/// decoder looks contexts up in the context map with byte permutes.
+#[cfg(target_arch = "x86_64")]
+const AVX512_VBMI: Kernels = Kernels {
+    name: "avx512",
+    rans_decode_pair: Some(rans::avx512::decode_pair_permuted),
+    ..AVX512
+};
+
 /// NEON: plane, histogram and rANS kernels; a pair decode is two NEON
 /// decodes in turn (see `docs/KERNELS.md`).
 #[cfg(target_arch = "aarch64")]
 const NEON: Kernels = Kernels {
     isa: Isa::Neon,
+    name: "neon",
     split: planes::neon::split,
     merge: planes::neon::merge,
     hist0: hist::unrolled::order0,
@@ -165,12 +184,26 @@ impl Kernels {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => AVX2,
             #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 if cpu_avx512_vbmi::get() => AVX512_VBMI,
+            #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => AVX512,
             #[cfg(target_arch = "aarch64")]
             Isa::Neon => NEON,
             #[allow(unreachable_patterns)]
             _ => return None,
         })
+    }
+
+    /// Every form of `isa`'s kernels this CPU runs: [`Kernels::for_isa`]'s,
+    /// and on an AVX-512 CPU with VBMI also the form for AVX-512 CPUs
+    /// without it, so that tests and benches cover both here.
+    pub fn forms(isa: Isa) -> Vec<Kernels> {
+        let mut forms: Vec<Kernels> = Kernels::for_isa(isa).into_iter().collect();
+        #[cfg(target_arch = "x86_64")]
+        if isa == Isa::Avx512 && forms.first().is_some_and(|k| k.name != AVX512.name) {
+            forms.push(AVX512);
+        }
+        forms
     }
 
     /// The kernels of [`Isa::active`].
@@ -186,6 +219,12 @@ impl Kernels {
     /// The level these kernels were built for.
     pub fn isa(&self) -> Isa {
         self.isa
+    }
+
+    /// The name of this form of the level's kernels (the level's name, but
+    /// `avx512-novbmi` for AVX-512 without VBMI).
+    pub fn name(&self) -> &'static str {
+        self.name
     }
 
     /// See [`planes::scalar::split`].

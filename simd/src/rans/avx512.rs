@@ -169,6 +169,8 @@ struct RrStream<'a, 'd> {
     /// Narrow entries ([`RansTables::dec_entries_narrow`]), or empty.
     narrow: &'a [u32],
     bases: [u32; 256],
+    /// The context map, 64 contexts per vector (for [`Self::bases_vbmi`]).
+    map: [__m512i; 4],
     base0: __m512i,
     k: Consts,
 }
@@ -189,6 +191,10 @@ impl<'a, 'd> RrStream<'a, 'd> {
             dec: t.dec_entries_unless_narrow(),
             narrow: t.dec_entries_narrow().unwrap_or(&[]),
             bases,
+            map: std::array::from_fn(|q| {
+                // SAFETY: the map holds 256 bytes, four vectors.
+                unsafe { _mm512_loadu_si512(t.ctx_map().as_ptr().add(64 * q) as *const __m512i) }
+            }),
             base0: _mm512_set1_epi32(bases[0] as i32),
             k: consts(t),
         }
@@ -209,22 +215,52 @@ impl<'a, 'd> RrStream<'a, 'd> {
     }
 
     /// The table offsets of the 32 lanes of round `round`: from the
-    /// contexts `ctx` at the round's indices, or table 0 without them.
+    /// contexts `ctx` at the round's indices (with [`Self::bases_vbmi`]
+    /// when `VBMI`), or table 0 without them.
     ///
     /// Panics unless `ctx` holds the round's indices.
     #[inline]
     #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
-    fn bases(&self, round: usize, ctx: Option<&[u8]>) -> [__m512i; 2] {
+    fn bases<const VBMI: bool>(&self, round: usize, ctx: Option<&[u8]>) -> [__m512i; 2] {
         let Some(c) = ctx else {
             return [self.base0; 2];
         };
         let c = &c[round * STATES..(round + 1) * STATES];
+        if VBMI {
+            // SAFETY: only the loops of `decode_pair_vbmi` instantiate this
+            // with `VBMI`, and `decode_pair` calls that only where the CPU
+            // has AVX-512 VBMI.
+            return unsafe { self.bases_vbmi(c) };
+        }
         // SAFETY: `c` holds 32 bytes; the gather indices are bytes, below
         // `bases.len() == 256`.
         std::array::from_fn(|g| unsafe {
             let cb = _mm_loadu_si128(c.as_ptr().add(16 * g) as *const __m128i);
             _mm512_i32gather_epi32::<4>(_mm512_cvtepu8_epi32(cb), self.bases.as_ptr() as *const i32)
         })
+    }
+
+    /// [`Self::bases`] of the 32 contexts `c` without a gather: the
+    /// context map is looked up with byte permutes (two `vpermi2b` for the
+    /// contexts below and from 128, a blend on the top bit), the table
+    /// indices are widened and shifted. In a pair decode of two planes
+    /// under contexts the gathers of the offsets took as long as those of
+    /// the entries (docs/KERNELS.md, "Context offsets by byte permutes").
+    #[inline]
+    #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,avx512vbmi,popcnt")]
+    fn bases_vbmi(&self, c: &[u8]) -> [__m512i; 2] {
+        assert!(c.len() >= STATES);
+        // SAFETY: `c` holds 32 bytes (asserted), a 256-bit load.
+        let cv = unsafe { _mm256_loadu_si256(c.as_ptr() as *const __m256i) };
+        let cv = _mm512_castsi256_si512(cv);
+        let low = _mm512_permutex2var_epi8(self.map[0], cv, self.map[1]);
+        let high = _mm512_permutex2var_epi8(self.map[2], cv, self.map[3]);
+        let tables = _mm512_mask_blend_epi8(_mm512_movepi8_mask(cv), low, high);
+        let halves = [
+            _mm512_castsi512_si128(tables),
+            _mm512_extracti32x4_epi32::<1>(tables),
+        ];
+        halves.map(|h| _mm512_sll_epi32(_mm512_cvtepu8_epi32(h), self.k.bits))
     }
 }
 
@@ -268,9 +304,12 @@ macro_rules! round_on {
 /// [`round_on!`] with the table offsets from the contexts `$ctx` at the
 /// round's indices (table 0 without them).
 macro_rules! round {
-    ($s:expr, $narrow:expr, $round:expr, $ctx:expr, $out:expr) => {{
+    ($s:expr, $narrow:expr, $round:expr, $ctx:expr, $out:expr) => {
+        round!($s, $narrow, $round, $ctx, $out, false)
+    };
+    ($s:expr, $narrow:expr, $round:expr, $ctx:expr, $out:expr, $vbmi:expr) => {{
         let s: &mut RrStream<'_, '_> = $s;
-        let bases = s.bases($round, $ctx);
+        let bases = s.bases::<{ $vbmi }>($round, $ctx);
         round_on!(s, $narrow, $round, bases, $out)
     }};
 }
@@ -300,115 +339,148 @@ fn rr_rounds(
     done * STATES
 }
 
-/// See [`crate::Kernels::rans_decode_pair`].
+/// See [`crate::Kernels::rans_decode_pair`]: context offsets by gathers.
 pub(crate) fn decode_pair(
     first: FirstStream<'_>,
     second: SecondStream<'_>,
 ) -> Result<(), RansError> {
     // SAFETY: as in `decode`.
-    unsafe { decode_pair_avx512(first, second) }
+    unsafe { decode_pair_gather(first, second) }
 }
 
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
-fn decode_pair_avx512(first: FirstStream<'_>, second: SecondStream<'_>) -> Result<(), RansError> {
-    let (first_ctx, t_first, t_second) = (first.ctx, first.tables, second.tables);
-    let plane_b = match second.ctx {
-        SecondCtx::Plane(c) => Some(c),
-        _ => None,
-    };
-    packed::decode_pair_with(
-        first,
-        second,
-        |r, c, t, x, out| rr_rounds(r, c, t, x, out),
-        |a, oa, b, ob, tagged| {
-            pair_rounds(a, first_ctx, t_first, oa, b, plane_b, t_second, ob, tagged)
-        },
-    )
+/// See [`crate::Kernels::rans_decode_pair`]: context offsets by byte
+/// permutes ([`RrStream::bases_vbmi`]).
+pub(crate) fn decode_pair_permuted(
+    first: FirstStream<'_>,
+    second: SecondStream<'_>,
+) -> Result<(), RansError> {
+    // SAFETY: this function is only placed in the AVX-512 VBMI form of the
+    // dispatch table, which `Kernels::for_isa` and `Kernels::forms` build
+    // only where the CPU has AVX-512 VBMI besides what `decode` needs.
+    unsafe { decode_pair_vbmi(first, second) }
 }
 
-/// Decodes whole rounds of two round-robin streams in one loop, so that
-/// each one's dependency chain (gather, multiply, renormalise) overlaps the
-/// other's, while both have a round of words; returns the symbols decoded
-/// of each. The second stream runs one round behind the first: given the
-/// first stream's `tagged` entries ([`SecondCtx::First`]) its table offsets
-/// are the tags of the first stream's lanes of that round, `tag << bits`,
-/// with no memory round trip or gather; otherwise they come from its plane
-/// `cb` (or table 0).
-#[allow(clippy::too_many_arguments)]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
-fn pair_rounds(
-    a: &mut Side<'_>,
-    ca: Option<&[u8]>,
-    ta: &RansTables,
-    oa: &mut [u8],
-    b: &mut Side<'_>,
-    cb: Option<&[u8]>,
-    tb: &RansTables,
-    ob: &mut [u8],
-    tagged: Option<&[u64]>,
-) -> (usize, usize) {
-    let mut sa = RrStream::new(&a.r, ta, &a.x);
-    if let Some(d) = tagged {
-        // The tags are in the wide entries.
-        sa.dec = d;
-        sa.narrow = &[];
-    }
-    let mut sb = RrStream::new(&b.r, tb, &b.x);
-    let done = match (sa.narrow.is_empty(), sb.narrow.is_empty()) {
-        (true, true) => {
-            pair_loop::<false, false>(&mut sa, ca, oa, &mut sb, cb, ob, tagged.is_some())
+/// Defines a pair decoder (`$decode`, with its round loop `$rounds` and
+/// that loop's body `$loop`) compiled for the target features `$features`,
+/// taking the table offsets of context streams by byte permutes when
+/// `$vbmi` ([`RrStream::bases_vbmi`]) and by gathers otherwise. Two
+/// definitions because a function's target features cannot follow a const
+/// parameter, and the permutes need AVX-512 VBMI, which not every AVX-512
+/// CPU has (Skylake-SP and Cascade Lake lack it).
+macro_rules! pair_decoder {
+    ($decode:ident, $rounds:ident, $loop:ident, $features:literal, $vbmi:literal) => {
+        #[target_feature(enable = $features)]
+        fn $decode(first: FirstStream<'_>, second: SecondStream<'_>) -> Result<(), RansError> {
+            let (first_ctx, t_first, t_second) = (first.ctx, first.tables, second.tables);
+            let plane_b = match second.ctx {
+                SecondCtx::Plane(c) => Some(c),
+                _ => None,
+            };
+            packed::decode_pair_with(
+                first,
+                second,
+                |r, c, t, x, out| rr_rounds(r, c, t, x, out),
+                |a, oa, b, ob, tagged| {
+                    $rounds(a, first_ctx, t_first, oa, b, plane_b, t_second, ob, tagged)
+                },
+            )
         }
-        (true, false) => {
-            pair_loop::<false, true>(&mut sa, ca, oa, &mut sb, cb, ob, tagged.is_some())
-        }
-        (false, true) => {
-            pair_loop::<true, false>(&mut sa, ca, oa, &mut sb, cb, ob, tagged.is_some())
-        }
-        (false, false) => {
-            pair_loop::<true, true>(&mut sa, ca, oa, &mut sb, cb, ob, tagged.is_some())
-        }
-    };
-    sa.store(&mut a.r, &mut a.x);
-    sb.store(&mut b.r, &mut b.x);
-    done
-}
 
-/// The loop of [`pair_rounds`], with narrow entries for the first stream
-/// (`NA`) and the second (`NB`) or not; returns the symbols decoded of
-/// each and leaves the states and positions in `sa` and `sb`.
-#[inline]
-#[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
-fn pair_loop<const NA: bool, const NB: bool>(
-    sa: &mut RrStream<'_, '_>,
-    ca: Option<&[u8]>,
-    oa: &mut [u8],
-    sb: &mut RrStream<'_, '_>,
-    cb: Option<&[u8]>,
-    ob: &mut [u8],
-    tagged: bool,
-) -> (usize, usize) {
-    let (rounds_a, rounds_b) = (oa.len() / STATES, ob.len() / STATES);
-    let bits_b = sb.k.bits;
-    // `da` rounds of the first stream done, `db` of the second; db < da.
-    let (mut da, mut db) = (0, 0);
-    if rounds_a > 0 && rounds_b > 0 && sa.can_round() {
-        let mut s = round!(sa, NA, 0, ca, oa);
-        da = 1;
-        while da < rounds_a && db < rounds_b && sa.can_round() && sb.can_round() {
-            let next = round!(sa, NA, da, ca, oa);
-            if tagged {
-                let bases = s.map(|v| _mm512_sll_epi32(_mm512_srli_epi32::<8>(v), bits_b));
-                round_on!(sb, NB, db, bases, ob);
-            } else {
-                round!(sb, NB, db, cb, ob);
+        /// Decodes whole rounds of two round-robin streams in one loop, so
+        /// that each one's dependency chain (gather, multiply, renormalise)
+        /// overlaps the other's, while both have a round of words; returns
+        /// the symbols decoded of each. The second stream runs one round
+        /// behind the first: given the first stream's `tagged` entries
+        /// ([`SecondCtx::First`]) its table offsets are the tags of the
+        /// first stream's lanes of that round, `tag << bits`, with no
+        /// memory round trip or gather; otherwise they come from its plane
+        /// `cb` (or table 0).
+        #[allow(clippy::too_many_arguments)]
+        #[target_feature(enable = $features)]
+        fn $rounds(
+            a: &mut Side<'_>,
+            ca: Option<&[u8]>,
+            ta: &RansTables,
+            oa: &mut [u8],
+            b: &mut Side<'_>,
+            cb: Option<&[u8]>,
+            tb: &RansTables,
+            ob: &mut [u8],
+            tagged: Option<&[u64]>,
+        ) -> (usize, usize) {
+            let mut sa = RrStream::new(&a.r, ta, &a.x);
+            if let Some(d) = tagged {
+                // The tags are in the wide entries.
+                sa.dec = d;
+                sa.narrow = &[];
             }
-            s = next;
-            da += 1;
-            db += 1;
+            let mut sb = RrStream::new(&b.r, tb, &b.x);
+            let t = tagged.is_some();
+            let done = match (sa.narrow.is_empty(), sb.narrow.is_empty()) {
+                (true, true) => $loop::<false, false>(&mut sa, ca, oa, &mut sb, cb, ob, t),
+                (true, false) => $loop::<false, true>(&mut sa, ca, oa, &mut sb, cb, ob, t),
+                (false, true) => $loop::<true, false>(&mut sa, ca, oa, &mut sb, cb, ob, t),
+                (false, false) => $loop::<true, true>(&mut sa, ca, oa, &mut sb, cb, ob, t),
+            };
+            sa.store(&mut a.r, &mut a.x);
+            sb.store(&mut b.r, &mut b.x);
+            done
         }
-    }
-    (da * STATES, db * STATES)
+
+        /// The loop of the pair decoder, with narrow entries for the first
+        /// stream (`NA`) and the second (`NB`) or not; returns the symbols
+        /// decoded of each and leaves the states and positions in `sa` and
+        /// `sb`.
+        #[inline]
+        #[target_feature(enable = $features)]
+        fn $loop<const NA: bool, const NB: bool>(
+            sa: &mut RrStream<'_, '_>,
+            ca: Option<&[u8]>,
+            oa: &mut [u8],
+            sb: &mut RrStream<'_, '_>,
+            cb: Option<&[u8]>,
+            ob: &mut [u8],
+            tagged: bool,
+        ) -> (usize, usize) {
+            let (rounds_a, rounds_b) = (oa.len() / STATES, ob.len() / STATES);
+            let bits_b = sb.k.bits;
+            // `da` rounds of the first stream done, `db` of the second; db < da.
+            let (mut da, mut db) = (0, 0);
+            if rounds_a > 0 && rounds_b > 0 && sa.can_round() {
+                let mut s = round!(sa, NA, 0, ca, oa, $vbmi);
+                da = 1;
+                while da < rounds_a && db < rounds_b && sa.can_round() && sb.can_round() {
+                    let next = round!(sa, NA, da, ca, oa, $vbmi);
+                    if tagged {
+                        let bases = s.map(|v| _mm512_sll_epi32(_mm512_srli_epi32::<8>(v), bits_b));
+                        round_on!(sb, NB, db, bases, ob);
+                    } else {
+                        round!(sb, NB, db, cb, ob, $vbmi);
+                    }
+                    s = next;
+                    da += 1;
+                    db += 1;
+                }
+            }
+            (da * STATES, db * STATES)
+        }
+    };
 }
+
+pair_decoder!(
+    decode_pair_gather,
+    pair_rounds_gather,
+    pair_loop_gather,
+    "avx2,avx512f,avx512bw,avx512vl,popcnt",
+    false
+);
+pair_decoder!(
+    decode_pair_vbmi,
+    pair_rounds_vbmi,
+    pair_loop_vbmi,
+    "avx2,avx512f,avx512bw,avx512vl,avx512vbmi,popcnt",
+    true
+);
 
 /// Lanes `0 .. act - 16 * g` of vector `g`.
 #[inline]
