@@ -66,6 +66,11 @@ pub enum CtxKind {
     /// Delta residual planes: the reference's exponent, or an escape once a
     /// more significant residual byte is non-zero (see `crate::delta`).
     Delta = 3,
+    /// Delta residual planes: the reference's exponent whatever the more
+    /// significant residual bytes are (plane 0's delta contexts; format
+    /// version 3). Residual plane 1 uses it, so that it decodes in one
+    /// loop with plane 0.
+    DeltaExp = 4,
 }
 
 impl CtxKind {
@@ -75,6 +80,7 @@ impl CtxKind {
             1 => CtxKind::Order1,
             2 => CtxKind::Plane0,
             3 => CtxKind::Delta,
+            4 => CtxKind::DeltaExp,
             _ => return Err(Error::corrupt(format!("unknown rANS context kind {b}"))),
         })
     }
@@ -86,6 +92,7 @@ impl CtxKind {
             CtxKind::Order1 => "o1",
             CtxKind::Plane0 => "cx",
             CtxKind::Delta => "delta",
+            CtxKind::DeltaExp => "delta-exp",
         }
     }
 }
@@ -510,7 +517,7 @@ fn try_encode(
         CtxKind::Order0 => Ctx::Order0,
         CtxKind::Order1 => Ctx::Order1,
         CtxKind::Plane0 => Ctx::Plane(ctx_plane?),
-        CtxKind::Delta => return None,
+        CtxKind::Delta | CtxKind::DeltaExp => return None,
     };
     let mut out = bufs.empty(plane.len());
     match k.rans_encode(plane, ctx, t, &mut out) {
@@ -885,9 +892,13 @@ fn merge_chunk(
 }
 
 /// Decodes the `w` planes of `n` symbols of a delta residual chunk into
-/// `planes`, one after the other: each plane's delta contexts come from
-/// `ctx` (those of plane 0 on entry, `crate::delta::first_contexts`),
-/// advanced by the plane decoded before it (its contents are spent).
+/// `planes`. Contexts: `exp` holds the reference's exponents (plane 0's
+/// delta contexts, `crate::delta::first_contexts`), which plane 0 and
+/// every plane of kind 4 use; a plane of kind 3 after plane 0 uses them
+/// advanced by every plane before it, worked out in `chain` when first
+/// needed. Planes 0 and 1 decode in one pair loop where both are rANS
+/// streams under the exponents (plane 1 of kind 4).
+#[allow(clippy::too_many_arguments)]
 fn decode_delta_planes<'a>(
     r: &mut Reader<'a>,
     n: usize,
@@ -895,20 +906,77 @@ fn decode_delta_planes<'a>(
     models: &'a [RansTables],
     k: &Kernels,
     planes: &mut [u8],
-    ctx: &mut [u8],
+    exp: &[u8],
+    chain: &mut Vec<u8>,
 ) -> Result<()> {
-    for p in 0..w {
-        let (done, rest) = planes.split_at_mut(p * n);
-        if p > 0 {
-            crate::delta::advance_contexts(ctx, &done[(p - 1) * n..]);
+    let srcs = (0..w)
+        .map(|_| read_plane(r, n, models))
+        .collect::<Result<Vec<_>>>()?;
+    fn on_exp<'s, 'a>(
+        src: &'s PlaneSrc<'a>,
+        kinds: &[CtxKind],
+    ) -> Option<(&'s RansTables, &'a [u8])> {
+        match src {
+            PlaneSrc::Rans {
+                kind,
+                model,
+                stream,
+            } if kinds.contains(kind) => Some((model.tables(), *stream)),
+            _ => None,
         }
-        let plane0 = if p == 0 { None } else { Some(&done[..n]) };
+    }
+    let mut start = 0;
+    if let (Some((ta, sa)), Some((tb, sb))) = (
+        srcs.first()
+            .and_then(|s| on_exp(s, &[CtxKind::Delta, CtxKind::DeltaExp])),
+        srcs.get(1).and_then(|s| on_exp(s, &[CtxKind::DeltaExp])),
+    ) {
+        let (a, b) = planes[..2 * n].split_at_mut(n);
+        k.rans_decode_pair(
+            PairStream {
+                stream: sa,
+                ctx: Some(exp),
+                tables: ta,
+                out: a,
+            },
+            PairStream {
+                stream: sb,
+                ctx: SecondCtx::Plane(exp),
+                tables: tb,
+                out: b,
+            },
+        )
+        .map_err(rans_error)?;
+        start = 2;
+    }
+    // Planes `chain` has been advanced through (`None`: not yet set up).
+    let mut advanced = None;
+    for (p, src) in srcs.iter().enumerate().skip(start) {
+        let (done, rest) = planes.split_at_mut(p * n);
+        let chained = matches!(
+            src,
+            PlaneSrc::Rans {
+                kind: CtxKind::Delta,
+                ..
+            }
+        ) && p > 0;
+        if chained {
+            let from = advanced.unwrap_or_else(|| {
+                reuse(chain, n);
+                chain.copy_from_slice(exp);
+                0
+            });
+            for q in from..p {
+                crate::delta::advance_contexts(chain, &done[q * n..(q + 1) * n]);
+            }
+            advanced = Some(p);
+        }
         let pctx = PlaneCtx {
-            plane0,
-            delta: Some(&*ctx),
+            plane0: (p > 0).then(|| &done[..n]),
+            delta: Some(if chained { &chain[..] } else { exp }),
+            exp: Some(exp),
         };
-        let src = read_plane(r, n, models)?;
-        decode_plane(&src, &mut rest[..n], pctx, k)?;
+        decode_plane(src, &mut rest[..n], pctx, k)?;
     }
     Ok(())
 }
@@ -925,15 +993,17 @@ pub enum DeltaResidual {
 /// Decodes the residual of a delta chunk (a chunk payload, layout 0 or 1,
 /// of the residual's integer `dtype`) as far as its planes, so that the
 /// caller can merge them and apply them to the reference in one pass.
-/// `ctx` holds the delta contexts of plane 0 and is spent; `planes` is
-/// grown to the planes' size and reused between calls.
+/// `exp` holds the delta contexts of plane 0 (the reference's exponents);
+/// `planes` is grown to the planes' size and `chain` (scratch for the
+/// contexts of later planes) as needed, both reused between calls.
 pub fn decode_delta_residual(
     payload: &[u8],
     dtype: DType,
     k: &Kernels,
     out: &mut [u8],
     planes: &mut Vec<u8>,
-    ctx: &mut [u8],
+    exp: &[u8],
+    chain: &mut Vec<u8>,
 ) -> Result<DeltaResidual> {
     let mut r = Reader::new(payload);
     let w = dtype.width();
@@ -946,7 +1016,7 @@ pub fn decode_delta_residual(
         LAYOUT_PLANES => {
             // Every plane decode overwrites its whole part.
             reuse(planes, n * w);
-            decode_delta_planes(&mut r, n, w, &[], k, planes, ctx)?;
+            decode_delta_planes(&mut r, n, w, &[], k, planes, exp, chain)?;
             let tail = out.len() - n * w;
             out[n * w..].copy_from_slice(r.bytes(tail, "chunk tail")?);
             DeltaResidual::Planes
@@ -963,7 +1033,10 @@ pub fn decode_delta_residual(
 #[derive(Clone, Copy)]
 struct PlaneCtx<'a> {
     plane0: Option<&'a [u8]>,
+    /// Delta contexts of this plane (rANS kind 3).
     delta: Option<&'a [u8]>,
+    /// The reference's exponents (rANS kind 4).
+    exp: Option<&'a [u8]>,
 }
 
 /// Describes every plane of a chunk payload without decoding it.
@@ -1114,6 +1187,10 @@ fn rans_ctx<'a>(kind: CtxKind, ctx: &PlaneCtx<'a>) -> Result<Ctx<'a>> {
             ctx.delta
                 .ok_or_else(|| Error::corrupt("delta context outside a delta chunk"))?,
         ),
+        CtxKind::DeltaExp => Ctx::Plane(
+            ctx.exp
+                .ok_or_else(|| Error::corrupt("delta context outside a delta chunk"))?,
+        ),
     })
 }
 
@@ -1196,6 +1273,7 @@ fn decode_planes<'a>(
             let ctx = PlaneCtx {
                 plane0,
                 delta: None,
+                exp: None,
             };
             decode_plane(&srcs[p], dst, ctx, k)?;
             p += 1;

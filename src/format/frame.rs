@@ -26,8 +26,9 @@ use crate::options::{MAX_CHUNK_SIZE, MIN_CHUNK_SIZE};
 /// First four bytes of every frame.
 pub const MAGIC: [u8; 4] = *b"Z4AI";
 /// Format version written by this build (2: version 1 plus chunk layout 6,
-/// the wide palette).
-pub const VERSION: u8 = 2;
+/// the wide palette; 3: version 2 plus rANS context kind 4, a delta
+/// residual plane under the reference's exponents).
+pub const VERSION: u8 = 3;
 /// Oldest format version this build reads.
 pub const MIN_VERSION: u8 = 1;
 /// Bytes in the frame header.
