@@ -136,7 +136,8 @@ const AVX512: Kernels = Kernels {
     merge: planes::avx512::merge,
     hist0: hist::unrolled::order0,
     hist_ctx: hist::sse2::context,
-    // Order-0 streams at AVX-512, context streams by the AVX2 encoder.
+    // Order-0 and plane-context streams at AVX-512, order-1 streams by the
+    // AVX2 encoder.
     rans_encode: rans::avx512_enc::encode,
     rans_decode: rans::avx512::decode,
     rans_decode_pair: Some(rans::avx512::decode_pair),

@@ -1,16 +1,17 @@
-//! AVX-512 (F + BW + VL) rANS encoder for order-0 streams: the 32 states
-//! as two vectors of 16 lanes; context streams (`Ctx::Plane`,
-//! `Ctx::Order1`) go to the AVX2 encoder.
+//! AVX-512 (F + BW + VL) rANS encoder for round-robin streams (order-0
+//! and `Ctx::Plane`): the 32 states as two vectors of 16 lanes; order-1
+//! streams go to the AVX2 encoder.
 //!
 //! The step is the AVX2 kernel's ([`super::avx2`]) on 16 lanes: entries
 //! loaded as 16 x 16 bytes and transposed, renormalising lanes' words
 //! packed with `vpcompressd` and rotated to the top of the 16 words stored
 //! below the write position. On the Zen 5 host (2026-11-29) it encodes
-//! order-0 streams 1.37x as fast as AVX2 (3.2-3.3 against 2.4 GiB/s) and
-//! context streams at 0.63x (1.0 against 1.6 GiB/s: their per-lane table
-//! offsets); gathering the entries (four `vpgatherdd` of one field each)
-//! instead of loading them ran at 40% of the loads (docs/KERNELS.md, "An
-//! AVX-512 order-0 encoder again").
+//! order-0 streams 1.4x as fast as AVX2 (3.2-3.4 against 2.4 GiB/s) and
+//! streams under a context plane 1.2x (1.97 against 1.6), once each lane's
+//! entry index is kept in scalar code (see `encode_rr`); gathering the
+//! entries (four `vpgatherdd` of one field each) instead of loading them
+//! ran at 40% of the loads (docs/KERNELS.md, "An AVX-512 order-0 encoder
+//! again", "Context streams in the AVX-512 encoder").
 //!
 //! This file is separate from the decoder's (`avx512.rs`) on purpose: in
 //! the same file the decoder's pair loop was compiled about 10% slower.
@@ -28,43 +29,73 @@ pub(crate) fn encode(
     out: &mut Vec<u8>,
 ) -> Result<(), RansError> {
     match ctx {
-        Ctx::Order0 => {
+        Ctx::Order0 | Ctx::Plane(_) => {
             // SAFETY: this function is only placed in the AVX-512 dispatch
             // table, which `Kernels::for_isa` builds only after
             // `dispatch::supported` confirmed AVX2, POPCNT and AVX-512 F, BW
             // and VL at run time.
-            unsafe { encode_order0(data, t, out) }
+            unsafe { encode_rr(data, ctx, t, out) }
         }
-        Ctx::Plane(_) | Ctx::Order1 => super::avx2::encode(data, ctx, t, out),
+        Ctx::Order1 => super::avx2::encode(data, ctx, t, out),
     }
 }
 
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
-fn encode_order0(data: &[u8], t: &RansTables, out: &mut Vec<u8>) -> Result<(), RansError> {
+fn encode_rr(
+    data: &[u8],
+    ctx: Ctx<'_>,
+    t: &RansTables,
+    out: &mut Vec<u8>,
+) -> Result<(), RansError> {
     packed::encode_with(
         data,
-        Ctx::Order0,
+        ctx,
         t,
         out,
-        |_, rounds, x, w| rr_encode(data, t, rounds, x, w),
-        |_, _| unreachable!("order-0 streams only"),
+        |c, rounds, x, w| match c {
+            None => {
+                let base = t.enc_bases()[0];
+                rr_encode(data, t, rounds, x, w, |_, d| base + u32::from(d))
+            }
+            Some(c) => {
+                let bases = t.enc_bases();
+                rr_encode(data, t, rounds, x, w, |i, d| {
+                    let mut b = bases[usize::from(c[i])];
+                    // Keeps the 16 lanes' offsets scalar: vectorised, they
+                    // were gathered and extracted lane by lane again
+                    // (1.06 GiB/s against 1.6 for the AVX2 encoder).
+                    // SAFETY: an empty instruction template.
+                    unsafe {
+                        core::arch::asm!("/* {0:e} */", inout(reg) b, options(pure, nomem, nostack))
+                    };
+                    b + u32::from(d)
+                })
+            }
+        },
+        |_, _| unreachable!("round-robin streams only"),
     )
 }
 
-/// Encoder entries of 16 lanes, as (rcp, bias, xm1, cmpl | shift << 16).
+/// Encoder entries of 16 lanes, as (rcp, bias, xm1, cmpl | shift << 16);
+/// `idx(l)` is lane `l`'s entry index, `table * 256 + symbol` for a table
+/// of the model whose entries `enc` are.
 #[inline]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
-fn enc_load(enc: &[EncSym], idx: &[u32; 16]) -> [__m512i; 4] {
-    debug_assert!(idx.iter().all(|&i| (i as usize) < enc.len()));
-    // SAFETY: every index is `table * 256 + symbol` with `table` a table of
-    // the model, so below `enc.len()`; an entry is 16 bytes, 16-aligned.
-    let ld = |i: u32| unsafe { _mm_load_si128(enc.as_ptr().add(i as usize) as *const __m128i) };
+fn enc_load(enc: &[EncSym], idx: impl Fn(usize) -> u32) -> [__m512i; 4] {
+    let ld = |l: usize| {
+        let i = idx(l) as usize;
+        debug_assert!(i < enc.len());
+        // SAFETY: `i` is `table * 256 + symbol` with `table` a table of the
+        // model (the callers' `entry`: `enc_bases` plus the symbol), so
+        // below `enc.len()`; an entry is 16 bytes, 16-aligned.
+        unsafe { _mm_load_si128(enc.as_ptr().add(i) as *const __m128i) }
+    };
     // Row `k` holds entries k, k + 4, k + 8, k + 12, one per 128-bit lane.
     let row = |k: usize| {
-        let v = _mm512_castsi128_si512(ld(idx[k]));
-        let v = _mm512_inserti32x4::<1>(v, ld(idx[k + 4]));
-        let v = _mm512_inserti32x4::<2>(v, ld(idx[k + 8]));
-        _mm512_inserti32x4::<3>(v, ld(idx[k + 12]))
+        let v = _mm512_castsi128_si512(ld(k));
+        let v = _mm512_inserti32x4::<1>(v, ld(k + 4));
+        let v = _mm512_inserti32x4::<2>(v, ld(k + 8));
+        _mm512_inserti32x4::<3>(v, ld(k + 12))
     };
     let (r0, r1, r2, r3) = (row(0), row(1), row(2), row(3));
     let t0 = _mm512_unpacklo_epi32(r0, r1);
@@ -120,8 +151,9 @@ fn enc_step(x: __m512i, e: &[__m512i; 4], w: &mut BackWords) -> (__m512i, __mmas
     (xn, missing)
 }
 
-/// Encodes the `rounds` whole rounds of an order-0 round-robin stream,
-/// last round first.
+/// Encodes the `rounds` whole rounds of a round-robin stream, last round
+/// first; `entry(i, symbol)` is the index of symbol `i`'s encoder entry.
+#[inline]
 #[target_feature(enable = "avx2,avx512f,avx512bw,avx512vl,popcnt")]
 fn rr_encode(
     data: &[u8],
@@ -129,9 +161,9 @@ fn rr_encode(
     rounds: usize,
     x: &mut [u32; STATES],
     w: &mut BackWords,
+    entry: impl Fn(usize, u8) -> u32,
 ) -> Result<(), RansError> {
     let enc = t.enc_entries();
-    let base = t.enc_bases()[0];
     let mut bad: __mmask16 = 0;
     // SAFETY: `x` holds 32 `u32`, two 64-byte vectors.
     let mut xs: [__m512i; 2] = std::array::from_fn(|g| unsafe {
@@ -141,8 +173,8 @@ fn rr_encode(
         for g in (0..2).rev() {
             let i = k * STATES + 16 * g;
             let d = &data[i..i + 16];
-            let idx: [u32; 16] = std::array::from_fn(|l| base + u32::from(d[l]));
-            let (xn, miss) = enc_step(xs[g], &enc_load(enc, &idx), w);
+            let e = enc_load(enc, |l| entry(i + l, d[l]));
+            let (xn, miss) = enc_step(xs[g], &e, w);
             xs[g] = xn;
             bad |= miss;
         }
