@@ -29,7 +29,9 @@ use z4ai_simd::rans::Ctx;
 use z4ai_simd::Kernels;
 
 use crate::buffers::{reuse, Buffers};
-use crate::chunk::{self, CtxKind, DeltaResidual, EncodedChunk, ModelSel, PlaneCode, PlaneReport};
+use crate::chunk::{
+    self, BlockModels, CtxKind, DeltaResidual, EncodedChunk, ModelSel, PlaneCode, PlaneReport,
+};
 use crate::dtype::DType;
 use crate::entropy::{self, CostTable};
 use crate::error::{Error, Result};
@@ -61,6 +63,13 @@ const NOISE_BITS: f64 = 7.85;
 /// would need comes to at least this many bits per symbol is stored
 /// without being counted whole ([`PlaneSample::is_noise`]).
 const NOISE_COST_BITS: f64 = 8.1;
+/// Chunks of fewer elements (a small tensor of an archive) take the
+/// integer difference (XOR for dtype bytes) without a mode choice, and
+/// their residual planes are coded as a plain chunk's are (order-0, or
+/// plane 1 under plane 0), without delta contexts: with a few thousand
+/// symbols the choice and the per-context models cost more time than they
+/// save bytes (docs/ARCHIVE.md, "Small tensors").
+const TINY: usize = 4096;
 /// Elements in one run of the mode-choice sample.
 const SAMPLE_RUN: usize = 1024;
 /// Runs in the mode-choice sample (chunks up to `SAMPLE_RUN * SAMPLE_RUNS`
@@ -787,6 +796,55 @@ fn code_mode(
     (bits, codes)
 }
 
+/// Codes a chunk of fewer than [`TINY`] elements: the residual mode whose
+/// planes have the smaller order-0 entropy (ties to the difference; XOR
+/// for dtype bytes), its planes coded as a plain chunk's are. The planes
+/// are left in `s.planes`.
+fn code_tiny(
+    raw: &[u8],
+    reference: &[u8],
+    dtype: DType,
+    effort: Effort,
+    k: &Kernels,
+    s: &mut Scratch,
+    bufs: &Buffers,
+) -> (u8, Vec<PlaneCode>) {
+    let w = dtype.width();
+    let n = raw.len() / w;
+    reuse(&mut s.planes, n * w);
+    reuse(&mut s.ctx, n);
+    let modes: &[u8] = if dtype == DType::Bytes {
+        &[MODE_XOR]
+    } else {
+        &[MODE_SUB, MODE_XOR]
+    };
+    let mut best = (f64::INFINITY, MODE_SUB);
+    for &mode in modes {
+        residual_planes(dtype, mode, raw, reference, &mut s.planes, &mut s.ctx);
+        let bits: f64 = s
+            .planes
+            .chunks_exact(n)
+            .map(|plane| {
+                let mut counts = [0u32; 256];
+                k.hist_order0(plane, &mut counts);
+                entropy::entropy_and_seen(&counts).0
+            })
+            .sum();
+        if bits < best.0 {
+            best = (bits, mode);
+        }
+    }
+    let mode = best.1;
+    if modes.last() != Some(&mode) {
+        residual_planes(dtype, mode, raw, reference, &mut s.planes, &mut s.ctx);
+    }
+    let planes = std::mem::take(&mut s.planes);
+    let none = BlockModels::none(w);
+    let enc = chunk::encode_planes(planes, residual_dtype(w), effort, &none, k, None, bufs);
+    s.planes = enc.planes;
+    (mode, enc.codes)
+}
+
 /// Codes `raw` against the same-length prefix `reference` and appends the
 /// payload (layout 5) to `out`, or the stored chunk where that payload
 /// would be longer than the chunk. False (`out` then holds no payload, and
@@ -827,6 +885,9 @@ pub fn encode(
                 chunk::recycle_codes(cx, bufs);
                 (MODE_SUB, cs, false)
             }
+        } else if n < TINY {
+            let (mode, codes) = code_tiny(raw, reference, dtype, effort, k, s, bufs);
+            (mode, codes, false)
         } else {
             let c = choose(raw, reference, dtype, effort, k, s);
             let codes = code_mode(raw, reference, dtype, c.mode, trial, &c.noise, k, s, bufs).1;

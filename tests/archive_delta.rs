@@ -505,6 +505,34 @@ fn cli_delta_round_trips_and_refuses_without_the_reference() {
         &d,
     ));
     assert_eq!(std::fs::read(d.join("moved.bin")).unwrap().len(), 80_000);
+    // `bench --reference` on a model file times the delta archive that
+    // `compress --reference` writes (smaller than the standalone one).
+    let bench = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "bench",
+            "new.safetensors",
+            "-e",
+            "default",
+            "--repeat",
+            "1",
+            "-T",
+            "1",
+            "--json",
+        ];
+        args.extend_from_slice(extra);
+        serde_json::from_str(&common::ok(&cli(&args, &d))).unwrap()
+    };
+    let delta = bench(&["--reference", "old.safetensors"]);
+    let alone = bench(&[]);
+    assert_eq!(delta["mode"], "delta-archive", "{delta}");
+    assert_eq!(alone["mode"], "archive", "{alone}");
+    let r = &delta["results"][0];
+    assert_eq!(r["verified"], true, "{delta}");
+    let stored = std::fs::metadata(d.join("new.safetensors.z4"))
+        .unwrap()
+        .len();
+    assert_eq!(r["compressed_bytes"].as_u64(), Some(stored), "{delta}");
+    assert!(stored < alone["results"][0]["compressed_bytes"].as_u64().unwrap());
     let _ = std::fs::remove_dir_all(&d);
 }
 

@@ -178,7 +178,9 @@ fn map_bf16(old: &[u8], f: impl Fn(u16) -> u16) -> Vec<u8> {
 
 #[test]
 fn residual_mode_follows_the_data_and_info_shows_it() {
-    let base = common::weights(DType::BF16, 200_000, 11);
+    // Whole chunks of 65536 bytes: a shorter last one would be a small
+    // chunk, whose planes are coded as a plain chunk's (see below).
+    let base = common::weights(DType::BF16, 196_608, 11);
     // One mantissa bit flipped everywhere: XOR is a constant, the
     // difference is +-64 by the bit's value and the sign.
     let flipped = map_bf16(&base, |v| v ^ 0x0040);
@@ -211,6 +213,31 @@ fn residual_mode_follows_the_data_and_info_shows_it() {
                         .keys()
                         .all(|m| ["const", "rans-delta", "raw"].contains(&m.as_str())),
                     "{info:?}"
+                );
+            }
+        }
+    }
+}
+
+/// A chunk of under 4096 elements (a small tensor) takes the residual mode
+/// whose planes read fewer bits at order 0 and codes them as a plain
+/// chunk's planes, without delta contexts; the frames decode.
+#[test]
+fn small_chunks_choose_their_mode_and_code_plainly() {
+    let base = common::weights(DType::BF16, 3000, 21);
+    let flipped = map_bf16(&base, |v| v ^ 0x0040);
+    let up = map_bf16(&base, |v| if v & 0x8000 == 0 { v + 1 } else { v - 1 });
+    for (new, mode) in [(&flipped, "delta-xor"), (&up, "delta-diff")] {
+        for effort in [Effort::Fast, Effort::Default] {
+            let o = Options::new(DType::BF16).effort(effort);
+            let blob = compress_delta(new, &base, &o).unwrap();
+            assert_eq!(decompress_delta(&blob, &base).unwrap(), *new);
+            let info = frame_info(&blob).unwrap();
+            assert_eq!(info.transforms.get(mode), Some(&1), "{effort}: {info:?}");
+            for p in &info.planes {
+                assert!(
+                    p.methods.keys().all(|m| !m.starts_with("rans-delta")),
+                    "{effort}: {info:?}"
                 );
             }
         }

@@ -101,15 +101,21 @@ fn repeated() -> Vec<u8> {
 
 /// Checkpoint deltas (layout 5): `(name, new, reference, options)`. Each
 /// is pinned as `NAME.bin` (the new data), `NAME.ref` (the reference) and
-/// `NAME.z4` (the delta frame).
+/// `NAME.z4` (the delta frame). Chunks of 4096 elements and a shorter last
+/// one: the first coded under delta contexts, the second as a small chunk
+/// (its residual planes coded as a plain chunk's).
 fn delta_cases() -> Vec<(&'static str, Vec<u8>, Vec<u8>, Options)> {
-    let o = |d: DType| Options::new(d).effort(Effort::Default).chunk_size(4096);
+    let o = |d: DType| {
+        Options::new(d)
+            .effort(Effort::Default)
+            .chunk_size(4096 * d.width())
+    };
     let pair = |d: DType, n: usize, seed: u64| {
         let old = common::weights(d, n, seed);
         (moved(&old, d.width(), seed + 1), old)
     };
     let (bf_new, bf_old) = pair(DType::BF16, 6000, 41);
-    let (f_new, f_old) = pair(DType::F32, 3000, 43);
+    let (f_new, f_old) = pair(DType::F32, 6000, 43);
     vec![
         ("bf16-delta", bf_new, bf_old, o(DType::BF16)),
         ("fp32-delta", f_new, f_old, o(DType::F32)),

@@ -14,7 +14,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 mod archive_cmds;
-use z4ai::archive::{self, Archive, ArchiveOptions};
+use z4ai::archive::{self, Archive, ArchiveOptions, Reference};
 use z4ai::{DType, DecodeOptions, Effort, Isa, Options};
 
 #[derive(Parser)]
@@ -172,8 +172,9 @@ enum Cmd {
         /// Print JSON.
         #[arg(long)]
         json: bool,
-        /// Code FILE as a delta against this raw file (compress_delta /
-        /// decompress_delta).
+        /// Code FILE as a delta against this file: a model delta archive
+        /// for a model file without --dtype (as `compress --reference`
+        /// writes), else compress_delta / decompress_delta of the buffer.
         #[arg(long)]
         reference: Option<PathBuf>,
     },
@@ -597,7 +598,9 @@ fn info_json(info: &z4ai::FrameInfo) -> String {
 }
 
 /// What `bench` times: the one-shot API on a raw buffer (with a delta
-/// reference or not), or the archive writer and reader on a model file.
+/// reference or not), or the archive writer and reader on a model file
+/// (a model delta archive where a reference is given: its bytes, attached
+/// as a [`Reference`] held in memory).
 enum BenchMode {
     Buffer {
         dtype: DType,
@@ -606,6 +609,7 @@ enum BenchMode {
     Model {
         format: archive::FileFormat,
         name: String,
+        reference: Option<Vec<u8>>,
     },
 }
 
@@ -647,19 +651,22 @@ fn bench(
 ) -> CliResult {
     let data = read_input(file)?;
     // A model file without --dtype is benchmarked as `compress` codes it:
-    // an archive, each tensor with its own dtype.
-    let detected = match (dtype, reference) {
-        (None, None) if file != Path::new("-") => archive::detect(file)?,
+    // an archive, each tensor with its own dtype (against the reference's
+    // tensors where one is given).
+    let detected = match dtype {
+        None if file != Path::new("-") => archive::detect(file)?,
         _ => archive::Detected::Other,
     };
+    let reference = reference.map(read_input).transpose()?;
     let mode = match detected {
         archive::Detected::Model(format) => BenchMode::Model {
             format,
             name: archive::file_name(file),
+            reference,
         },
         _ => BenchMode::Buffer {
             dtype: dtype.unwrap_or("bytes").parse()?,
-            reference: reference.map(read_input).transpose()?,
+            reference,
         },
     };
     let efforts: Vec<Effort> = if effort == "all" {
@@ -707,18 +714,27 @@ fn bench(
                     verified: out == data,
                 }
             }
-            BenchMode::Model { name, .. } => {
+            BenchMode::Model {
+                name, reference, ..
+            } => {
                 let opts = ArchiveOptions {
                     effort: e,
                     threads,
                     chunk_size,
                     ..ArchiveOptions::default()
                 };
-                let (compress_s, blob) =
-                    best_of(repeat, || archive::compress_bytes(&data, name, &opts))?;
+                // The reference is hashed in the first run and not again.
+                let held = reference.clone().map(Reference::from_bytes).transpose()?;
+                let (compress_s, blob) = best_of(repeat, || match &held {
+                    Some(r) => archive::compress_bytes_delta(&data, name, r, &opts),
+                    None => archive::compress_bytes(&data, name, &opts),
+                })?;
                 // Opened (its index parsed) once; each run restores the file.
                 let size = blob.len();
-                let a = Archive::from_bytes(blob)?.with_decode_options(dopts);
+                let mut a = Archive::from_bytes(blob)?.with_decode_options(dopts);
+                if let Some(r) = held {
+                    a = a.with_reference(r)?;
+                }
                 let mut out = Vec::with_capacity(data.len());
                 let (decompress_s, _) = best_of(repeat, || {
                     out.clear();
@@ -753,13 +769,25 @@ fn bench(
     };
     let (what, dtype_name, mode_name) = match &mode {
         BenchMode::Buffer { dtype, .. } => (format!("dtype {dtype}"), dtype.name(), "buffer"),
-        BenchMode::Model { format, .. } => (
+        BenchMode::Model {
+            format,
+            reference: None,
+            ..
+        } => (
             format!(
                 "{} model, archive (each tensor with its dtype)",
                 format.name()
             ),
             "archive",
             "archive",
+        ),
+        BenchMode::Model { format, .. } => (
+            format!(
+                "{} model, delta archive (each tensor against the reference's)",
+                format.name()
+            ),
+            "archive",
+            "delta-archive",
         ),
     };
     if json {
