@@ -1110,13 +1110,7 @@ mod tests {
     fn noise_planes_are_stored_uncounted() {
         let k = Kernels::for_isa(z4ai_simd::Isa::Scalar).expect("scalar");
         let n = 4 * SAMPLE_RUN * SAMPLE_RUNS;
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
         let old: Vec<u32> = (0..n)
             .map(|_| f32::to_bits((next() % 2000) as f32 / 1e5 - 0.01))
             .collect();
@@ -1128,7 +1122,6 @@ mod tests {
             .iter()
             .map(|&w| w.wrapping_add((next() % 7) as u32).wrapping_sub(3))
             .collect();
-        let bytes = |v: &[u32]| -> Vec<u8> { v.iter().flat_map(|w| w.to_le_bytes()).collect() };
         let old = bytes(&old);
         for (new, want) in [
             (bytes(&scrambled), [false, false, true, true]),
@@ -1137,24 +1130,51 @@ mod tests {
             let mut s = Scratch::default();
             let c = choose(&new, &old, DType::F32, Effort::Default, &k, &mut s);
             assert_eq!(c.noise, want);
-            let bufs = Buffers::new(1);
-            let mut frame = Vec::new();
-            let coded = encode(
-                &new,
-                &old,
-                DType::F32,
-                Effort::Default,
-                &k,
-                &bufs,
-                || 1e12,
-                &mut frame,
-            );
-            assert!(coded, "codes smaller than its bytes");
-            let mut r = Reader::new(&frame[1..]);
-            let (mut out, mut scratch) = (vec![0u8; new.len()], Vec::new());
-            decode(&mut r, DType::F32, &old, &k, &mut out, &mut scratch).expect("decodes");
-            assert!(out == new);
+            let payload = fp32_payload(&new, &old, &k);
+            assert!(decode_fp32(&payload, &old, &k) == new);
         }
+    }
+
+    /// A xorshift64 generator from `seed`.
+    fn xorshift(mut x: u64) -> impl FnMut() -> u64 {
+        move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        }
+    }
+
+    /// Little-endian bytes of fp32 words.
+    fn bytes(v: &[u32]) -> Vec<u8> {
+        v.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
+    /// The delta payload (after its layout byte) of fp32 `new` against
+    /// `old` at default effort; panics unless the residual pays.
+    fn fp32_payload(new: &[u8], old: &[u8], k: &Kernels) -> Vec<u8> {
+        let bufs = Buffers::new(1);
+        let mut frame = Vec::new();
+        let coded = encode(
+            new,
+            old,
+            DType::F32,
+            Effort::Default,
+            k,
+            &bufs,
+            || 1e12,
+            &mut frame,
+        );
+        assert!(coded, "codes smaller than its bytes");
+        frame.split_off(1)
+    }
+
+    /// [`fp32_payload`] decoded against `old` with the kernels `k`.
+    fn decode_fp32(payload: &[u8], old: &[u8], k: &Kernels) -> Vec<u8> {
+        let (mut out, mut scratch) = (vec![0u8; old.len()], Vec::new());
+        let mut r = Reader::new(payload);
+        decode(&mut r, DType::F32, old, k, &mut out, &mut scratch).expect("decodes");
+        out
     }
 
     /// Residual plane 1 is coded under the reference's exponents (rANS kind
@@ -1165,22 +1185,15 @@ mod tests {
     #[test]
     fn plane_one_is_coded_under_the_exponents() {
         let n = 20_000;
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
         // Weights of either sign, away from zero (so that the moves below
         // stay moves of the magnitude).
         let old: Vec<u32> = (0..n)
             .map(|_| {
                 let m = (next() % 2000) as f32 / 1e5 + 0.01;
-                f32::to_bits(if next() % 2 == 0 { m } else { -m })
+                f32::to_bits(if next().is_multiple_of(2) { m } else { -m })
             })
             .collect();
-        let bytes = |v: &[u32]| -> Vec<u8> { v.iter().flat_map(|w| w.to_le_bytes()).collect() };
         // Moves of up to 2^12 ULPs with one in ten up to 2^26 (plane 0
         // non-zero now and then, plane 2 coded), and moves of up to 2^18
         // ULPs (plane 0 all zero).
@@ -1189,7 +1202,7 @@ mod tests {
                 .iter()
                 .map(|&w| {
                     let r = next();
-                    let span = if r % every == 0 { far } else { near };
+                    let span = if r.is_multiple_of(every) { far } else { near };
                     w.wrapping_add(((r >> 8) % (2 * span)) as u32)
                         .wrapping_sub(span as u32)
                 })
@@ -1212,29 +1225,13 @@ mod tests {
             .flat_map(Kernels::forms)
             .collect();
         for (new, want) in cases {
-            let k = Kernels::scalar();
-            let bufs = Buffers::new(1);
-            let mut frame = Vec::new();
-            let coded = encode(
-                &new,
-                &old,
-                DType::F32,
-                Effort::Default,
-                &k,
-                &bufs,
-                || 1e12,
-                &mut frame,
-            );
-            assert!(coded, "codes smaller than its bytes");
+            let payload = fp32_payload(&new, &old, &Kernels::scalar());
             let (_, planes) =
-                describe(&mut Reader::new(&frame[1..]), DType::F32, new.len()).expect("describes");
+                describe(&mut Reader::new(&payload), DType::F32, new.len()).expect("describes");
             let methods: Vec<&str> = planes.iter().map(|p| p.method.as_str()).collect();
             assert_eq!(methods[..3], want);
             for k in &forms {
-                let mut r = Reader::new(&frame[1..]);
-                let (mut out, mut scratch) = (vec![0u8; new.len()], Vec::new());
-                decode(&mut r, DType::F32, &old, k, &mut out, &mut scratch).expect("decodes");
-                assert!(out == new, "{}", k.name());
+                assert!(decode_fp32(&payload, &old, k) == new, "{}", k.name());
             }
         }
     }
