@@ -63,12 +63,12 @@ const NOISE_BITS: f64 = 7.85;
 /// would need comes to at least this many bits per symbol is stored
 /// without being counted whole ([`PlaneSample::is_noise`]).
 const NOISE_COST_BITS: f64 = 8.1;
-/// Chunks of fewer elements (a small tensor of an archive) take the
-/// integer difference (XOR for dtype bytes) without a mode choice, and
-/// their residual planes are coded as a plain chunk's are (order-0, or
-/// plane 1 under plane 0), without delta contexts: with a few thousand
-/// symbols the choice and the per-context models cost more time than they
-/// save bytes (docs/ARCHIVE.md, "Small tensors").
+/// Chunks of fewer elements (a small tensor of an archive) choose their
+/// residual mode by the planes' order-0 entropy and code the planes as a
+/// plain chunk's are ([`code_tiny`]), without delta contexts: with a few
+/// thousand symbols the sampled choice and the per-context models cost
+/// more time than they save bytes (docs/ARCHIVE.md, "Small tensors and
+/// `bench` on model deltas").
 const TINY: usize = 4096;
 /// Elements in one run of the mode-choice sample.
 const SAMPLE_RUN: usize = 1024;
@@ -432,9 +432,10 @@ pub fn advance_contexts(ctx: &mut [u8], plane: &[u8]) {
 
 /// The rANS context kind of residual plane `p`: plane 1 under the
 /// reference's exponents (kind 4), so that it decodes in one loop with
-/// plane 0; the others under their delta contexts (kind 3). Plane 1 under
-/// its delta contexts read 0.01-0.1% smaller on the GPT and all-MiniLM
-/// checkpoint pairs (docs/ARCHIVE.md, "Plane 1 under the exponents").
+/// plane 0; the others under their delta contexts (kind 3). Under its
+/// delta contexts plane 1 coded 0.008% smaller over the GPT and all-MiniLM
+/// checkpoint pairs, 0.14% at most (docs/ARCHIVE.md, "Plane 1 under the
+/// exponents").
 fn plane_kind(p: usize) -> CtxKind {
     if p == 1 {
         CtxKind::DeltaExp
@@ -487,9 +488,9 @@ thread_local! {
 }
 
 /// Codes one plane under `ctx` (contexts of rANS `kind`), with a model of
-/// probability scale `scale`: `(code, estimated bits)`. `counts.hist` is a table of
-/// 65536 zero counts, left zero; a rANS stream is written to a buffer from
-/// `bufs`.
+/// probability scale `scale`: `(code, estimated bits)`. `counts.hist` is a
+/// table of 65536 zero counts, left zero; a rANS stream is written to a
+/// buffer from `bufs`.
 #[allow(clippy::too_many_arguments)]
 fn code_plane(
     plane: &[u8],
