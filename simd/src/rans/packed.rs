@@ -322,7 +322,7 @@ pub(crate) fn decode_with(
     ctx: Ctx<'_>,
     t: &RansTables,
     out: &mut [u8],
-    rr_rounds: impl FnOnce(&mut Reader<'_>, Option<&[u8]>, &mut [u32; STATES], &mut [u8]) -> usize,
+    rr_rounds: impl Fn(&mut Reader<'_>, Option<&[u8]>, &mut [u32; STATES], &mut [u8]) -> usize,
     o1_rounds: impl FnOnce(&mut Reader<'_>, &mut [u32; STATES], &mut [u8]) -> usize,
 ) -> Result<(), RansError> {
     let mut x = scalar::read_states(stream)?;
@@ -343,7 +343,9 @@ pub(crate) fn decode_with(
                 }
                 _ => None,
             };
-            let done = rr_rounds(&mut r, c, &mut x, out);
+            let done = rounds_padded(&mut r, c, &mut x, out, 0, |r, c, x, out| {
+                rr_rounds(r, c, x, out)
+            })?;
             decode_rr_tail(&mut r, c, t, done, &mut x, out)?;
         }
         Ctx::Order1 => {
@@ -352,6 +354,53 @@ pub(crate) fn decode_with(
         }
     }
     scalar::finish(&x, r.pos, stream.len())
+}
+
+/// Bytes a vector round may read from its position on (two vectors of 16
+/// words, or four of 8): the round loops run only while this many are
+/// left.
+const ROUND_READ: usize = 64;
+
+/// Decodes whole rounds of symbols `from..` of a round-robin stream with a
+/// level's round loop `rr_rounds` (`from` a multiple of 32) and returns the
+/// symbols decoded from 0 on. The loops stop with fewer than
+/// [`ROUND_READ`] bytes left, since they read their words unchecked; a
+/// stream that codes its symbols in few bytes (a nearly constant plane: a
+/// few bytes for thousands of symbols) would leave most of them to the
+/// reference step, one at a time. So what is left of the stream is then
+/// copied into a zero-padded buffer and the loop runs on over that. A
+/// round that takes a word of the padding means the stream ran out of
+/// words, which the reference step reports as `Truncated` at the symbol
+/// that needed it (decoding has no other error); this reports the same
+/// error once the rounds end.
+#[inline(always)]
+fn rounds_padded(
+    r: &mut Reader<'_>,
+    ctx: Option<&[u8]>,
+    x: &mut [u32; STATES],
+    out: &mut [u8],
+    from: usize,
+    rr_rounds: impl Fn(&mut Reader<'_>, Option<&[u8]>, &mut [u32; STATES], &mut [u8]) -> usize,
+) -> Result<usize, RansError> {
+    debug_assert_eq!(from % STATES, 0);
+    // Round robin: symbol `i` is coded by state `i % 32`, so the stream from
+    // a whole round on decodes like a stream of its own.
+    let mut done = from + rr_rounds(r, ctx.map(|c| &c[from..]), x, &mut out[from..]);
+    if out.len() - done >= STATES && r.left() < ROUND_READ {
+        let left = r.left();
+        let mut padded = [0u8; 2 * ROUND_READ];
+        padded[..left].copy_from_slice(&r.data[r.pos..]);
+        let mut p = Reader {
+            data: &padded,
+            pos: 0,
+        };
+        done += rr_rounds(&mut p, ctx.map(|c| &c[done..]), x, &mut out[done..]);
+        if p.pos > left {
+            return Err(RansError::Truncated);
+        }
+        r.pos += p.pos;
+    }
+    Ok(done)
 }
 
 /// One stream of a pair decode: its reader and states.
@@ -475,17 +524,9 @@ fn rest(
         &mut [u8],
     ) -> usize,
 ) -> Result<(), RansError> {
-    debug_assert_eq!(from % STATES, 0);
-    // Round robin: symbol `i` is coded by state `i % 32`, so the stream from
-    // a whole round on decodes like a stream of its own.
-    let done = from
-        + rr_rounds(
-            &mut s.r,
-            ctx.map(|c| &c[from..]),
-            t,
-            &mut s.x,
-            &mut out[from..],
-        );
+    let done = rounds_padded(&mut s.r, ctx, &mut s.x, out, from, |r, c, x, out| {
+        rr_rounds(r, c, t, x, out)
+    })?;
     decode_rr_tail(&mut s.r, ctx, t, done, &mut s.x, out)?;
     scalar::finish(&s.x, s.r.pos, s.r.data.len())
 }
