@@ -8,6 +8,7 @@
 //! records and checks each one's XXH3-128 before using it, so a wrong
 //! reference is an error ([`Error::ReferenceMismatch`]), never wrong bytes.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
@@ -216,20 +217,22 @@ impl Reference {
     }
 
     /// The bytes of `s`, checked against its hash.
-    pub(crate) fn read_slice(&self, s: &RefSlice) -> Result<Vec<u8>> {
+    pub(crate) fn read_slice(&self, s: &RefSlice) -> Result<Cow<'_, [u8]>> {
         match &self.src {
             Src::Bytes(src) => {
                 let end = s.offset.checked_add(s.len);
                 if !matches!(end, Some(e) if e <= self.size) {
                     return Err(Error::ReferenceMismatch);
                 }
-                let v = src.read_vec(s.offset, s.len)?;
+                // Borrowed where the reference is in memory (no copy and no
+                // fresh pages per piece), else read.
+                let v = src.bytes(s.offset, s.len)?;
                 if super::piece_hash(&v) != s.hash {
                     return Err(Error::ReferenceMismatch);
                 }
                 Ok(v)
             }
-            Src::Archive(a) => a.reference_bytes(s.offset, s.len, s.hash),
+            Src::Archive(a) => a.reference_bytes(s.offset, s.len, s.hash).map(Cow::Owned),
         }
     }
 }
