@@ -199,11 +199,12 @@ impl Reference {
     }
 
     /// Bytes `[offset, offset + len)` of the reference (a tensor the
-    /// writer found with [`Reference::tensor`]) and their XXH3-128.
-    pub(crate) fn read(&self, t: &RefTensor) -> Result<(Vec<u8>, u128)> {
+    /// writer found with [`Reference::tensor`]) and their XXH3-128; borrowed
+    /// where the reference is in memory.
+    pub(crate) fn read(&self, t: &RefTensor) -> Result<(Cow<'_, [u8]>, u128)> {
         match &self.src {
             Src::Bytes(src) => {
-                let v = src.read_vec(t.offset, t.len)?;
+                let v = src.bytes(t.offset, t.len)?;
                 let h = super::piece_hash(&v);
                 Ok((v, h))
             }
@@ -211,7 +212,7 @@ impl Reference {
                 let h = a
                     .piece_hash_at(t.offset, t.len)
                     .ok_or(Error::ReferenceMismatch)?;
-                Ok((a.reference_bytes(t.offset, t.len, h)?, h))
+                Ok((Cow::Owned(a.reference_bytes(t.offset, t.len, h)?), h))
             }
         }
     }

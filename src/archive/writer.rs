@@ -328,8 +328,9 @@ struct Job<'a> {
     /// Coded frames (dtype code, bytes).
     coded: Vec<(u8, FrameParts)>,
     /// The reference tensor of the same name, dtype and shape: where it
-    /// is, and its bytes (dropped once coded).
-    reference: Option<(RefSlice, Vec<u8>)>,
+    /// is, and its bytes (borrowed where the reference is in memory;
+    /// dropped once coded).
+    reference: Option<(RefSlice, Cow<'a, [u8]>)>,
     /// The bytes equal the reference's: no frame.
     same: bool,
 }
