@@ -10,7 +10,9 @@
 //! At `fast` and `default` the mode is chosen before coding from a sample
 //! of the chunk (see [`choose`]): the entropy of each mode's residual
 //! planes under their delta contexts, over evenly spaced runs of
-//! elements. At `max` both modes are coded and the smaller kept.
+//! elements. At `max` both modes are coded and the smaller kept. A chunk
+//! of fewer than [`TINY`] elements (a small tensor) is coded without delta
+//! contexts instead ([`code_tiny`]).
 //!
 //! The residual words are split into byte planes (most significant first)
 //! and each plane is coded with rANS under a *delta context* (see
