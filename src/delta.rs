@@ -364,17 +364,22 @@ macro_rules! dispatch {
     };
 }
 
-/// The residual planes of `new` against `old` under `mode` into `planes`
-/// and the delta contexts of plane 0 into `ctx` (one byte per element);
-/// see [`split_residuals`].
+/// The residual planes of `new`'s whole elements against `old` under
+/// `mode` into `planes` and the delta contexts of plane 0 into `ctx` (one
+/// byte per element), both sized to fit ([`reuse`]); see
+/// [`split_residuals`].
 fn residual_planes(
     dtype: DType,
     mode: u8,
     new: &[u8],
     old: &[u8],
-    planes: &mut [u8],
-    ctx: &mut [u8],
+    planes: &mut Vec<u8>,
+    ctx: &mut Vec<u8>,
 ) {
+    let w = dtype.width();
+    let n = new.len() / w;
+    reuse(planes, n * w);
+    reuse(ctx, n);
     dispatch!(
         split_residuals,
         dtype.width(),
@@ -652,8 +657,6 @@ fn plane_entropy(
     let w = dtype.width();
     let n = new.len() / w;
     let (planes, ctx) = (&mut s.sample_planes, &mut s.sample_ctx);
-    reuse(planes, n * w);
-    reuse(ctx, n);
     residual_planes(dtype, mode, new, old, planes, ctx);
     let mut samples = vec![PlaneSample::default(); w];
     for (p, sample) in samples.iter_mut().enumerate() {
@@ -765,8 +768,6 @@ fn code_mode(
 ) -> (f64, Vec<PlaneCode>) {
     let w = dtype.width();
     let n = raw.len() / w;
-    reuse(&mut s.planes, n * w);
-    reuse(&mut s.ctx, n);
     residual_planes(dtype, mode, raw, reference, &mut s.planes, &mut s.ctx);
     reuse(&mut s.counts.hist, 65536);
     let mut bits = 0.0;
@@ -814,8 +815,6 @@ fn code_tiny(
 ) -> (u8, Vec<PlaneCode>) {
     let w = dtype.width();
     let n = raw.len() / w;
-    reuse(&mut s.planes, n * w);
-    reuse(&mut s.ctx, n);
     let modes: &[u8] = if dtype == DType::Bytes {
         &[MODE_XOR]
     } else {
