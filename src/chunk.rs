@@ -30,6 +30,9 @@ const M_RAW: u8 = 0;
 const M_CONST: u8 = 1;
 const M_RANS: u8 = 2;
 const M_ZSTD: u8 = 3;
+/// Plane method: one rANS model, the plane's two halves coded as two
+/// streams (format version 4), so that a decoder runs both in one loop.
+const M_RANS_HALVES: u8 = 4;
 /// Model byte of a rANS plane whose model is inline.
 const INLINE_MODEL: u8 = 0xFF;
 /// Scale of inline order-0 tables.
@@ -139,7 +142,10 @@ impl BlockModels {
     /// The bytes of a shared model charged to a chunk for `code`.
     fn charged(&self, code: &PlaneCode) -> usize {
         match code {
-            PlaneCode::Rans(_, ModelSel::Shared(i), _) => self.charge.get(*i).copied().unwrap_or(0),
+            PlaneCode::Rans(_, ModelSel::Shared(i), _)
+            | PlaneCode::RansHalves(_, ModelSel::Shared(i), _) => {
+                self.charge.get(*i).copied().unwrap_or(0)
+            }
             _ => 0,
         }
     }
@@ -167,13 +173,27 @@ pub enum PlaneCode {
     Rans(CtxKind, ModelSel, Vec<u8>),
     /// A zstd frame.
     Zstd(Vec<u8>),
+    /// rANS with one context kind and model over two streams: symbols
+    /// `..half(n)`, then the rest ([`half`]).
+    RansHalves(CtxKind, ModelSel, [Vec<u8>; 2]),
+}
+
+/// Symbols in the first stream of a plane of `n` coded in halves
+/// ([`PlaneCode::RansHalves`]).
+pub fn half(n: usize) -> usize {
+    n.div_ceil(2)
 }
 
 impl PlaneCode {
     /// Hands the code's stream, if it has one, to `bufs`.
-    fn recycle(self, bufs: &Buffers) {
-        if let PlaneCode::Rans(_, _, b) | PlaneCode::Zstd(b) = self {
-            bufs.give(b);
+    pub fn recycle(self, bufs: &Buffers) {
+        match self {
+            PlaneCode::Rans(_, _, b) | PlaneCode::Zstd(b) => bufs.give(b),
+            PlaneCode::RansHalves(_, _, [a, b]) => {
+                bufs.give(a);
+                bufs.give(b);
+            }
+            PlaneCode::Raw | PlaneCode::Const(_) => {}
         }
     }
 
@@ -190,6 +210,14 @@ impl PlaneCode {
                     }
             }
             PlaneCode::Zstd(z) => 5 + z.len(),
+            PlaneCode::RansHalves(_, m, [a, b]) => {
+                11 + a.len()
+                    + b.len()
+                    + match m {
+                        ModelSel::Shared(_) => 0,
+                        ModelSel::Inline(t) => model_len(t),
+                    }
+            }
         }
     }
 }
@@ -697,39 +725,63 @@ pub fn write_chunk(
     }
     out.push(LAYOUT_PLANES);
     for (p, code) in chunk.codes.iter().enumerate() {
-        match code {
-            PlaneCode::Raw => {
-                out.push(M_RAW);
-                out.extend_from_slice(&chunk.planes[p * n..(p + 1) * n]);
-            }
-            PlaneCode::Const(v) => out.extend_from_slice(&[M_CONST, *v]),
-            PlaneCode::Rans(kind, model, stream) => {
-                out.extend_from_slice(&[M_RANS, *kind as u8]);
-                match model {
-                    ModelSel::Shared(i) => {
-                        refs.push(ModelRef {
-                            at: out.len(),
-                            model: *i,
-                        });
-                        // Renumbered once the block's models are known.
-                        out.push(u8::MAX);
-                    }
-                    ModelSel::Inline(t) => {
-                        out.push(INLINE_MODEL);
-                        entropy::serialize_model(t, out);
-                    }
-                }
+        write_plane(code, &chunk.planes[p * n..(p + 1) * n], out, refs);
+    }
+    out.extend_from_slice(&raw[n * w..]);
+}
+
+/// Appends one plane coded as `code` (`plane`: its bytes, written where
+/// it is stored raw); a shared model it names is recorded in `refs`.
+pub fn write_plane(
+    code: &PlaneCode,
+    plane: &[u8],
+    out: &mut (impl ByteSink + ?Sized),
+    refs: &mut Vec<ModelRef>,
+) {
+    match code {
+        PlaneCode::Raw => {
+            out.push(M_RAW);
+            out.extend_from_slice(plane);
+        }
+        PlaneCode::Const(v) => out.extend_from_slice(&[M_CONST, *v]),
+        PlaneCode::Rans(kind, model, stream) => {
+            out.extend_from_slice(&[M_RANS, *kind as u8]);
+            write_model_sel(model, out, refs);
+            out.extend_from_slice(&(stream.len() as u32).to_le_bytes());
+            out.extend_from_slice(stream);
+        }
+        PlaneCode::RansHalves(kind, model, streams) => {
+            out.extend_from_slice(&[M_RANS_HALVES, *kind as u8]);
+            write_model_sel(model, out, refs);
+            for stream in streams {
                 out.extend_from_slice(&(stream.len() as u32).to_le_bytes());
                 out.extend_from_slice(stream);
             }
-            PlaneCode::Zstd(z) => {
-                out.push(M_ZSTD);
-                out.extend_from_slice(&(z.len() as u32).to_le_bytes());
-                out.extend_from_slice(z);
-            }
+        }
+        PlaneCode::Zstd(z) => {
+            out.push(M_ZSTD);
+            out.extend_from_slice(&(z.len() as u32).to_le_bytes());
+            out.extend_from_slice(z);
         }
     }
-    out.extend_from_slice(&raw[n * w..]);
+}
+
+/// Appends a rANS plane's model byte (and its model, when inline).
+fn write_model_sel(model: &ModelSel, out: &mut (impl ByteSink + ?Sized), refs: &mut Vec<ModelRef>) {
+    match model {
+        ModelSel::Shared(i) => {
+            refs.push(ModelRef {
+                at: out.len(),
+                model: *i,
+            });
+            // Renumbered once the block's models are known.
+            out.push(u8::MAX);
+        }
+        ModelSel::Inline(t) => {
+            out.push(INLINE_MODEL);
+            entropy::serialize_model(t, out);
+        }
+    }
 }
 
 /// What `info` reports about one plane of a chunk.
@@ -1030,13 +1082,25 @@ pub fn decode_delta_residual(
 }
 
 /// Contexts available to a plane being decoded.
-#[derive(Clone, Copy)]
-struct PlaneCtx<'a> {
-    plane0: Option<&'a [u8]>,
+#[derive(Clone, Copy, Default)]
+pub(crate) struct PlaneCtx<'a> {
+    /// Plane 0 of the chunk (rANS kind 2).
+    pub plane0: Option<&'a [u8]>,
     /// Delta contexts of this plane (rANS kind 3).
-    delta: Option<&'a [u8]>,
+    pub delta: Option<&'a [u8]>,
     /// The reference's exponents (rANS kind 4).
-    exp: Option<&'a [u8]>,
+    pub exp: Option<&'a [u8]>,
+}
+
+impl<'a> PlaneCtx<'a> {
+    /// Contexts of a delta plane whose kinds 3 and 4 both mean `exp`.
+    pub(crate) fn exponents(exp: &'a [u8]) -> PlaneCtx<'a> {
+        PlaneCtx {
+            plane0: None,
+            delta: Some(exp),
+            exp: Some(exp),
+        }
+    }
 }
 
 /// Describes every plane of a chunk payload without decoding it.
@@ -1051,20 +1115,27 @@ pub fn describe_chunk(payload: &[u8], dtype: DType, raw_len: usize) -> Result<Ve
         LAYOUT_PLANES => {
             let w = dtype.width();
             let n = raw_len / w;
-            let mut planes = Vec::with_capacity(w);
-            for _ in 0..w {
-                let start = r.pos();
-                let (method, shared_model) = walk_plane(&mut r, n)?;
-                planes.push(PlaneReport {
-                    method,
-                    shared_model,
-                    bytes: r.pos() - start,
-                });
-            }
-            Ok(planes)
+            describe_planes(&mut r, &vec![n; w])
         }
         other => Err(Error::corrupt(format!("unknown chunk layout {other}"))),
     }
+}
+
+/// Describes consecutive planes of the given symbol counts without
+/// decoding them.
+pub(crate) fn describe_planes(r: &mut Reader<'_>, counts: &[usize]) -> Result<Vec<PlaneReport>> {
+    counts
+        .iter()
+        .map(|&n| {
+            let start = r.pos();
+            let (method, shared_model) = walk_plane(r, n)?;
+            Ok(PlaneReport {
+                method,
+                shared_model,
+                bytes: r.pos() - start,
+            })
+        })
+        .collect()
 }
 
 /// Reads one plane's header and skips its data: `(method name, shared model)`.
@@ -1078,15 +1149,23 @@ fn walk_plane(r: &mut Reader<'_>, n: usize) -> Result<(String, bool)> {
             r.u8("constant plane")?;
             ("const".into(), false)
         }
-        M_RANS => {
+        method @ (M_RANS | M_RANS_HALVES) => {
             let kind = CtxKind::from_byte(r.u8("rANS plane")?)?;
             let sel = r.u8("rANS model")?;
             if sel == INLINE_MODEL {
                 entropy::parse_model(r)?;
             }
-            let len = r.u32("rANS stream length")? as usize;
-            r.bytes(len, "rANS stream")?;
-            (format!("rans-{}", kind.name()), sel != INLINE_MODEL)
+            let streams = if method == M_RANS_HALVES { 2 } else { 1 };
+            for _ in 0..streams {
+                let len = r.u32("rANS stream length")? as usize;
+                r.bytes(len, "rANS stream")?;
+            }
+            let halves = if method == M_RANS_HALVES {
+                "-halves"
+            } else {
+                ""
+            };
+            (format!("rans-{}{halves}", kind.name()), sel != INLINE_MODEL)
         }
         M_ZSTD => {
             let len = r.u32("zstd plane length")? as usize;
@@ -1098,7 +1177,7 @@ fn walk_plane(r: &mut Reader<'_>, n: usize) -> Result<(String, bool)> {
 }
 
 /// A plane's model: one of the block's shared models or its own.
-enum PlaneModel<'a> {
+pub(crate) enum PlaneModel<'a> {
     Shared(&'a RansTables),
     Inline(Box<RansTables>),
 }
@@ -1113,7 +1192,7 @@ impl PlaneModel<'_> {
 }
 
 /// One plane's coded form, read from a payload.
-enum PlaneSrc<'a> {
+pub(crate) enum PlaneSrc<'a> {
     Raw(&'a [u8]),
     Const(u8),
     Rans {
@@ -1122,6 +1201,12 @@ enum PlaneSrc<'a> {
         stream: &'a [u8],
     },
     Zstd(&'a [u8]),
+    /// rANS over two streams, the plane's halves ([`half`]).
+    RansHalves {
+        kind: CtxKind,
+        model: PlaneModel<'a>,
+        streams: [&'a [u8]; 2],
+    },
 }
 
 impl PlaneSrc<'_> {
@@ -1141,12 +1226,16 @@ impl PlaneSrc<'_> {
 }
 
 /// Reads the next plane of `n` symbols from a chunk payload.
-fn read_plane<'a>(r: &mut Reader<'a>, n: usize, models: &'a [RansTables]) -> Result<PlaneSrc<'a>> {
+pub(crate) fn read_plane<'a>(
+    r: &mut Reader<'a>,
+    n: usize,
+    models: &'a [RansTables],
+) -> Result<PlaneSrc<'a>> {
     let method = r.u8("plane method")?;
     Ok(match method {
         M_RAW => PlaneSrc::Raw(r.bytes(n, "raw plane")?),
         M_CONST => PlaneSrc::Const(r.u8("constant plane")?),
-        M_RANS => {
+        M_RANS | M_RANS_HALVES => {
             let kind = CtxKind::from_byte(r.u8("rANS plane")?)?;
             let sel = r.u8("rANS model")?;
             let model = if sel == INLINE_MODEL {
@@ -1156,14 +1245,29 @@ fn read_plane<'a>(r: &mut Reader<'a>, n: usize, models: &'a [RansTables]) -> Res
                     Error::corrupt(format!("plane names missing shared model {sel}"))
                 })?)
             };
-            let len = r.u32("rANS stream length")? as usize;
-            if len > rans::max_stream_len(n) {
-                return Err(Error::corrupt("rANS stream longer than its plane allows"));
-            }
-            PlaneSrc::Rans {
-                kind,
-                model,
-                stream: r.bytes(len, "rANS stream")?,
+            let mut stream = |symbols: usize| -> Result<&'a [u8]> {
+                let len = r.u32("rANS stream length")? as usize;
+                if len > rans::max_stream_len(symbols) {
+                    return Err(Error::corrupt("rANS stream longer than its plane allows"));
+                }
+                r.bytes(len, "rANS stream")
+            };
+            if method == M_RANS {
+                PlaneSrc::Rans {
+                    kind,
+                    model,
+                    stream: stream(n)?,
+                }
+            } else {
+                if kind == CtxKind::Order1 {
+                    return Err(Error::corrupt("order-1 plane coded in halves"));
+                }
+                let a = stream(half(n))?;
+                PlaneSrc::RansHalves {
+                    kind,
+                    model,
+                    streams: [a, stream(n - half(n))?],
+                }
             }
         }
         M_ZSTD => {
@@ -1199,7 +1303,12 @@ fn rans_error(e: rans::RansError) -> Error {
 }
 
 /// Decodes one plane into `dst`.
-fn decode_plane(src: &PlaneSrc<'_>, dst: &mut [u8], ctx: PlaneCtx<'_>, k: &Kernels) -> Result<()> {
+pub(crate) fn decode_plane(
+    src: &PlaneSrc<'_>,
+    dst: &mut [u8],
+    ctx: PlaneCtx<'_>,
+    k: &Kernels,
+) -> Result<()> {
     match src {
         PlaneSrc::Raw(b) => dst.copy_from_slice(b),
         PlaneSrc::Const(v) => dst.fill(*v),
@@ -1215,6 +1324,37 @@ fn decode_plane(src: &PlaneSrc<'_>, dst: &mut [u8], ctx: PlaneCtx<'_>, k: &Kerne
             if got != dst.len() {
                 return Err(Error::corrupt("zstd plane decodes to the wrong size"));
             }
+        }
+        PlaneSrc::RansHalves {
+            kind,
+            model,
+            streams: [sa, sb],
+        } => {
+            let (a, b) = dst.split_at_mut(half(dst.len()));
+            let (ca, cb) = match rans_ctx(*kind, &ctx)? {
+                Ctx::Plane(c) => {
+                    let (ca, cb) = c.split_at(a.len());
+                    (Some(ca), SecondCtx::Plane(cb))
+                }
+                // Order-1 halves are rejected when read.
+                _ => (None, SecondCtx::Order0),
+            };
+            let tables = model.tables();
+            k.rans_decode_pair(
+                PairStream {
+                    stream: sa,
+                    ctx: ca,
+                    tables,
+                    out: a,
+                },
+                PairStream {
+                    stream: sb,
+                    ctx: cb,
+                    tables,
+                    out: b,
+                },
+            )
+            .map_err(rans_error)?;
         }
     }
     Ok(())

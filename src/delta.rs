@@ -23,6 +23,12 @@
 //! Plane 1 is the exception ([`plane_kind`]): it is coded under the
 //! reference's exponent alone, so that a decoder knows the contexts of
 //! planes 0 and 1 before decoding either and decodes both in one loop.
+//!
+//! A chunk of two-byte elements whose residual words are mostly small is
+//! coded in the short form instead ([`short`]): one symbol per element,
+//! the escaped words' bytes apart.
+
+mod short;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -46,6 +52,21 @@ use crate::payload;
 pub const LAYOUT_DELTA: u8 = 5;
 const MODE_XOR: u8 = 0;
 const MODE_SUB: u8 = 1;
+/// Mode-byte flag: the residual of a chunk of two-byte elements in the
+/// short form ([`short`], format version 4).
+const SHORT: u8 = 0x80;
+/// A chunk of two-byte elements is coded in the short form where fewer
+/// than this share of its sampled residual words escape (each escape
+/// costs two more symbols: at a half, the short form would decode as
+/// many symbols as the planes).
+const SHORT_MAX_ESCAPES: f64 = 0.125;
+/// A plane of the short form with at least this many symbols is coded in
+/// halves (`PlaneCode::RansHalves`), which a decoder runs in one pair loop;
+/// a shorter one as one stream, sparing the second stream's 128 bytes of
+/// initial states.
+const HALVES_MIN: usize = 1 << 15;
+/// Probability scale of the short plane's context model.
+const SHORT_BITS: u32 = 12;
 /// Probability scale of the context model of residual plane 0 of a
 /// multi-byte element. That plane (a few bits per element) codes as small
 /// at 10 bits as at 12 (within 0.06% on the GPT and MiniLM checkpoint
@@ -82,8 +103,25 @@ const SAMPLE_RUNS: usize = 16;
 pub fn mode_name(mode: u8) -> &'static str {
     match mode {
         MODE_XOR => "delta-xor",
-        _ => "delta-diff",
+        MODE_SUB => "delta-diff",
+        m if m == MODE_XOR | SHORT => "delta-xor-short",
+        _ => "delta-diff-short",
     }
+}
+
+/// Reads a delta payload's mode byte: `(mode, short form)`.
+fn read_mode(r: &mut Reader<'_>, dtype: DType) -> Result<(u8, bool)> {
+    let byte = r.u8("delta mode")?;
+    let (mode, short) = (byte & !SHORT, byte & SHORT != 0);
+    if mode > MODE_SUB || (dtype == DType::Bytes && mode != MODE_XOR) {
+        return Err(Error::corrupt(format!("unknown delta mode {byte}")));
+    }
+    if short && dtype.width() != 2 {
+        return Err(Error::corrupt(
+            "short delta residuals need elements of two bytes",
+        ));
+    }
+    Ok((mode, short))
 }
 
 /// An element word as a concrete unsigned integer, so that the loops over
@@ -476,6 +514,8 @@ struct Scratch {
     /// The delta contexts of later residual planes, when decoding.
     chain: Vec<u8>,
     counts: PairCounts,
+    /// The short form's planes.
+    short: short::ShortPlanes,
 }
 
 /// Where a plane's (context, symbol) pairs are counted ([`count_pairs`]).
@@ -495,21 +535,25 @@ thread_local! {
 }
 
 /// Codes one plane under `ctx` (contexts of rANS `kind`), with a model of
-/// probability scale `scale`: `(code, estimated bits)`. `counts.hist` is a
-/// table of 65536 zero counts, left zero; a rANS stream is written to a
-/// buffer from `bufs`.
+/// probability scale `scale`, as one rANS stream or (`halves`) two:
+/// `(code, estimated bits)`. `counts.hist` is a table of 65536 zero
+/// counts, left zero; rANS streams are written to buffers from `bufs`.
 #[allow(clippy::too_many_arguments)]
 fn code_plane(
     plane: &[u8],
     ctx: &[u8],
     kind: CtxKind,
     scale: u32,
+    halves: bool,
     k: &Kernels,
     trial: bool,
     counts: &mut PairCounts,
     bufs: &Buffers,
 ) -> (PlaneCode, f64) {
     let n = plane.len();
+    if n == 0 {
+        return (PlaneCode::Raw, 8.0);
+    }
     if kind == CtxKind::DeltaExp {
         // Plane 1's symbols spread over the byte under every exponent: its
         // counters do not wait on each other, and spreading its contexts
@@ -530,29 +574,50 @@ fn code_plane(
         let ser = chunk::model_len(&model);
         let est = CostTable::new(&model).context_rows(rows.iter().copied())
             + 8.0 * (ser + 7 + 128) as f64;
-        (model, ser, est)
+        (model, est)
     });
     // Only the rows met hold counts.
     let met: Vec<usize> = rows.iter().map(|&(c, _)| c).collect();
     for c in met {
         hist[c * 256..(c + 1) * 256].fill(0);
     }
-    let Some((model, ser, est)) = priced else {
+    let Some((model, est)) = priced else {
         return (PlaneCode::Const(first), 16.0);
     };
     if est >= 8.0 * n as f64 && !trial {
         return (PlaneCode::Raw, 8.0 * n as f64);
     }
-    let mut stream = bufs.empty(n);
-    match k.rans_encode(plane, Ctx::Plane(ctx), &model, &mut stream) {
-        Ok(()) if 7 + ser + stream.len() < 1 + n => {
-            let bits = 8.0 * (7 + ser + stream.len()) as f64;
-            (PlaneCode::Rans(kind, ModelSel::Inline(model), stream), bits)
+    let code = if halves {
+        let h = chunk::half(n);
+        let mut a = bufs.empty(h);
+        let mut b = bufs.empty(n - h);
+        let coded = k
+            .rans_encode(&plane[..h], Ctx::Plane(&ctx[..h]), &model, &mut a)
+            .and_then(|()| k.rans_encode(&plane[h..], Ctx::Plane(&ctx[h..]), &model, &mut b));
+        match coded {
+            Ok(()) => PlaneCode::RansHalves(kind, ModelSel::Inline(model), [a, b]),
+            Err(_) => {
+                bufs.give(a);
+                bufs.give(b);
+                PlaneCode::Raw
+            }
         }
-        _ => {
-            bufs.give(stream);
-            (PlaneCode::Raw, 8.0 * n as f64)
+    } else {
+        let mut stream = bufs.empty(n);
+        match k.rans_encode(plane, Ctx::Plane(ctx), &model, &mut stream) {
+            Ok(()) => PlaneCode::Rans(kind, ModelSel::Inline(model), stream),
+            Err(_) => {
+                bufs.give(stream);
+                PlaneCode::Raw
+            }
         }
+    };
+    let size = code.size(n);
+    if size < 1 + n {
+        (code, 8.0 * size as f64)
+    } else {
+        code.recycle(bufs);
+        (PlaneCode::Raw, 8.0 * n as f64)
     }
 }
 
@@ -645,7 +710,8 @@ impl PlaneSample {
 
 /// What the residual planes of `new` against `old` under `mode` read under
 /// their delta contexts: the entropies [`code_mode`] would spend, up to the
-/// models.
+/// models; and for two-byte elements, the words the short form would
+/// escape.
 fn plane_entropy(
     new: &[u8],
     old: &[u8],
@@ -653,11 +719,20 @@ fn plane_entropy(
     mode: u8,
     k: &Kernels,
     s: &mut Scratch,
-) -> Vec<PlaneSample> {
+) -> (Vec<PlaneSample>, usize) {
     let w = dtype.width();
     let n = new.len() / w;
     let (planes, ctx) = (&mut s.sample_planes, &mut s.sample_ctx);
     residual_planes(dtype, mode, new, old, planes, ctx);
+    let escapes = if w == 2 {
+        let (high, low) = planes.split_at(n);
+        high.iter()
+            .zip(low)
+            .filter(|&(&h, &l)| h != 0 || l == short::ESCAPE)
+            .count()
+    } else {
+        0
+    };
     let mut samples = vec![PlaneSample::default(); w];
     for (p, sample) in samples.iter_mut().enumerate() {
         ready_contexts(ctx, planes, n, p);
@@ -679,7 +754,7 @@ fn plane_entropy(
             }
         }
     }
-    samples
+    (samples, escapes)
 }
 
 /// What the sample says about a chunk: the residual mode to code, and
@@ -690,6 +765,8 @@ struct Choice {
     clearly_better: bool,
     /// Residual planes stored without being counted ([`PlaneSample::is_noise`]).
     noise: Vec<bool>,
+    /// Code the residual in the short form ([`short`]).
+    short: bool,
 }
 
 /// Chooses the residual mode for `raw` against `reference` (same length):
@@ -723,18 +800,19 @@ fn choose(
         (run(raw), run(reference))
     };
     let total = |samples: &[PlaneSample]| samples.iter().map(|p| p.bits).sum::<f64>();
-    let (mode, samples) = if dtype == DType::Bytes {
+    let (mode, (samples, escapes)) = if dtype == DType::Bytes {
         (MODE_XOR, plane_entropy(&new, &old, dtype, MODE_XOR, k, s))
     } else {
         let xor = plane_entropy(&new, &old, dtype, MODE_XOR, k, s);
         let sub = plane_entropy(&new, &old, dtype, MODE_SUB, k, s);
         // Ties go to the difference, which wins on weights.
-        if total(&xor) < total(&sub) {
+        if total(&xor.0) < total(&sub.0) {
             (MODE_XOR, xor)
         } else {
             (MODE_SUB, sub)
         }
     };
+    let short = w == 2 && (escapes as f64) < SHORT_MAX_ESCAPES * (new.len() / w) as f64;
     let bits = total(&samples);
     let noise = samples
         .iter()
@@ -748,6 +826,7 @@ fn choose(
         mode,
         clearly_better,
         noise,
+        short,
     }
 }
 
@@ -788,6 +867,7 @@ fn code_mode(
                 &s.ctx,
                 plane_kind(p),
                 scale,
+                false,
                 k,
                 trial,
                 &mut s.counts,
@@ -797,6 +877,52 @@ fn code_mode(
         bits += b;
         codes.push(code);
     }
+    (bits, codes)
+}
+
+/// Codes the short form of a chunk of `n` two-byte elements whose residual
+/// planes and reference exponents are in `s.planes` and `s.ctx`:
+/// `(estimated bits, codes of the short, high and low planes)`, those
+/// planes left in `s.short`.
+fn code_short(
+    n: usize,
+    trial: bool,
+    k: &Kernels,
+    s: &mut Scratch,
+    bufs: &Buffers,
+) -> (f64, Vec<PlaneCode>) {
+    let (high, low) = s.planes[..2 * n].split_at(n);
+    short::split(high, low, &s.ctx[..n], &mut s.short);
+    reuse(&mut s.counts.hist, 65536);
+    let sp = &s.short;
+    // Kind 3 (the escapes' exponents, as kind 4) counts its pairs spread
+    // ([`count_pairs`]): the short and high planes are mostly a few small
+    // symbols under each exponent.
+    let planes = [
+        (&sp.short, &s.ctx[..n], CtxKind::Delta, SHORT_BITS),
+        (&sp.high, &sp.ctx[..], CtxKind::Delta, CTX_BITS_FIRST),
+        (&sp.low, &sp.ctx[..], CtxKind::DeltaExp, CTX_BITS),
+    ];
+    let mut bits = 0.0;
+    let codes = planes
+        .into_iter()
+        .map(|(plane, ctx, kind, scale)| {
+            let halves = plane.len() >= HALVES_MIN;
+            let (code, b) = code_plane(
+                plane,
+                ctx,
+                kind,
+                scale,
+                halves,
+                k,
+                trial,
+                &mut s.counts,
+                bufs,
+            );
+            bits += b;
+            code
+        })
+        .collect();
     (bits, codes)
 }
 
@@ -847,6 +973,24 @@ fn code_tiny(
     (mode, enc.codes)
 }
 
+/// A chunk's residual, coded.
+enum Residual {
+    /// Byte planes of the residual words (a payload of layout 1; codes of
+    /// the planes in `Scratch::planes`).
+    Planes(Vec<PlaneCode>),
+    /// The short form (codes of the planes in `Scratch::short`).
+    Short(Vec<PlaneCode>),
+}
+
+impl Residual {
+    /// Hands the codes' streams to `bufs`.
+    fn recycle(self, bufs: &Buffers) {
+        match self {
+            Residual::Planes(codes) | Residual::Short(codes) => chunk::recycle_codes(codes, bufs),
+        }
+    }
+}
+
 /// Codes `raw` against the same-length prefix `reference` and appends the
 /// payload (layout 5) to `out`, or the stored chunk where that payload
 /// would be longer than the chunk. False (`out` then holds no payload, and
@@ -875,46 +1019,89 @@ pub fn encode(
     let reference = &reference[..n * w];
     let sure = SCRATCH.with_borrow_mut(|s| {
         let trial = effort == Effort::Max;
-        let (mode, codes, sure) = if trial && dtype != DType::Bytes {
+        let (mode, residual, sure) = if trial && dtype != DType::Bytes {
             let (bx, cx) = code_mode(raw, reference, dtype, MODE_XOR, true, &[], k, s, bufs);
             let xor_planes = std::mem::take(&mut s.planes);
             let (bs, cs) = code_mode(raw, reference, dtype, MODE_SUB, true, &[], k, s, bufs);
-            if bx < bs {
+            let (mode, bits, codes) = if bx < bs {
                 s.planes = xor_planes;
                 chunk::recycle_codes(cs, bufs);
-                (MODE_XOR, cx, false)
+                (MODE_XOR, bx, cx)
             } else {
                 chunk::recycle_codes(cx, bufs);
-                (MODE_SUB, cs, false)
-            }
+                (MODE_SUB, bs, cs)
+            };
+            // The short form of the better mode, where it is smaller.
+            let residual = match (w == 2).then(|| code_short(n, true, k, s, bufs)) {
+                Some((b, short)) if b < bits => {
+                    chunk::recycle_codes(codes, bufs);
+                    Residual::Short(short)
+                }
+                Some((_, short)) => {
+                    chunk::recycle_codes(short, bufs);
+                    Residual::Planes(codes)
+                }
+                None => Residual::Planes(codes),
+            };
+            (mode, residual, false)
         } else if n < TINY {
             let (mode, codes) = code_tiny(raw, reference, dtype, effort, k, s, bufs);
-            (mode, codes, false)
+            (mode, Residual::Planes(codes), false)
         } else {
             let c = choose(raw, reference, dtype, effort, k, s);
-            let codes = code_mode(raw, reference, dtype, c.mode, trial, &c.noise, k, s, bufs).1;
-            (c.mode, codes, c.clearly_better && !trial)
+            let residual = if c.short {
+                residual_planes(dtype, c.mode, raw, reference, &mut s.planes, &mut s.ctx);
+                Residual::Short(code_short(n, trial, k, s, bufs).1)
+            } else {
+                let noise = &c.noise;
+                Residual::Planes(
+                    code_mode(raw, reference, dtype, c.mode, trial, noise, k, s, bufs).1,
+                )
+            };
+            (c.mode, residual, c.clearly_better && !trial)
         };
-        let coded: usize = codes.iter().map(|c| c.size(n)).sum::<usize>() + raw.len() - n * w;
+        // The residual's planes (or body) and tail.
+        let coded = match &residual {
+            Residual::Planes(codes) => {
+                codes.iter().map(|c| c.size(n)).sum::<usize>() + raw.len() - n * w
+            }
+            Residual::Short(codes) => short::size(raw.len(), &s.short, codes),
+        };
         if coded >= raw.len() {
-            chunk::recycle_codes(codes, bufs);
+            residual.recycle(bufs);
             return None;
         }
-        let enc = EncodedChunk {
-            planes: std::mem::take(&mut s.planes),
-            codes,
+        // Layout and mode bytes; for the planes, the residual's own layout
+        // byte (`write_chunk` lays the planes out, not stored: they code
+        // smaller than `raw`).
+        let head = if matches!(residual, Residual::Planes(_)) {
+            3
+        } else {
+            2
         };
-        // Layout, mode and the residual's own layout byte (`write_chunk`
-        // lays the planes out, not stored: they code smaller than `raw`).
-        out.reserve(3 + coded);
-        out.extend_from_slice(&[LAYOUT_DELTA, mode]);
-        // The residual's tail is the chunk's tail: `raw` serves for both.
-        let mut refs = Vec::new();
-        chunk::write_chunk(raw, &enc, residual_dtype(w), out, &mut refs);
-        debug_assert!(refs.is_empty(), "delta residuals use inline models only");
-        debug_assert_eq!(out.len() - start, 3 + coded);
-        s.planes = enc.planes;
-        chunk::recycle_codes(enc.codes, bufs);
+        out.reserve(head + coded);
+        match residual {
+            Residual::Planes(codes) => {
+                out.extend_from_slice(&[LAYOUT_DELTA, mode]);
+                let enc = EncodedChunk {
+                    planes: std::mem::take(&mut s.planes),
+                    codes,
+                };
+                // The residual's tail is the chunk's tail: `raw` serves for
+                // both.
+                let mut refs = Vec::new();
+                chunk::write_chunk(raw, &enc, residual_dtype(w), out, &mut refs);
+                debug_assert!(refs.is_empty(), "delta residuals use inline models only");
+                s.planes = enc.planes;
+                chunk::recycle_codes(enc.codes, bufs);
+            }
+            Residual::Short(codes) => {
+                out.extend_from_slice(&[LAYOUT_DELTA, mode | SHORT]);
+                short::write(raw, &s.short, &codes, out);
+                chunk::recycle_codes(codes, bufs);
+            }
+        }
+        debug_assert_eq!(out.len() - start, head + coded);
         Some(sure)
     });
     let keep = match sure {
@@ -943,15 +1130,22 @@ pub fn decode(
     let reference = reference
         .get(..n * w)
         .ok_or_else(|| Error::corrupt("delta chunk reaches past the reference"))?;
-    let mode = r.u8("delta mode")?;
-    if mode > MODE_SUB || (dtype == DType::Bytes && mode != MODE_XOR) {
-        return Err(Error::corrupt(format!("unknown delta mode {mode}")));
-    }
-    let body = r.bytes(r.remaining(), "delta body")?;
+    let (mode, short) = read_mode(r, dtype)?;
     let float = dtype.is_float();
     SCRATCH.with_borrow_mut(|s| {
         reuse(&mut s.ctx, n);
         first_contexts(reference, dtype, &mut s.ctx);
+        if short {
+            reuse(scratch, 2 * n);
+            let (words, tail) = out.split_at_mut(2 * n);
+            short::decode(r, k, scratch, tail, &s.ctx, &mut s.short)?;
+            if r.remaining() != 0 {
+                return Err(Error::corrupt("chunk payload has trailing bytes"));
+            }
+            dispatch!(merge_apply, w, float, mode, &scratch[..], reference, words);
+            return Ok(());
+        }
+        let body = r.bytes(r.remaining(), "delta body")?;
         let form = chunk::decode_delta_residual(
             body,
             residual_dtype(w),
@@ -987,9 +1181,14 @@ pub fn describe(
     dtype: DType,
     raw_len: usize,
 ) -> Result<(&'static str, Vec<PlaneReport>)> {
-    let mode = r.u8("delta mode")?;
-    if mode > MODE_SUB || (dtype == DType::Bytes && mode != MODE_XOR) {
-        return Err(Error::corrupt(format!("unknown delta mode {mode}")));
+    let (mode, short) = read_mode(r, dtype)?;
+    if short {
+        let planes = short::describe(r, raw_len / 2)?;
+        if r.remaining() != raw_len % 2 {
+            return Err(Error::corrupt("short delta body does not end at the tail"));
+        }
+        r.bytes(raw_len % 2, "chunk tail")?;
+        return Ok((mode_name(mode | SHORT), planes));
     }
     let body = r.bytes(r.remaining(), "delta body")?;
     let planes = chunk::describe_chunk(body, residual_dtype(dtype.width()), raw_len)?;
@@ -1152,31 +1351,122 @@ mod tests {
         v.iter().flat_map(|w| w.to_le_bytes()).collect()
     }
 
-    /// The delta payload (after its layout byte) of fp32 `new` against
-    /// `old` at default effort; panics unless the residual pays.
-    fn fp32_payload(new: &[u8], old: &[u8], k: &Kernels) -> Vec<u8> {
+    /// The delta payload (after its layout byte) of `new` against `old`;
+    /// panics unless the residual pays.
+    fn payload(new: &[u8], old: &[u8], dtype: DType, effort: Effort, k: &Kernels) -> Vec<u8> {
         let bufs = Buffers::new(1);
         let mut frame = Vec::new();
-        let coded = encode(
-            new,
-            old,
-            DType::F32,
-            Effort::Default,
-            k,
-            &bufs,
-            || 1e12,
-            &mut frame,
-        );
+        let coded = encode(new, old, dtype, effort, k, &bufs, || 1e12, &mut frame);
         assert!(coded, "codes smaller than its bytes");
+        assert_eq!(frame[0], LAYOUT_DELTA);
         frame.split_off(1)
+    }
+
+    /// The delta payload of fp32 `new` against `old` at default effort.
+    fn fp32_payload(new: &[u8], old: &[u8], k: &Kernels) -> Vec<u8> {
+        payload(new, old, DType::F32, Effort::Default, k)
+    }
+
+    /// A delta payload of `dtype` decoded against `old` with the kernels `k`.
+    fn decode_with(payload: &[u8], old: &[u8], dtype: DType, k: &Kernels) -> Result<Vec<u8>> {
+        let (mut out, mut scratch) = (vec![0u8; old.len()], Vec::new());
+        let mut r = Reader::new(payload);
+        decode(&mut r, dtype, old, k, &mut out, &mut scratch)?;
+        Ok(out)
     }
 
     /// [`fp32_payload`] decoded against `old` with the kernels `k`.
     fn decode_fp32(payload: &[u8], old: &[u8], k: &Kernels) -> Vec<u8> {
-        let (mut out, mut scratch) = (vec![0u8; old.len()], Vec::new());
-        let mut r = Reader::new(payload);
-        decode(&mut r, DType::F32, old, k, &mut out, &mut scratch).expect("decodes");
-        out
+        decode_with(payload, old, DType::F32, k).expect("decodes")
+    }
+
+    /// Every kernel form this CPU runs.
+    fn all_forms() -> Vec<Kernels> {
+        z4ai_simd::Isa::supported_levels()
+            .into_iter()
+            .flat_map(Kernels::forms)
+            .collect()
+    }
+
+    /// bf16 residuals that mostly move a few ULPs take the short form
+    /// (short plane in halves, escaped bytes apart), and decode on every
+    /// kernel form, at `default` and `max`, with a tail byte; where many
+    /// words escape the planes are coded instead. A wrong escape count or
+    /// the short flag on a wider dtype is an error, not a panic.
+    #[test]
+    fn small_moves_take_the_short_form() {
+        let n = 70_000;
+        let mut next = xorshift(0x2545_F491_4F6C_DD1D);
+        let old: Vec<u16> = (0..n)
+            .map(|_| {
+                let m = (next() % 2000) as f32 / 1e5 + 0.01;
+                (f32::to_bits(if next().is_multiple_of(2) { m } else { -m }) >> 16) as u16
+            })
+            .collect();
+        // Moves of up to 3 ULPs, one in `every` up to 2^10 ULPs.
+        let mut moved = |every: u64| -> Vec<u8> {
+            let mut v: Vec<u8> = old
+                .iter()
+                .flat_map(|&w| {
+                    let r = next();
+                    let span = if r.is_multiple_of(every) { 1 << 10 } else { 3 };
+                    let d = ((r >> 8) % (2 * span + 1)) as u16;
+                    w.wrapping_add(d).wrapping_sub(span as u16).to_le_bytes()
+                })
+                .collect();
+            v.push(0x5a);
+            v
+        };
+        let mut old: Vec<u8> = old.iter().flat_map(|w| w.to_le_bytes()).collect();
+        old.push(0xa5);
+        let forms = all_forms();
+        for (every, want) in [(20, "delta-diff-short"), (2, "delta-diff")] {
+            let new = moved(every);
+            for effort in [Effort::Default, Effort::Max] {
+                let p = payload(&new, &old, DType::BF16, effort, &Kernels::scalar());
+                let (mode, planes) =
+                    describe(&mut Reader::new(&p), DType::BF16, new.len()).expect("describes");
+                if effort == Effort::Default {
+                    assert_eq!(mode, want, "one in {every} far");
+                }
+                if mode == "delta-diff-short" {
+                    assert_eq!(planes[0].method, "short:rans-delta-halves");
+                    assert_eq!(planes.len(), 3);
+                }
+                for k in &forms {
+                    let got = decode_with(&p, &old, DType::BF16, k).expect("decodes");
+                    assert!(got == new, "{} {every} {effort:?}", k.name());
+                }
+            }
+        }
+        let p = payload(
+            &moved(20),
+            &old,
+            DType::BF16,
+            Effort::Default,
+            &Kernels::scalar(),
+        );
+        assert_eq!(p[0], MODE_SUB | SHORT);
+        // The escape count (a varint after the mode byte) one higher or
+        // lower.
+        for delta in [1i8, -1] {
+            let mut bad = p.clone();
+            bad[1] = bad[1].wrapping_add_signed(delta);
+            assert!(decode_with(&bad, &old, DType::BF16, &Kernels::scalar()).is_err());
+        }
+        // Damaged bytes (every one of the headers and the start of the
+        // short plane, then spaced out): an error or some bytes (the
+        // frame's chunk hash tells), never a panic.
+        for at in (0..p.len()).filter(|&i| i < 1500 || i % 97 == 0) {
+            let mut bad = p.clone();
+            bad[at] ^= 1 << (at % 8);
+            let _ = decode_with(&bad, &old, DType::BF16, &Kernels::scalar());
+        }
+        // The short flag on fp32 (the same bytes as 2-byte-wider words).
+        let mut bad = p.clone();
+        bad[0] |= SHORT;
+        let old4 = &old[..old.len() / 4 * 4];
+        assert!(decode_with(&bad, old4, DType::F32, &Kernels::scalar()).is_err());
     }
 
     /// Residual plane 1 is coded under the reference's exponents (rANS kind
@@ -1222,10 +1512,7 @@ mod tests {
             ),
         ];
         let old = bytes(&old);
-        let forms: Vec<Kernels> = z4ai_simd::Isa::supported_levels()
-            .into_iter()
-            .flat_map(Kernels::forms)
-            .collect();
+        let forms = all_forms();
         for (new, want) in cases {
             let payload = fp32_payload(&new, &old, &Kernels::scalar());
             let (_, planes) =

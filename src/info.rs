@@ -82,6 +82,11 @@ pub fn frame_info(blob: &[u8]) -> Result<FrameInfo> {
                 *transforms.entry(l.to_string()).or_default() += 1;
             }
             for (p, rep) in reports.into_iter().enumerate() {
+                // A short delta residual has three planes (whatever the
+                // width), named as such.
+                if p >= planes.len() {
+                    planes.resize(p + 1, PlaneSummary::default());
+                }
                 let s = &mut planes[p];
                 let e = s.methods.entry(rep.method).or_default();
                 e.0 += 1;

@@ -122,9 +122,9 @@ fn specific_errors() {
     ));
     assert!(matches!(decompress(&[]), Err(Error::Truncated { .. })));
     let mut v = blob.clone();
-    v[4] = 4;
+    v[4] = 5;
     rechecksum_header(&mut v);
-    assert!(matches!(decompress(&v), Err(Error::UnsupportedVersion(4))));
+    assert!(matches!(decompress(&v), Err(Error::UnsupportedVersion(5))));
     let mut v = blob.clone();
     v[7] = 1;
     rechecksum_header(&mut v);

@@ -102,8 +102,10 @@ fn repeated() -> Vec<u8> {
 /// Checkpoint deltas (layout 5): `(name, new, reference, options)`. Each
 /// is pinned as `NAME.bin` (the new data), `NAME.ref` (the reference) and
 /// `NAME.z4` (the delta frame). Chunks of 4096 elements and a shorter last
-/// one: the first coded under delta contexts, the second as a small chunk
-/// (its residual planes coded as a plain chunk's).
+/// one: the first coded under delta contexts (for bf16, in the short
+/// form), the second as a small chunk (its residual planes coded as a
+/// plain chunk's); and one bf16 chunk long enough for the short plane to
+/// be coded in halves.
 fn delta_cases() -> Vec<(&'static str, Vec<u8>, Vec<u8>, Options)> {
     let o = |d: DType| {
         Options::new(d)
@@ -116,9 +118,17 @@ fn delta_cases() -> Vec<(&'static str, Vec<u8>, Vec<u8>, Options)> {
     };
     let (bf_new, bf_old) = pair(DType::BF16, 6000, 41);
     let (f_new, f_old) = pair(DType::F32, 6000, 43);
+    let (s_new, s_old) = pair(DType::BF16, 34000, 47);
     vec![
         ("bf16-delta", bf_new, bf_old, o(DType::BF16)),
         ("fp32-delta", f_new, f_old, o(DType::F32)),
+        // One chunk in the short form, its short plane in halves.
+        (
+            "bf16-delta-short",
+            s_new,
+            s_old,
+            Options::new(DType::BF16).chunk_size(128 << 10),
+        ),
     ]
 }
 

@@ -28,7 +28,7 @@ pub const MAGIC: [u8; 4] = *b"Z4AI";
 /// Format version written by this build (2: version 1 plus chunk layout 6,
 /// the wide palette; 3: version 2 plus rANS context kind 4, a delta
 /// residual plane under the reference's exponents).
-pub const VERSION: u8 = 3;
+pub const VERSION: u8 = 4;
 /// Oldest format version this build reads.
 pub const MIN_VERSION: u8 = 1;
 /// Bytes in the frame header.
