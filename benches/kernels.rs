@@ -413,9 +413,62 @@ fn bench_cut(c: &mut Criterion) {
     }
 }
 
+/// The escape kernels of the short delta form on 1 Mi residual words
+/// (1 MiB planes), one in `escape_in` of 256 escaping: split (encoding),
+/// find and expand (decoding). Throughput in words.
+fn bench_escape(c: &mut Criterion) {
+    use z4ai_simd::escape::SLACK;
+    let n = 1 << 20;
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    for escape_in in [12, 64] {
+        let mut high = vec![0u8; n];
+        let mut low = vec![0u8; n];
+        let ctx: Vec<u8> = (0..n).map(|_| 110 + (next() % 16) as u8).collect();
+        for (h, l) in high.iter_mut().zip(&mut low) {
+            let r = next();
+            *l = (r % 255) as u8;
+            if (r >> 8) % 256 < escape_in {
+                *h = 1 + (r >> 16) as u8 % 4;
+            }
+        }
+        let scalar = Kernels::scalar();
+        let mut short = vec![0u8; n];
+        let [mut hi, mut lo, mut ec] = [0, 1, 2].map(|_| vec![0u8; n + SLACK]);
+        let m = scalar.escape_split(&high, &low, &ctx, &mut short, &mut hi, &mut lo, &mut ec);
+        let name = format!("escape/{}pct", escape_in * 100 / 256);
+        let mut g = c.benchmark_group(format!("{name}/split"));
+        g.throughput(Throughput::Elements(n as u64));
+        for k in levels().into_iter().flat_map(|k| Kernels::forms(k.isa())) {
+            g.bench_function(BenchmarkId::from_parameter(k.name()), |b| {
+                b.iter(|| k.escape_split(&high, &low, &ctx, &mut short, &mut hi, &mut lo, &mut ec))
+            });
+        }
+        g.finish();
+        let mut g = c.benchmark_group(format!("{name}/find+expand"));
+        g.throughput(Throughput::Elements(n as u64));
+        let (mut h, mut l) = (vec![0u8; n], short.clone());
+        for k in levels().into_iter().flat_map(|k| Kernels::forms(k.isa())) {
+            g.bench_function(BenchmarkId::from_parameter(k.name()), |b| {
+                b.iter(|| {
+                    l.copy_from_slice(&short);
+                    assert_eq!(k.escape_find(&l, &ctx, m, &mut ec), Some(m));
+                    k.escape_expand(&mut h, &mut l, &hi[..m], &lo[..m]);
+                })
+            });
+        }
+        g.finish();
+    }
+}
+
 criterion_group! {
     name = kernels;
     config = config();
-    targets = bench_planes, bench_hist, bench_rans, bench_checksum, bench_cut
+    targets = bench_planes, bench_hist, bench_rans, bench_checksum, bench_cut, bench_escape
 }
 criterion_main!(kernels);

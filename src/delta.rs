@@ -59,7 +59,7 @@ const SHORT: u8 = 0x80;
 /// than this share of its sampled residual words escape (each escape
 /// costs two more symbols: at a half, the short form would decode as
 /// many symbols as the planes).
-const SHORT_MAX_ESCAPES: f64 = 0.125;
+const SHORT_MAX_ESCAPES: f64 = 0.5;
 /// A plane of the short form with at least this many symbols is coded in
 /// halves (`PlaneCode::RansHalves`), which a decoder runs in one pair loop;
 /// a shorter one as one stream, sparing the second stream's 128 bytes of
@@ -892,7 +892,7 @@ fn code_short(
     bufs: &Buffers,
 ) -> (f64, Vec<PlaneCode>) {
     let (high, low) = s.planes[..2 * n].split_at(n);
-    short::split(high, low, &s.ctx[..n], &mut s.short);
+    short::split(high, low, &s.ctx[..n], k, &mut s.short);
     reuse(&mut s.counts.hist, 65536);
     let sp = &s.short;
     // Kind 3 (the escapes' exponents, as kind 4) counts its pairs spread
@@ -1420,7 +1420,7 @@ mod tests {
         let mut old: Vec<u8> = old.iter().flat_map(|w| w.to_le_bytes()).collect();
         old.push(0xa5);
         let forms = all_forms();
-        for (every, want) in [(20, "delta-diff-short"), (2, "delta-diff")] {
+        for (every, want) in [(20, "delta-diff-short"), (1, "delta-diff")] {
             let new = moved(every);
             for effort in [Effort::Default, Effort::Max] {
                 let p = payload(&new, &old, DType::BF16, effort, &Kernels::scalar());

@@ -9,7 +9,7 @@ use crate::checksum::Xxh3Progress;
 #[cfg(feature = "check-kernels")]
 use crate::rans::PairStream;
 use crate::rans::{Ctx, FirstStream, RansError, RansTables, SecondStream};
-use crate::{checksum, cut, hist, planes, rans, Isa};
+use crate::{checksum, cut, escape, hist, planes, rans, Isa};
 
 type PlaneFn = fn(&[u8], usize, bool, &mut [u8]);
 type MergeFn = fn(&[&[u8]], bool, &mut [u8]);
@@ -23,13 +23,16 @@ type HistCtxFn = fn(&[u8], &[u8], &mut [u32]);
 type EncodeFn = fn(&[u8], Ctx<'_>, &RansTables, &mut Vec<u8>) -> Result<(), RansError>;
 type DecodeFn = fn(&[u8], Ctx<'_>, &RansTables, &mut [u8]) -> Result<(), RansError>;
 type DecodePairFn = fn(FirstStream<'_>, SecondStream<'_>) -> Result<(), RansError>;
+type EscSplitFn = fn(&[u8], &[u8], &[u8], &mut [u8], &mut [u8], &mut [u8], &mut [u8]) -> usize;
+type EscFindFn = fn(&[u8], &[u8], usize, &mut [u8]) -> Option<usize>;
+type EscExpandFn = fn(&mut [u8], &mut [u8], &[u8], &[u8]);
 
 #[cfg(target_arch = "x86_64")]
 cpufeatures::new!(cpu_avx2, "avx2", "popcnt");
 #[cfg(target_arch = "x86_64")]
 cpufeatures::new!(cpu_avx512, "avx512f", "avx512bw", "avx512vl", "avx512dq");
 #[cfg(target_arch = "x86_64")]
-cpufeatures::new!(cpu_avx512_vbmi, "avx512vbmi");
+cpufeatures::new!(cpu_avx512_vbmi, "avx512vbmi", "avx512vbmi2");
 
 /// Whether this CPU can run `isa`.
 pub(crate) fn supported(isa: Isa) -> bool {
@@ -69,6 +72,9 @@ pub struct Kernels {
     xxh3_finish: FinishFn,
     xxh3_128: Hash128Fn,
     cut: CutFn,
+    esc_split: EscSplitFn,
+    esc_find: EscFindFn,
+    esc_expand: EscExpandFn,
 }
 
 impl std::fmt::Debug for Kernels {
@@ -92,6 +98,9 @@ const SCALAR: Kernels = Kernels {
     xxh3_finish: checksum::finish_scalar,
     xxh3_128: checksum::scalar_128,
     cut: cut::scalar::find_cut,
+    esc_split: escape::scalar::split,
+    esc_find: escape::scalar::find,
+    esc_expand: escape::scalar::expand,
 };
 
 /// SSE2: plane, histogram and rANS kernels and the prefetched cut search;
@@ -126,6 +135,7 @@ const AVX2: Kernels = Kernels {
     xxh3_finish: checksum::avx2::finish,
     xxh3_128: checksum::avx2::hash128,
     cut: cut::avx2::find_cut,
+    ..SCALAR
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -146,14 +156,19 @@ const AVX512: Kernels = Kernels {
     xxh3_finish: checksum::avx512::finish,
     xxh3_128: checksum::avx512::hash128,
     cut: cut::avx512::find_cut,
+    ..SCALAR
 };
 
-/// AVX-512 on CPUs with VBMI (Ice Lake, Zen 4 and later): the pair
-/// decoder looks contexts up in the context map with byte permutes.
+/// AVX-512 on CPUs with VBMI and VBMI2 (Ice Lake, Zen 4 and later): the
+/// pair decoder looks contexts up in the context map with byte permutes,
+/// and the escape kernels compress and expand bytes by a mask.
 #[cfg(target_arch = "x86_64")]
 const AVX512_VBMI: Kernels = Kernels {
     name: "avx512",
     rans_decode_pair: Some(rans::avx512::decode_pair_permuted),
+    esc_split: escape::avx512::split,
+    esc_find: escape::avx512::find,
+    esc_expand: escape::avx512::expand,
     ..AVX512
 };
 
@@ -334,6 +349,77 @@ impl Kernels {
             assert!(
                 *counts == want,
                 "hist_order0[{}] differs from scalar",
+                self.isa
+            );
+        }
+    }
+
+    /// See [`escape::scalar::split`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn escape_split(
+        &self,
+        high: &[u8],
+        low: &[u8],
+        ctx: &[u8],
+        short: &mut [u8],
+        hi: &mut [u8],
+        lo: &mut [u8],
+        esc_ctx: &mut [u8],
+    ) -> usize {
+        let m = (self.esc_split)(high, low, ctx, short, hi, lo, esc_ctx);
+        #[cfg(feature = "check-kernels")]
+        {
+            let mut want = [short.to_vec(), hi.to_vec(), lo.to_vec(), esc_ctx.to_vec()];
+            let [s, h, l, c] = &mut want;
+            let wm = (SCALAR.esc_split)(high, low, ctx, s, h, l, c);
+            assert!(
+                m == wm
+                    && *short == want[0][..]
+                    && [&hi[..m], &lo[..m], &esc_ctx[..m]]
+                        == [&want[1][..m], &want[2][..m], &want[3][..m]],
+                "escape_split[{}] differs from scalar",
+                self.isa
+            );
+        }
+        m
+    }
+
+    /// See [`escape::scalar::find`].
+    pub fn escape_find(
+        &self,
+        short: &[u8],
+        ctx: &[u8],
+        limit: usize,
+        esc_ctx: &mut [u8],
+    ) -> Option<usize> {
+        let m = (self.esc_find)(short, ctx, limit, esc_ctx);
+        #[cfg(feature = "check-kernels")]
+        {
+            let mut want = esc_ctx.to_vec();
+            let wm = (SCALAR.esc_find)(short, ctx, limit, &mut want);
+            assert_eq!(m, wm, "escape_find[{}] differs from scalar", self.isa);
+            if let Some(m) = m {
+                assert!(
+                    esc_ctx[..m] == want[..m],
+                    "escape_find[{}] differs from scalar",
+                    self.isa
+                );
+            }
+        }
+        m
+    }
+
+    /// See [`escape::scalar::expand`].
+    pub fn escape_expand(&self, high: &mut [u8], low: &mut [u8], hi: &[u8], lo: &[u8]) {
+        #[cfg(feature = "check-kernels")]
+        let mut want = (high.to_vec(), low.to_vec());
+        (self.esc_expand)(high, low, hi, lo);
+        #[cfg(feature = "check-kernels")]
+        {
+            (SCALAR.esc_expand)(&mut want.0, &mut want.1, hi, lo);
+            assert!(
+                *high == want.0[..] && *low == want.1[..],
+                "escape_expand[{}] differs from scalar",
                 self.isa
             );
         }

@@ -9,7 +9,9 @@
 //! * [`rans`]: 32-way interleaved rANS, order-0, cross-plane context and
 //!   order-1 (segmented), encode and decode,
 //! * [`checksum`]: XXH3-64, the long-input loop in vector registers,
-//! * [`cut`]: dedup's content-defined cut search (a rolling hash).
+//! * [`cut`]: dedup's content-defined cut search (a rolling hash),
+//! * [`escape`]: the escapes of short delta residuals, split, found and
+//!   expanded by a mask per 64 bytes.
 //!
 //! Dispatch: [`Kernels::for_isa`] is the only constructor, so holding a
 //! `Kernels` proves the CPU can run it. [`Isa::active`] is detected once and
@@ -20,6 +22,7 @@ use std::sync::OnceLock;
 
 pub mod checksum;
 pub mod cut;
+pub mod escape;
 pub mod hist;
 pub mod planes;
 pub mod rans;
@@ -39,7 +42,8 @@ pub enum Isa {
     Sse2,
     /// x86-64 AVX2.
     Avx2,
-    /// x86-64 AVX-512 F + BW + VL + DQ (VBMI is not used: docs/KERNELS.md).
+    /// x86-64 AVX-512 F + BW + VL + DQ; where the CPU also has VBMI and
+    /// VBMI2, some kernels take a faster form ([`Kernels::forms`]).
     Avx512,
     /// aarch64 Advanced SIMD.
     Neon,

@@ -1194,3 +1194,73 @@ fn find_cut_scalar_is_the_rolling_hash() {
         }
     }
 }
+
+/// Residual planes (high, low) and contexts of `n` two-byte words, a share
+/// of about `escape_in` in 256 of them escaping: high byte non-zero, or
+/// low byte 255.
+fn escape_planes(rng: &mut Rng, n: usize, escape_in: u64) -> [Vec<u8>; 3] {
+    let mut high = vec![0u8; n];
+    let mut low = rng.bytes(n);
+    for (h, l) in high.iter_mut().zip(&mut low) {
+        let r = rng.next();
+        if r % 256 < escape_in {
+            if r & 0x100 != 0 {
+                *h = 1 + (r >> 16) as u8 % 255;
+            } else {
+                *l = 255;
+            }
+        } else if *l == 255 {
+            *l = 254;
+        }
+    }
+    [high, low, rng.bytes(n)]
+}
+
+#[test]
+fn escape_kernels_match_scalar_and_the_definition() {
+    use z4ai_simd::escape::{ESCAPE, SLACK};
+    let mut rng = Rng(0x5DEE_CE66_D1CE_4E5B);
+    for k in levels() {
+        for n in interesting_lengths() {
+            for escape_in in [0, 16, 128, 256] {
+                let [high, low, ctx] = escape_planes(&mut rng, n, escape_in);
+                // The definition.
+                let escapes: Vec<bool> = (0..n).map(|i| high[i] != 0 || low[i] == ESCAPE).collect();
+                let escaped: Vec<usize> = (0..n).filter(|&i| escapes[i]).collect();
+                let want_short: Vec<u8> = (0..n)
+                    .map(|i| if escapes[i] { ESCAPE } else { low[i] })
+                    .collect();
+                let pick = |p: &[u8]| -> Vec<u8> { escaped.iter().map(|&i| p[i]).collect() };
+                let (want_hi, want_lo, want_ctx) = (pick(&high), pick(&low), pick(&ctx));
+                let m = escaped.len();
+                let what = format!("{} n={n} escapes={m}", k.name());
+
+                let mut short = rng.bytes(n);
+                let [mut hi, mut lo, mut ec] = [0, 1, 2].map(|_| rng.bytes(n + SLACK));
+                let got = k.escape_split(&high, &low, &ctx, &mut short, &mut hi, &mut lo, &mut ec);
+                assert_eq!(got, m, "{what}");
+                assert!(short == want_short, "{what}: short plane");
+                assert!(
+                    hi[..m] == want_hi && lo[..m] == want_lo,
+                    "{what}: escaped bytes"
+                );
+                assert!(ec[..m] == want_ctx, "{what}: escaped contexts");
+
+                for limit in [m, m + 1, m.saturating_sub(1)] {
+                    let mut found = rng.bytes(limit + SLACK);
+                    let r = k.escape_find(&short, &ctx, limit, &mut found);
+                    if limit >= m {
+                        assert_eq!(r, Some(m), "{what} limit {limit}");
+                        assert!(found[..m] == want_ctx, "{what}: found contexts");
+                    } else {
+                        assert_eq!(r, None, "{what} limit {limit}");
+                    }
+                }
+
+                let (mut h, mut l) = (rng.bytes(n), short.clone());
+                k.escape_expand(&mut h, &mut l, &want_hi, &want_lo);
+                assert!(h == high && l == low, "{what}: expanded planes");
+            }
+        }
+    }
+}
