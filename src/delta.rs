@@ -1389,8 +1389,9 @@ mod tests {
     }
 
     /// bf16 residuals that mostly move a few ULPs take the short form
-    /// (short plane in halves, escaped bytes apart), and decode on every
-    /// kernel form, at `default` and `max`, with a tail byte; where many
+    /// (short plane in halves, escaped bytes apart), code the same and
+    /// decode on every kernel form, at `default` and `max`, with a tail
+    /// byte; where many
     /// words escape the planes are coded instead. A wrong escape count or
     /// the short flag on a wider dtype is an error, not a panic.
     #[test]
@@ -1436,6 +1437,8 @@ mod tests {
                 for k in &forms {
                     let got = decode_with(&p, &old, DType::BF16, k).expect("decodes");
                     assert!(got == new, "{} {every} {effort:?}", k.name());
+                    let again = payload(&new, &old, DType::BF16, effort, k);
+                    assert!(again == p, "{} codes differently", k.name());
                 }
             }
         }

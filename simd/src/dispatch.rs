@@ -135,7 +135,9 @@ const AVX2: Kernels = Kernels {
     xxh3_finish: checksum::avx2::finish,
     xxh3_128: checksum::avx2::hash128,
     cut: cut::avx2::find_cut,
-    ..SCALAR
+    esc_split: escape::avx2::split,
+    esc_find: escape::avx2::find,
+    esc_expand: escape::avx2::expand,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -156,7 +158,9 @@ const AVX512: Kernels = Kernels {
     xxh3_finish: checksum::avx512::finish,
     xxh3_128: checksum::avx512::hash128,
     cut: cut::avx512::find_cut,
-    ..SCALAR
+    esc_split: escape::avx2::split,
+    esc_find: escape::avx2::find,
+    esc_expand: escape::avx2::expand,
 };
 
 /// AVX-512 on CPUs with VBMI and VBMI2 (Ice Lake, Zen 4 and later): the
@@ -172,7 +176,7 @@ const AVX512_VBMI: Kernels = Kernels {
     ..AVX512
 };
 
-/// NEON: plane, histogram and rANS kernels; a pair decode is two NEON
+/// NEON: plane, histogram, rANS and escape kernels; a pair decode is two NEON
 /// decodes in turn (see `docs/KERNELS.md`).
 #[cfg(target_arch = "aarch64")]
 const NEON: Kernels = Kernels {
@@ -184,6 +188,9 @@ const NEON: Kernels = Kernels {
     hist_ctx: hist::neon::context,
     rans_encode: rans::neon::encode,
     rans_decode: rans::neon::decode,
+    esc_split: escape::neon::split,
+    esc_find: escape::neon::find,
+    esc_expand: escape::neon::expand,
     ..SCALAR
 };
 
@@ -211,9 +218,11 @@ impl Kernels {
     }
 
     /// Every form of `isa`'s kernels this CPU runs: [`Kernels::for_isa`]'s,
-    /// and on an AVX-512 CPU with VBMI also the form for AVX-512 CPUs
-    /// without it, so that tests and benches cover both here.
+    /// and on an AVX-512 CPU with VBMI and VBMI2 also the form for AVX-512
+    /// CPUs without them, so that tests and benches cover both here.
     pub fn forms(isa: Isa) -> Vec<Kernels> {
+        // Only x86-64 has a second form to add.
+        #[cfg_attr(not(target_arch = "x86_64"), allow(unused_mut))]
         let mut forms: Vec<Kernels> = Kernels::for_isa(isa).into_iter().collect();
         #[cfg(target_arch = "x86_64")]
         if isa == Isa::Avx512 && forms.first().is_some_and(|k| k.name != AVX512.name) {

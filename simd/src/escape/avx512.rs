@@ -4,7 +4,7 @@
 
 use core::arch::x86_64::*;
 
-use super::{check_split, ESCAPE, SLACK, STEP};
+use super::{check_split, ESCAPE, STEP};
 
 /// The mask of the first `len` (at most [`STEP`]) lanes.
 #[inline(always)]
@@ -14,6 +14,23 @@ fn lanes(len: usize) -> __mmask64 {
     } else {
         (1 << len) - 1
     }
+}
+
+/// The step of the short plane `short` from element `at` (lanes `m`,
+/// the rest zero) and its escape mask.
+///
+/// # Safety
+/// `m` must cover only lanes within `short` from `at`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw")]
+unsafe fn short_step(short: &[u8], at: usize, m: __mmask64) -> (__m512i, __mmask64) {
+    // SAFETY: the load is masked to lanes within `short` (the caller's
+    // guarantee).
+    let s = unsafe { _mm512_maskz_loadu_epi8(m, short.as_ptr().add(at).cast()) };
+    (
+        s,
+        _mm512_cmpeq_epi8_mask(s, _mm512_set1_epi8(ESCAPE as i8)) & m,
+    )
 }
 
 /// See [`super::scalar::split`].
@@ -81,11 +98,7 @@ fn split_vbmi2(
 
 /// See [`super::scalar::find`].
 pub(crate) fn find(short: &[u8], ctx: &[u8], limit: usize, esc_ctx: &mut [u8]) -> Option<usize> {
-    assert_eq!(ctx.len(), short.len(), "escape find: contexts per element");
-    assert!(
-        esc_ctx.len() >= limit + SLACK,
-        "escape find: room for limit + SLACK"
-    );
+    super::check_find(short, ctx, limit, esc_ctx);
     // SAFETY: as in `split`.
     unsafe { find_vbmi2(short, ctx, limit, esc_ctx) }
 }
@@ -93,7 +106,6 @@ pub(crate) fn find(short: &[u8], ctx: &[u8], limit: usize, esc_ctx: &mut [u8]) -
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2")]
 fn find_vbmi2(short: &[u8], ctx: &[u8], limit: usize, esc_ctx: &mut [u8]) -> Option<usize> {
     let n = short.len();
-    let esc = _mm512_set1_epi8(ESCAPE as i8);
     let mut j = 0;
     for at in (0..n).step_by(STEP) {
         let m = lanes(n - at);
@@ -101,8 +113,7 @@ fn find_vbmi2(short: &[u8], ctx: &[u8], limit: usize, esc_ctx: &mut [u8]) -> Opt
         // `short` and `ctx` (both `n` long); the store writes 64 bytes from
         // `j <= limit` (checked first), inside `esc_ctx`'s `limit + SLACK`.
         unsafe {
-            let s = _mm512_maskz_loadu_epi8(m, short.as_ptr().add(at).cast());
-            let k = _mm512_cmpeq_epi8_mask(s, esc) & m;
+            let (_, k) = short_step(short, at, m);
             let count = k.count_ones() as usize;
             if j + count > limit {
                 return None;
@@ -120,12 +131,7 @@ fn find_vbmi2(short: &[u8], ctx: &[u8], limit: usize, esc_ctx: &mut [u8]) -> Opt
 
 /// See [`super::scalar::expand`].
 pub(crate) fn expand(high: &mut [u8], low: &mut [u8], hi: &[u8], lo: &[u8]) {
-    assert_eq!(
-        high.len(),
-        low.len(),
-        "escape expand: planes of different lengths"
-    );
-    assert_eq!(hi.len(), lo.len(), "escape expand: escaped bytes");
+    super::check_expand(high, low, hi, lo);
     // SAFETY: as in `split`.
     let j = unsafe { expand_vbmi2(high, low, hi, lo) };
     assert_eq!(
@@ -139,7 +145,6 @@ pub(crate) fn expand(high: &mut [u8], low: &mut [u8], hi: &[u8], lo: &[u8]) {
 #[target_feature(enable = "avx512f,avx512bw,avx512vbmi2")]
 fn expand_vbmi2(high: &mut [u8], low: &mut [u8], hi: &[u8], lo: &[u8]) -> usize {
     let n = low.len();
-    let esc = _mm512_set1_epi8(ESCAPE as i8);
     let mut j = 0;
     for at in (0..n).step_by(STEP) {
         let m = lanes(n - at);
@@ -148,8 +153,7 @@ fn expand_vbmi2(high: &mut [u8], low: &mut [u8], hi: &[u8], lo: &[u8]) -> usize 
         // bytes' loads to the step's `count` lanes from `j`, with `j +
         // count <= hi.len() == lo.len()` checked first.
         unsafe {
-            let s = _mm512_maskz_loadu_epi8(m, low.as_ptr().add(at).cast());
-            let k = _mm512_cmpeq_epi8_mask(s, esc) & m;
+            let (s, k) = short_step(low, at, m);
             let count = k.count_ones() as usize;
             assert!(
                 j + count <= hi.len(),

@@ -1,6 +1,6 @@
 //! Scalar reference of the escape kernels (see the module above).
 
-use super::{check_split, ESCAPE, SLACK, STEP};
+use super::{check_split, ESCAPE, STEP};
 
 const _: () = assert!(ESCAPE == 0xff, "escape_bytes tests for all ones");
 
@@ -91,7 +91,7 @@ fn for_escape_steps(short: &[u8], mut f: impl FnMut(usize, u64)) {
 /// Bytes of `hi`, `lo` and `esc_ctx` past the escapes are unspecified.
 ///
 /// Panics unless `low`, `ctx` and `short` are as long as `high` and the
-/// outputs have room for every element plus [`SLACK`].
+/// outputs have room for every element plus [`SLACK`](super::SLACK).
 pub fn split(
     high: &[u8],
     low: &[u8],
@@ -139,11 +139,7 @@ pub fn split(
 /// Panics unless `ctx` is as long as `short` and `esc_ctx` has room for
 /// `limit + SLACK` bytes.
 pub fn find(short: &[u8], ctx: &[u8], limit: usize, esc_ctx: &mut [u8]) -> Option<usize> {
-    assert_eq!(ctx.len(), short.len(), "escape find: contexts per element");
-    assert!(
-        esc_ctx.len() >= limit + SLACK,
-        "escape find: room for limit + SLACK"
-    );
+    super::check_find(short, ctx, limit, esc_ctx);
     let mut j = 0;
     let mut over = false;
     for_escape_steps(short, |at, mut mask| {
@@ -168,12 +164,18 @@ pub fn find(short: &[u8], ctx: &[u8], limit: usize, esc_ctx: &mut [u8]) -> Optio
 /// Panics unless `high` is as long as `low` and `low` holds exactly
 /// `hi.len() == lo.len()` escapes ([`find`] tells).
 pub fn expand(high: &mut [u8], low: &mut [u8], hi: &[u8], lo: &[u8]) {
+    let placed = expand_counted(high, low, hi, lo);
     assert_eq!(
-        high.len(),
-        low.len(),
-        "escape expand: planes of different lengths"
+        placed,
+        hi.len(),
+        "escape expand: fewer escapes than escaped bytes"
     );
-    assert_eq!(hi.len(), lo.len(), "escape expand: escaped bytes");
+}
+
+/// [`expand`] where `low` may hold fewer escapes than `hi` has bytes: the
+/// number placed.
+pub(crate) fn expand_counted(high: &mut [u8], low: &mut [u8], hi: &[u8], lo: &[u8]) -> usize {
+    super::check_expand(high, low, hi, lo);
     high.fill(0);
     let n = high.len();
     let mut j = 0;
@@ -199,9 +201,5 @@ pub fn expand(high: &mut [u8], low: &mut [u8], hi: &[u8], lo: &[u8]) {
         let mask = escape_step(&padded(last));
         place(n - last.len(), last, mask);
     }
-    assert_eq!(
-        j,
-        hi.len(),
-        "escape expand: fewer escapes than escaped bytes"
-    );
+    j
 }
