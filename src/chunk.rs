@@ -5,7 +5,9 @@
 //! on plane 0 of the same element, with a shared block model or an inline
 //! one) and zstd. At `fast` and `default` the method is chosen from
 //! histogram estimates (zstd from a small sample); at `max` every candidate
-//! is encoded and the smallest kept.
+//! is encoded and the smallest kept. A rANS plane may also be coded in
+//! halves, two streams with one model (the delta coder's short form uses
+//! it; `crate::delta`).
 
 use std::borrow::Cow;
 
@@ -1082,7 +1084,7 @@ pub fn decode_delta_residual(
 }
 
 /// Contexts available to a plane being decoded.
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy)]
 pub(crate) struct PlaneCtx<'a> {
     /// Plane 0 of the chunk (rANS kind 2).
     pub plane0: Option<&'a [u8]>,

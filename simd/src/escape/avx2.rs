@@ -18,10 +18,10 @@ unsafe fn load8(p: *const u8) -> __m128i {
 }
 
 /// Writes the bytes of `v` at the set bits of `mask` (8 bits) packed to
-/// `out` from `j`: 8 bytes stored.
+/// the front of `out`: 8 bytes stored.
 ///
 /// # Safety
-/// `out` from `j` must be valid for writing 8 bytes; SSSE3.
+/// `out` must be valid for writing 8 bytes; SSSE3.
 #[inline(always)]
 unsafe fn compress8(v: __m128i, mask: u32, out: *mut u8) {
     // SAFETY: the table row is 8 bytes; the store writes 8 bytes at `out`
