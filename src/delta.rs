@@ -1346,6 +1346,17 @@ mod tests {
         }
     }
 
+    /// `n` fp32 weights (bits) of either sign, magnitudes 0.01-0.03: away
+    /// from zero, so that moves of a few ULPs stay moves of the magnitude.
+    fn signed_weights(n: usize, next: &mut impl FnMut() -> u64) -> Vec<u32> {
+        (0..n)
+            .map(|_| {
+                let m = (next() % 2000) as f32 / 1e5 + 0.01;
+                f32::to_bits(if next().is_multiple_of(2) { m } else { -m })
+            })
+            .collect()
+    }
+
     /// Little-endian bytes of fp32 words.
     fn bytes(v: &[u32]) -> Vec<u8> {
         v.iter().flat_map(|w| w.to_le_bytes()).collect()
@@ -1391,18 +1402,16 @@ mod tests {
     /// bf16 residuals that mostly move a few ULPs take the short form
     /// (short plane in halves, escaped bytes apart), code the same and
     /// decode on every kernel form, at `default` and `max`, with a tail
-    /// byte; where many
-    /// words escape the planes are coded instead. A wrong escape count or
-    /// the short flag on a wider dtype is an error, not a panic.
+    /// byte; where many words escape the planes are coded instead. A wrong
+    /// escape count or the short flag on a wider dtype is an error, not a
+    /// panic.
     #[test]
     fn small_moves_take_the_short_form() {
         let n = 70_000;
         let mut next = xorshift(0x2545_F491_4F6C_DD1D);
-        let old: Vec<u16> = (0..n)
-            .map(|_| {
-                let m = (next() % 2000) as f32 / 1e5 + 0.01;
-                (f32::to_bits(if next().is_multiple_of(2) { m } else { -m }) >> 16) as u16
-            })
+        let old: Vec<u16> = signed_weights(n, &mut next)
+            .into_iter()
+            .map(|w| (w >> 16) as u16)
             .collect();
         // Moves of up to 3 ULPs, one in `every` up to 2^10 ULPs.
         let mut moved = |every: u64| -> Vec<u8> {
@@ -1481,14 +1490,7 @@ mod tests {
     fn plane_one_is_coded_under_the_exponents() {
         let n = 20_000;
         let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
-        // Weights of either sign, away from zero (so that the moves below
-        // stay moves of the magnitude).
-        let old: Vec<u32> = (0..n)
-            .map(|_| {
-                let m = (next() % 2000) as f32 / 1e5 + 0.01;
-                f32::to_bits(if next().is_multiple_of(2) { m } else { -m })
-            })
-            .collect();
+        let old = signed_weights(n, &mut next);
         // Moves of up to 2^12 ULPs with one in ten up to 2^26 (plane 0
         // non-zero now and then, plane 2 coded), and moves of up to 2^18
         // ULPs (plane 0 all zero).

@@ -94,10 +94,7 @@ pub fn decode(
     s: &mut ShortPlanes,
 ) -> Result<()> {
     let n = exp.len();
-    let escapes = r.varint("escapes")? as usize;
-    if escapes > n {
-        return Err(Error::corrupt("more escapes than elements"));
-    }
+    let escapes = read_escapes(r, n)?;
     let short = chunk::read_plane(r, n, &[])?;
     let high = chunk::read_plane(r, escapes, &[])?;
     let low = chunk::read_plane(r, escapes, &[])?;
@@ -127,13 +124,19 @@ pub fn decode(
     Ok(())
 }
 
-/// Describes the short form's body (after the mode byte) of a chunk of
-/// `n` elements: its short, high and low planes.
-pub fn describe(r: &mut Reader<'_>, n: usize) -> Result<Vec<PlaneReport>> {
+/// Reads the escape count of the short form's body for `n` elements.
+fn read_escapes(r: &mut Reader<'_>, n: usize) -> Result<usize> {
     let escapes = r.varint("escapes")? as usize;
     if escapes > n {
         return Err(Error::corrupt("more escapes than elements"));
     }
+    Ok(escapes)
+}
+
+/// Describes the short form's body (after the mode byte) of a chunk of
+/// `n` elements: its short, high and low planes.
+pub fn describe(r: &mut Reader<'_>, n: usize) -> Result<Vec<PlaneReport>> {
+    let escapes = read_escapes(r, n)?;
     let mut planes = chunk::describe_planes(r, &[n, escapes, escapes])?;
     for (p, name) in planes
         .iter_mut()
