@@ -185,7 +185,8 @@ typedef struct z4ai_archive z4ai_archive;
  *
  * Created with `z4ai_params_new`, released with `z4ai_params_free`.
  * Defaults: dtype bytes, effort default, threads 0 (all cores), chunk
- * size 512 KiB (`DEFAULT_CHUNK_SIZE` in Rust).
+ * size 512 KiB, 2 MiB for delta frames (`DEFAULT_CHUNK_SIZE`,
+ * `DEFAULT_DELTA_CHUNK_SIZE` in Rust).
  */
 typedef struct z4ai_params z4ai_params;
 
@@ -642,7 +643,7 @@ int64_t z4ai_params_set_threads(z4ai_params *p,
 
 /**
  * Sets the chunk size in bytes (the unit of parallelism and random
- * access), 4 KiB to 64 MiB. Returns 0, or `Z4AI_ERROR_NULL_POINTER`, or
+ * access) of every frame, plain and delta, 4 KiB to 64 MiB. Returns 0, or `Z4AI_ERROR_NULL_POINTER`, or
  * `Z4AI_ERROR_INVALID_ARGUMENT` outside that range.
  *
  * # Safety

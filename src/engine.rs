@@ -132,7 +132,7 @@ impl FrameWriter {
         reference: Option<(u64, u64)>,
         out: &mut Vec<u8>,
     ) -> Result<FrameWriter> {
-        let chunk_size = opts.validated_chunk_size()?;
+        let chunk_size = opts.validated_chunk_size(reference.is_some())?;
         let k = kernels(opts.isa)?;
         FrameHeader {
             dtype: opts.dtype,
@@ -150,11 +150,6 @@ impl FrameWriter {
             hasher: Xxh3::new(),
             bufs: Buffers::new(BUFFERS_KEPT),
         })
-    }
-
-    /// Bytes of input that make one full block.
-    pub fn block_bytes(opts: &Options) -> Result<usize> {
-        Ok(opts.validated_chunk_size()? * opts.block_chunks)
     }
 
     /// Encodes `data` (non-empty) as one block, appended to `out`. In a
@@ -845,7 +840,7 @@ fn compress_to(
     let ref_info = reference.map(|r| (r.len() as u64, k.xxh3_64(r)));
     let mut fw = FrameWriter::start(opts, Some(data.len() as u64), ref_info, &mut head)?;
     out.put(head);
-    let block = FrameWriter::block_bytes(opts)?;
+    let block = opts.block_bytes(reference.is_some())?;
     with_pool(opts.threads, || {
         for (i, b) in data.chunks(block).enumerate() {
             let r = reference.map_or(&[][..], |r| r.get(i * block..).unwrap_or(&[]));

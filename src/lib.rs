@@ -41,8 +41,8 @@ pub use engine::FrameParts;
 pub use error::{Error, Result};
 pub use info::{frame_info, ChunkInfo, FrameInfo, PlaneSummary};
 pub use options::{
-    DecodeOptions, Effort, Options, DEFAULT_BLOCK_CHUNKS, DEFAULT_CHUNK_SIZE, MAX_CHUNK_SIZE,
-    MIN_CHUNK_SIZE,
+    DecodeOptions, Effort, Options, DEFAULT_BLOCK_CHUNKS, DEFAULT_CHUNK_SIZE,
+    DEFAULT_DELTA_CHUNK_SIZE, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE,
 };
 pub use stream::{Decoder, Encoder};
 pub use z4ai_simd::Isa;
@@ -170,11 +170,18 @@ pub fn decompress_range(blob: &[u8], offset: u64, len: u64) -> Result<Vec<u8>> {
     engine::decompress_range(blob, offset, len, 0, None)
 }
 
-/// Upper bound of the frame size for `len` bytes of input under `opts`.
+/// Upper bound of the frame size for `len` bytes of input under `opts`,
+/// plain or delta.
 pub fn compress_bound(len: usize, opts: &Options) -> usize {
-    let chunk = opts.chunk_size.clamp(MIN_CHUNK_SIZE, MAX_CHUNK_SIZE);
-    let chunks = len.div_ceil(chunk).max(1);
-    let blocks = chunks.div_ceil(opts.block_chunks.max(1));
+    // Chunks and blocks as `Options::block_bytes` lays them out, counted
+    // at the smaller of the plain and delta sizes.
+    let w = opts.dtype.width();
+    let size = |s: usize| (s.clamp(MIN_CHUNK_SIZE, MAX_CHUNK_SIZE) / w * w).max(1);
+    let (plain, delta) = (size(opts.chunk_size), size(opts.delta_chunk_size));
+    let plain_block = plain * opts.block_chunks.max(1);
+    let delta_block = delta * (plain_block / delta).max(1);
+    let chunks = len.div_ceil(plain.min(delta)).max(1);
+    let blocks = len.div_ceil(plain_block.min(delta_block)).max(1);
     format::frame::HEADER_LEN
         + format::frame::END_LEN
         + len

@@ -55,7 +55,7 @@ impl<W: Write> Encoder<W> {
         let mut head = Vec::new();
         let fw = FrameWriter::start(opts, size, None, &mut head)?;
         inner.write_all(&head)?;
-        let block = FrameWriter::block_bytes(opts)?;
+        let block = opts.block_bytes(false)?;
         Ok(Encoder {
             inner,
             opts: opts.clone(),

@@ -10,7 +10,7 @@ use z4ai::archive::{
     compress_bytes, compress_bytes_delta, Archive, ArchiveOptions, Chain, Coding, Reference,
     StepKind,
 };
-use z4ai::{DType, Error};
+use z4ai::{frame_info, DType, Error, DEFAULT_CHUNK_SIZE, DEFAULT_DELTA_CHUNK_SIZE};
 
 /// A safetensors file from `(name, dtype, shape, bytes)`, tensors in order.
 fn st(ts: &[(&str, &str, Vec<u64>, Vec<u8>)]) -> Vec<u8> {
@@ -97,6 +97,36 @@ fn restore(a: &Archive) -> Result<Vec<u8>, Error> {
 
 fn coding(a: &Archive, name: &str) -> Coding {
     a.tensor_info(name).unwrap().coding
+}
+
+#[test]
+fn delta_tensors_take_the_delta_chunk_size() {
+    let big = bf16(1_200_000, 21);
+    let old = st(&[("w", "BF16", vec![1_200, 1_000], big.clone())]);
+    let added = bf16(300_000, 22);
+    let new = st(&[
+        ("w", "BF16", vec![1_200, 1_000], nudge(&big, 2, 10, 23)),
+        ("added", "BF16", vec![300_000], added),
+    ]);
+    let r = Reference::from_bytes(old.clone()).unwrap();
+    let chunks = |o: &ArchiveOptions, name: &str| {
+        let z4 = compress_bytes_delta(&new, "new.safetensors", &r, o).unwrap();
+        let a = Archive::from_bytes(z4).unwrap();
+        let frames = a.tensor_frames(name).unwrap();
+        let info = frame_info(&frames[0]).unwrap();
+        let a = a
+            .with_reference(Reference::from_bytes(old.clone()).unwrap())
+            .unwrap();
+        assert_eq!(restore(&a).unwrap(), new);
+        (info.chunk_size as usize, info.chunks.len())
+    };
+    assert_eq!(chunks(&opts(), "w"), (DEFAULT_DELTA_CHUNK_SIZE, 2));
+    assert_eq!(chunks(&opts(), "added").0, DEFAULT_CHUNK_SIZE);
+    let small = ArchiveOptions {
+        delta_chunk_size: 1 << 20,
+        ..opts()
+    };
+    assert_eq!(chunks(&small, "w"), (1 << 20, 3));
 }
 
 #[test]

@@ -6,8 +6,9 @@ mod common;
 use std::io::Read;
 
 use z4ai::{
-    compress, compress_delta, decompress, decompress_delta, decompress_range, frame_info, DType,
-    Decoder, Effort, Error, Options,
+    compress, compress_bound, compress_delta, compress_delta_into, decompress, decompress_delta,
+    decompress_range, frame_info, DType, Decoder, Effort, Error, Options, DEFAULT_CHUNK_SIZE,
+    DEFAULT_DELTA_CHUNK_SIZE,
 };
 
 /// `base` with about `percent`% of bf16 elements moved by 1..=3 ULP.
@@ -45,6 +46,59 @@ fn round_trips_and_is_small_for_small_changes() {
             let ratio = new.len() as f64 / blob.len() as f64;
             assert!(ratio > min_ratio, "p={p} {effort}: ratio {ratio}");
         }
+    }
+}
+
+#[test]
+fn delta_frames_have_their_own_chunk_size() {
+    let base = common::weights(DType::BF16, 1_500_000, 3);
+    let new = moved(&base, 20, 4);
+    let chunk = |blob: &[u8]| frame_info(blob).unwrap().chunk_size as usize;
+    let o = Options::new(DType::BF16);
+    assert_eq!(chunk(&compress(&new, &o).unwrap()), DEFAULT_CHUNK_SIZE);
+    let blob = compress_delta(&new, &base, &o).unwrap();
+    assert_eq!(chunk(&blob), DEFAULT_DELTA_CHUNK_SIZE);
+    assert_eq!(frame_info(&blob).unwrap().chunks.len(), 2);
+    assert_eq!(decompress_delta(&blob, &base).unwrap(), new);
+    // The builder's chunk size is every frame's; the delta one is its own.
+    let o = Options::new(DType::BF16).chunk_size(64 << 10);
+    assert_eq!(chunk(&compress_delta(&new, &base, &o).unwrap()), 64 << 10);
+    let o = o.delta_chunk_size(1 << 20);
+    assert_eq!(chunk(&compress(&new, &o).unwrap()), 64 << 10);
+    assert_eq!(chunk(&compress_delta(&new, &base, &o).unwrap()), 1 << 20);
+    let bad = Options::new(DType::BF16).delta_chunk_size(1000);
+    assert!(matches!(
+        compress_delta(&new, &base, &bad),
+        Err(Error::InvalidOption(_))
+    ));
+}
+
+#[test]
+fn compress_bound_holds_for_delta_frames() {
+    // Noise against an unrelated reference: every chunk stored, so the
+    // frame is as long as the layout makes it. Delta chunks smaller than
+    // the plain ones, and ones that do not divide a plain block, make
+    // more chunks or blocks than the plain layout would.
+    let mut r = common::Rng(11);
+    let new: Vec<u8> = (0..(3 << 20) + 999).map(|_| r.next() as u8).collect();
+    let old: Vec<u8> = (0..new.len()).map(|_| r.next() as u8).collect();
+    for (plain, delta, block_chunks) in [
+        (DEFAULT_CHUNK_SIZE, DEFAULT_DELTA_CHUNK_SIZE, 128),
+        (1 << 20, 4096, 4),
+        (64 << 10, (96 << 10) + 2, 5),
+        (8192, 3 << 20, 1),
+    ] {
+        let o = Options {
+            dtype: DType::BF16,
+            chunk_size: plain,
+            delta_chunk_size: delta,
+            block_chunks,
+            ..Options::default()
+        };
+        let mut out = vec![0u8; compress_bound(new.len(), &o)];
+        let n = compress_delta_into(&new, &old, &mut out, &o)
+            .unwrap_or_else(|e| panic!("{plain} {delta} {block_chunks}: {e}"));
+        assert_eq!(decompress_delta(&out[..n], &old).unwrap(), new);
     }
 }
 

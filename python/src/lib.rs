@@ -808,6 +808,7 @@ fn archive_compress_bytes<'py>(
     };
     if let Some(c) = chunk_size {
         opts.chunk_size = c;
+        opts.delta_chunk_size = c;
     }
     let input = Buffer::get(data, false, "data")?;
     let src = input.as_slice();
@@ -826,6 +827,7 @@ fn _z4ai(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", z4ai::VERSION)?;
     m.add("ISA", z4ai::Isa::active().name())?;
     m.add("DEFAULT_CHUNK_SIZE", z4ai::DEFAULT_CHUNK_SIZE)?;
+    m.add("DEFAULT_DELTA_CHUNK_SIZE", z4ai::DEFAULT_DELTA_CHUNK_SIZE)?;
     m.add("MIN_CHUNK_SIZE", z4ai::MIN_CHUNK_SIZE)?;
     m.add("MAX_CHUNK_SIZE", z4ai::MAX_CHUNK_SIZE)?;
     m.add_function(wrap_pyfunction!(compress, m)?)?;

@@ -17,6 +17,7 @@ def test_version_and_constants():
     assert z4ai.EFFORTS == ("fast", "default", "max")
     assert "bf16" in z4ai.DTYPES and "bytes" in z4ai.DTYPES and len(z4ai.DTYPES) == 12
     assert z4ai.MIN_CHUNK_SIZE <= z4ai.DEFAULT_CHUNK_SIZE <= z4ai.MAX_CHUNK_SIZE
+    assert z4ai.DEFAULT_CHUNK_SIZE <= z4ai.DEFAULT_DELTA_CHUNK_SIZE <= z4ai.MAX_CHUNK_SIZE
     assert isinstance(z4ai.ISA, str)
     for name in z4ai.__all__:
         assert hasattr(z4ai, name), name

@@ -60,6 +60,8 @@ ISA: str = _native.ISA
 
 #: Default, smallest and largest ``chunk_size`` (bytes).
 DEFAULT_CHUNK_SIZE: int = _native.DEFAULT_CHUNK_SIZE
+#: Default ``chunk_size`` of delta frames (bytes).
+DEFAULT_DELTA_CHUNK_SIZE: int = _native.DEFAULT_DELTA_CHUNK_SIZE
 MIN_CHUNK_SIZE: int = _native.MIN_CHUNK_SIZE
 MAX_CHUNK_SIZE: int = _native.MAX_CHUNK_SIZE
 
@@ -75,6 +77,7 @@ __all__ = [
     "EFFORTS",
     "DTYPES",
     "DEFAULT_CHUNK_SIZE",
+    "DEFAULT_DELTA_CHUNK_SIZE",
     "MIN_CHUNK_SIZE",
     "MAX_CHUNK_SIZE",
     "compress",
@@ -406,6 +409,7 @@ def compress_delta(
     Both are read zero-copy like :func:`compress`; the dtype is inferred from
     a numpy ``data`` when not given. Bytes past the reference's end are coded
     standalone. Decode with :func:`decompress_delta` and the same reference.
+    ``chunk_size`` defaults to :data:`DEFAULT_DELTA_CHUNK_SIZE`.
     """
     buf, inferred = _input(data)
     ref, _ = _input(reference)

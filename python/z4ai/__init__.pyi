@@ -37,6 +37,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 __version__: str
 ISA: str
 DEFAULT_CHUNK_SIZE: int
+DEFAULT_DELTA_CHUNK_SIZE: int
 MIN_CHUNK_SIZE: int
 MAX_CHUNK_SIZE: int
 EFFORTS: Tuple[str, ...]

@@ -5,6 +5,7 @@ from typing import Any, Dict, List, Optional, Tuple
 __version__: str
 ISA: str
 DEFAULT_CHUNK_SIZE: int
+DEFAULT_DELTA_CHUNK_SIZE: int
 MIN_CHUNK_SIZE: int
 MAX_CHUNK_SIZE: int
 

@@ -62,7 +62,7 @@ pub use writer::{
 
 use crate::dtype::DType;
 use crate::error::Result;
-use crate::options::{Effort, DEFAULT_CHUNK_SIZE};
+use crate::options::{Effort, DEFAULT_CHUNK_SIZE, DEFAULT_DELTA_CHUNK_SIZE};
 
 /// Regions (headers, gaps, unrecognised files) are cut into pieces of at
 /// most this many bytes, so that no region needs more memory than a batch.
@@ -86,8 +86,10 @@ pub struct ArchiveOptions {
     pub effort: Effort,
     /// Worker threads; 0 uses every core.
     pub threads: usize,
-    /// Chunk size of every frame.
+    /// Chunk size of every plain frame.
     pub chunk_size: usize,
+    /// Chunk size of every delta frame (a tensor against the reference's).
+    pub delta_chunk_size: usize,
     /// Input bytes read and coded per batch (bounds memory: one batch of
     /// input and its frames are held at once). A piece larger than this, or
     /// than one engine block, is streamed in windows of at most this many
@@ -101,6 +103,7 @@ impl Default for ArchiveOptions {
             effort: Effort::Default,
             threads: 0,
             chunk_size: DEFAULT_CHUNK_SIZE,
+            delta_chunk_size: DEFAULT_DELTA_CHUNK_SIZE,
             batch_bytes: DEFAULT_BATCH_BYTES,
         }
     }

@@ -22,7 +22,7 @@ use super::reference::{RefTensor, Reference};
 use super::source::{FileSource, ReadAt};
 use super::{gguf, plan_spans, ArchiveOptions, ArchiveStats, Span, ARCHIVE_BLOCK_CHUNKS};
 use crate::dtype::DType;
-use crate::engine::{FrameParts, FrameWriter};
+use crate::engine::FrameParts;
 use crate::error::{Error, Result};
 use crate::options::Options;
 use crate::stream::Encoder;
@@ -231,6 +231,7 @@ fn frame_opts(opts: &ArchiveOptions, dtype: DType) -> Options {
         effort: opts.effort,
         threads: 0,
         chunk_size: opts.chunk_size,
+        delta_chunk_size: opts.delta_chunk_size,
         block_chunks: ARCHIVE_BLOCK_CHUNKS,
         ..Options::default()
     }
@@ -348,8 +349,7 @@ impl<W: Write> State<'_, W> {
         // A piece larger than one engine block (or than a batch) is
         // streamed: coded in memory it would be held whole with its frame,
         // while the encoder holds one block.
-        let window =
-            limit.min(FrameWriter::block_bytes(&frame_opts(self.opts, DType::Bytes))? as u64);
+        let window = limit.min(frame_opts(self.opts, DType::Bytes).block_bytes(false)? as u64);
         let inputs = self.inputs;
         for (fi, input) in inputs.iter().enumerate() {
             self.files.push(FileEntry {

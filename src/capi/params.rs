@@ -15,7 +15,8 @@ use crate::{DType, DecodeOptions, Effort, Options, MAX_CHUNK_SIZE, MIN_CHUNK_SIZ
 ///
 /// Created with `z4ai_params_new`, released with `z4ai_params_free`.
 /// Defaults: dtype bytes, effort default, threads 0 (all cores), chunk
-/// size 512 KiB (`DEFAULT_CHUNK_SIZE` in Rust).
+/// size 512 KiB, 2 MiB for delta frames (`DEFAULT_CHUNK_SIZE`,
+/// `DEFAULT_DELTA_CHUNK_SIZE` in Rust).
 #[allow(non_camel_case_types)] // the C name, as the header spells it
 pub struct z4ai_params {
     opts: Options,
@@ -157,7 +158,7 @@ pub unsafe extern "C" fn z4ai_params_set_threads(p: *mut z4ai_params, threads: i
 }
 
 /// Sets the chunk size in bytes (the unit of parallelism and random
-/// access), 4 KiB to 64 MiB. Returns 0, or `Z4AI_ERROR_NULL_POINTER`, or
+/// access) of every frame, plain and delta, 4 KiB to 64 MiB. Returns 0, or `Z4AI_ERROR_NULL_POINTER`, or
 /// `Z4AI_ERROR_INVALID_ARGUMENT` outside that range.
 ///
 /// # Safety
@@ -174,7 +175,7 @@ pub unsafe extern "C" fn z4ai_params_set_chunk_size(p: *mut z4ai_params, bytes: 
         if !(MIN_CHUNK_SIZE..=MAX_CHUNK_SIZE).contains(&bytes) {
             return Err(Z4AI_ERROR_INVALID_ARGUMENT);
         }
-        p.opts.chunk_size = bytes;
+        p.opts = p.opts.clone().chunk_size(bytes);
         Ok(0)
     })
 }

@@ -13,7 +13,7 @@ use std::time::Instant;
 use z4ai::archive::{
     self, Archive, ArchiveKind, ArchiveOptions, Chain, Coding, Detected, Reference,
 };
-use z4ai::DecodeOptions;
+use z4ai::{DecodeOptions, Effort};
 
 use super::{status, CliResult};
 
@@ -119,22 +119,36 @@ fn default_archive_name(input: &Path) -> CliResult<PathBuf> {
     Ok(input.with_file_name(n))
 }
 
+/// Archive options; an explicit `--chunk-size` for plain and delta frames
+/// alike.
+pub fn archive_options(
+    effort: Effort,
+    threads: usize,
+    chunk_size: Option<usize>,
+) -> ArchiveOptions {
+    let mut opts = ArchiveOptions {
+        effort,
+        threads,
+        ..ArchiveOptions::default()
+    };
+    if let Some(c) = chunk_size {
+        opts.chunk_size = c;
+        opts.delta_chunk_size = c;
+    }
+    opts
+}
+
 /// `z4ai compress MODEL|DIR`.
 pub fn compress(
     input: &Path,
     output: Option<PathBuf>,
     effort: &str,
     threads: usize,
-    chunk_size: usize,
+    chunk_size: Option<usize>,
     reference: Option<&Path>,
     force: bool,
 ) -> CliResult {
-    let opts = ArchiveOptions {
-        effort: effort.parse()?,
-        threads,
-        chunk_size,
-        ..ArchiveOptions::default()
-    };
+    let opts = archive_options(effort.parse()?, threads, chunk_size);
     let output = match output {
         Some(o) => o,
         None => default_archive_name(input)?,

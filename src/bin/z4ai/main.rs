@@ -14,7 +14,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 mod archive_cmds;
-use z4ai::archive::{self, Archive, ArchiveOptions, Reference};
+use z4ai::archive::{self, Archive, Reference};
 use z4ai::{DType, DecodeOptions, Effort, Isa, Options};
 
 #[derive(Parser)]
@@ -65,9 +65,10 @@ enum Cmd {
         /// Worker threads (0 = all cores).
         #[arg(short = 'T', long, default_value_t = 0)]
         threads: usize,
-        /// Chunk size in bytes.
-        #[arg(long, default_value_t = z4ai::DEFAULT_CHUNK_SIZE)]
-        chunk_size: usize,
+        /// Chunk size in bytes of every frame [default: 524288; 2097152 for
+        /// a delta's frames].
+        #[arg(long)]
+        chunk_size: Option<usize>,
         /// Code the input as a delta against this file (a previous
         /// checkpoint or the base model; for a model file, its original or
         /// its .z4 archive).
@@ -166,9 +167,10 @@ enum Cmd {
         /// Repetitions; the best time is reported.
         #[arg(long, default_value_t = 3)]
         repeat: usize,
-        /// Chunk size in bytes.
-        #[arg(long, default_value_t = z4ai::DEFAULT_CHUNK_SIZE)]
-        chunk_size: usize,
+        /// Chunk size in bytes of every frame [default: 524288; 2097152 for
+        /// a delta's frames].
+        #[arg(long)]
+        chunk_size: Option<usize>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -262,13 +264,15 @@ fn run(cmd: Cmd) -> CliResult {
                 );
             }
             let reference = reference.map(|r| read_input(&r)).transpose()?;
-            let opts = Options {
-                dtype: dtype.parse()?,
-                effort: effort.parse()?,
-                threads,
+            let opts = with_chunk_size(
+                Options {
+                    dtype: dtype.parse()?,
+                    effort: effort.parse()?,
+                    threads,
+                    ..Options::default()
+                },
                 chunk_size,
-                ..Options::default()
-            };
+            );
             let input = input.unwrap_or_else(|| PathBuf::from("-"));
             let output = output.unwrap_or_else(|| default_compressed_name(&input));
             let data = read_input(&input)?;
@@ -626,6 +630,14 @@ struct Timing {
     verified: bool,
 }
 
+/// `opts` with an explicit `--chunk-size` for plain and delta frames alike.
+fn with_chunk_size(opts: Options, chunk_size: Option<usize>) -> Options {
+    match chunk_size {
+        Some(c) => opts.chunk_size(c),
+        None => opts,
+    }
+}
+
 /// The best of `repeat` timed runs of `f`, with the last run's result.
 fn best_of<T>(repeat: usize, mut f: impl FnMut() -> z4ai::Result<T>) -> CliResult<(f64, T)> {
     let mut best = f64::INFINITY;
@@ -646,7 +658,7 @@ fn bench(
     effort: &str,
     threads: usize,
     repeat: usize,
-    chunk_size: usize,
+    chunk_size: Option<usize>,
     json: bool,
 ) -> CliResult {
     let data = read_input(file)?;
@@ -680,13 +692,15 @@ fn bench(
     for e in efforts {
         let t = match &mode {
             BenchMode::Buffer { dtype, reference } => {
-                let opts = Options {
-                    dtype: *dtype,
-                    effort: e,
-                    threads,
+                let opts = with_chunk_size(
+                    Options {
+                        dtype: *dtype,
+                        effort: e,
+                        threads,
+                        ..Options::default()
+                    },
                     chunk_size,
-                    ..Options::default()
-                };
+                );
                 // Both directions write into buffers kept across runs, as a
                 // caller compressing checkpoint after checkpoint does (the
                 // first run maps them); `compress`, which returns a new `Vec`
@@ -717,12 +731,7 @@ fn bench(
             BenchMode::Model {
                 name, reference, ..
             } => {
-                let opts = ArchiveOptions {
-                    effort: e,
-                    threads,
-                    chunk_size,
-                    ..ArchiveOptions::default()
-                };
+                let opts = archive_cmds::archive_options(e, threads, chunk_size);
                 // The reference is hashed in the first run and not again.
                 let held = reference.clone().map(Reference::from_bytes).transpose()?;
                 let (compress_s, blob) = best_of(repeat, || match &held {
