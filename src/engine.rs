@@ -50,6 +50,15 @@ use crate::transform::dedup::{self, Copy};
 pub const MAX_BLOCK_MODELS: usize = 24;
 /// Bound on the decode tables of one block's shared models (bytes of slots).
 pub const MAX_BLOCK_SLOTS: usize = 4 << 20;
+/// A block holding one chunk of fewer elements than this (a small tensor of
+/// an archive, or a frame's last block) is coded below `max` without
+/// shared models: its planes are not counted under contexts, and each gets
+/// an inline order-0 model, zstd, constant or raw (transforms are still
+/// tried). Building and pricing a lone chunk's context models was 43% of
+/// coding a 512-byte bf16 tensor; the standalone archives of the corpus
+/// changed by -70 bytes in all, the delta archives not at all
+/// (docs/ARCHIVE.md, "Small tensors alone in their block").
+const LONE_TINY: usize = 4096;
 /// Scale of the shared order-0 models. 12 rather than 14: the SIMD decoders'
 /// narrow entries (4 bytes, a 16 KiB table) need `scale_bits <= 12`, and
 /// decode 6-12% faster than the 8-byte ones; the frames it changed grew
@@ -171,6 +180,9 @@ impl FrameWriter {
         // then reused to choose each plane's code). Planes are not kept:
         // the coding pass splits again, so a block never holds all of its
         // chunks' planes at once (memory: see docs/ARCHIVE.md).
+        // A block of one small chunk (a small tensor) is coded without
+        // shared models below `max` ([`LONE_TINY`]).
+        let lone_tiny = effort != Effort::Max && raws.len() == 1 && data.len() / w < LONE_TINY;
         let counting = match effort {
             Effort::Max => Counting::Whole,
             _ if raws.len() == 1 => Counting::Sampled,
@@ -240,7 +252,7 @@ impl FrameWriter {
                     || payload::plain_estimate(&planes, w, effort, &k),
                     &k,
                 );
-                if prep.body.is_none() {
+                if prep.body.is_none() && !lone_tiny {
                     prep.hists = Some(ChunkHists::of(&planes, w, counting, &k));
                 }
                 bufs.give(planes);
@@ -882,6 +894,9 @@ pub fn parse_models(section: &[u8]) -> Result<Vec<RansTables>> {
 /// every chunk's hash — for a chunk without copies (a copy only ever
 /// writes into its own chunk) during or right after its decode, while its
 /// bytes are in cache. `payloads` holds the payload ranges of `chunks`.
+/// `verify` false skips the hashes, where the caller checks the decoded
+/// bytes against a hash of its own ([`Verify::ByCaller`]).
+#[allow(clippy::too_many_arguments)]
 pub fn decode_block(
     payloads: &[u8],
     chunks: &[ChunkLoc],
@@ -890,7 +905,12 @@ pub fn decode_block(
     k: &Kernels,
     out: &mut [u8],
     reference: &[u8],
+    verify: Verify,
 ) -> Result<()> {
+    let check = |loc: &ChunkLoc, hash: u64| match verify {
+        Verify::Frame => check_chunk_hash(loc, hash),
+        Verify::ByCaller => Ok(()),
+    };
     advise_huge(out);
     let mut work = Vec::with_capacity(chunks.len());
     let mut rest = &mut *out;
@@ -930,8 +950,8 @@ pub fn decode_block(
                     [da, db],
                     scratch,
                 )?;
-                check_chunk_hash(la, ha)?;
-                check_chunk_hash(lb, hb)?;
+                check(la, ha)?;
+                check(lb, hb)?;
                 return Ok(vec![Vec::new(), Vec::new()]);
             }
             let (loc, dst, off) = unit.pop().expect("a unit holds a chunk");
@@ -945,7 +965,7 @@ pub fn decode_block(
                 reference.get(off..).unwrap_or(&[]),
                 scratch,
             )?;
-            if copies.is_empty() {
+            if copies.is_empty() && verify == Verify::Frame {
                 let hash = hash.unwrap_or_else(|| k.xxh3_64(dst));
                 check_chunk_hash(loc, hash)?;
             }
@@ -963,6 +983,9 @@ pub fn decode_block(
     dedup::validate(&copies, out.len()).map_err(Error::corrupt)?;
     for c in &copies {
         out.copy_within(c.source..c.source + c.len, c.target);
+    }
+    if verify == Verify::ByCaller {
+        return Ok(());
     }
     let mut pieces = Vec::with_capacity(chunks.len());
     let mut rest = &*out;
@@ -994,8 +1017,15 @@ fn check_chunk_hash(loc: &ChunkLoc, hash: u64) -> Result<()> {
     Ok(())
 }
 
-/// Checks that `reference` is the one a delta frame was made against.
-fn check_reference(idx: &FrameIndex, reference: Option<&[u8]>, k: &Kernels) -> Result<()> {
+/// Checks that `reference` is the one a delta frame was made against: its
+/// length, and unless the caller checked it ([`Verify::ByCaller`]) its hash.
+fn check_reference(
+    idx: &FrameIndex,
+    reference: Option<&[u8]>,
+    k: &Kernels,
+    verify: Verify,
+) -> Result<()> {
+    let hashed = |r: &[u8], hash: u64| verify == Verify::ByCaller || k.xxh3_64(r) == hash;
     match (idx.header.reference, reference) {
         (None, _) => Ok(()),
         (Some((len, hash)), None) => Err(Error::ReferenceRequired {
@@ -1004,9 +1034,22 @@ fn check_reference(idx: &FrameIndex, reference: Option<&[u8]>, k: &Kernels) -> R
                 " ({len} bytes, xxh3-64 {hash:016x}); decode it with decompress_delta and that reference"
             ),
         }),
-        (Some((len, hash)), Some(r)) if r.len() as u64 == len && k.xxh3_64(r) == hash => Ok(()),
+        (Some((len, hash)), Some(r)) if r.len() as u64 == len && hashed(r, hash) => Ok(()),
         _ => Err(Error::ReferenceMismatch),
     }
+}
+
+/// What a decoder checks of the bytes it decodes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verify {
+    /// A delta frame's reference against its recorded hash, and every
+    /// chunk against its content hash.
+    Frame,
+    /// Neither: the caller has checked the reference and checks the decoded
+    /// bytes against a hash of its own (an archive piece's XXH3-128), so
+    /// the frame's own hashes would read the same bytes a second time. The
+    /// reference's length is still checked, and every structure validated.
+    ByCaller,
 }
 
 /// Decodes a whole frame into `out` (at least the content size); returns
@@ -1017,10 +1060,11 @@ pub fn decompress_into(
     threads: usize,
     isa: Option<Isa>,
     reference: Option<&[u8]>,
+    verify: Verify,
 ) -> Result<usize> {
     let idx = FrameIndex::scan(blob)?;
     let k = kernels(isa)?;
-    check_reference(&idx, reference, &k)?;
+    check_reference(&idx, reference, &k, verify)?;
     let size =
         usize::try_from(idx.content_size).map_err(|_| Error::corrupt("content too large"))?;
     if out.len() < size {
@@ -1046,6 +1090,7 @@ pub fn decompress_into(
                 &k,
                 head,
                 &r[..r.len().min(len)],
+                verify,
             )?;
             rest = tail;
         }
@@ -1064,7 +1109,7 @@ pub fn decompress_range(
 ) -> Result<Vec<u8>> {
     let idx = FrameIndex::scan(blob)?;
     let k = kernels(isa)?;
-    check_reference(&idx, None, &k)?;
+    check_reference(&idx, None, &k, Verify::Frame)?;
     let end = offset
         .checked_add(len)
         .filter(|&e| e <= idx.content_size)

@@ -38,6 +38,7 @@ mod trim;
 
 pub use dtype::DType;
 pub use engine::FrameParts;
+use engine::Verify;
 pub use error::{Error, Result};
 pub use info::{frame_info, ChunkInfo, FrameInfo, PlaneSummary};
 pub use options::{
@@ -127,7 +128,14 @@ pub fn decompress_delta_into_with(
     out: &mut [u8],
     opts: &DecodeOptions,
 ) -> Result<usize> {
-    engine::decompress_into(blob, out, opts.threads, opts.isa, Some(reference))
+    engine::decompress_into(
+        blob,
+        out,
+        opts.threads,
+        opts.isa,
+        Some(reference),
+        Verify::Frame,
+    )
 }
 
 /// Decompresses a whole frame.
@@ -140,19 +148,19 @@ pub fn decompress_with(blob: &[u8], opts: &DecodeOptions) -> Result<Vec<u8>> {
     let size = usize::try_from(decompressed_size(blob)?)
         .map_err(|_| Error::corrupt("content too large"))?;
     let mut out = vec![0u8; size];
-    engine::decompress_into(blob, &mut out, opts.threads, opts.isa, None)?;
+    engine::decompress_into(blob, &mut out, opts.threads, opts.isa, None, Verify::Frame)?;
     Ok(out)
 }
 
 /// Decompresses a frame into `out`, which must hold at least the content
 /// size; returns the number of bytes written.
 pub fn decompress_into(blob: &[u8], out: &mut [u8]) -> Result<usize> {
-    engine::decompress_into(blob, out, 0, None, None)
+    engine::decompress_into(blob, out, 0, None, None, Verify::Frame)
 }
 
 /// [`decompress_into`] with explicit threads / kernel level.
 pub fn decompress_into_with(blob: &[u8], out: &mut [u8], opts: &DecodeOptions) -> Result<usize> {
-    engine::decompress_into(blob, out, opts.threads, opts.isa, None)
+    engine::decompress_into(blob, out, opts.threads, opts.isa, None, Verify::Frame)
 }
 
 /// The decoded size of a frame. Reads the header when it records the size,

@@ -15,7 +15,7 @@ use std::io::{self, BufRead, Read, Write};
 use xxhash_rust::xxh3::Xxh3;
 use z4ai_simd::{Kernels, RansTables};
 
-use crate::engine::{self, FrameParts, FrameWriter};
+use crate::engine::{self, FrameParts, FrameWriter, Verify};
 use crate::error::{Error, Result};
 use crate::format::frame::{self, ChunkEntry, ChunkLoc, FrameHeader};
 use crate::options::{DecodeOptions, Options};
@@ -334,7 +334,16 @@ impl<R: Read> Decoder<R> {
                 self.end = 0;
                 let (dtype, k, out) = (self.header.dtype, &self.k, &mut self.out[..size]);
                 engine::with_pool(self.threads, || {
-                    engine::decode_block(&b.payloads, &b.chunks, dtype, &b.models, k, out, &[])
+                    engine::decode_block(
+                        &b.payloads,
+                        &b.chunks,
+                        dtype,
+                        &b.models,
+                        k,
+                        out,
+                        &[],
+                        Verify::Frame,
+                    )
                 })?;
                 self.spare = b.payloads;
                 self.end = size;

@@ -108,6 +108,34 @@ fn restore(a: &Archive, fi: usize) -> Vec<u8> {
 }
 
 #[test]
+fn tensors_with_repeats_inside_restore() {
+    // A tensor whose second half repeats its first (from element 3 on) is
+    // coded with in-chunk copies (layout 4); the archive checks its pieces
+    // itself, so its decoder skips the frames' chunk hashes, and the copies
+    // must still be applied before the piece is checked.
+    let a = common::weights(DType::BF16, 30_000, 31);
+    let mut rep = a.clone();
+    rep.extend_from_slice(&a[6..]);
+    rep.extend_from_slice(&a[..6]);
+    let ts = vec![
+        t("rep", "BF16", &[60_000], rep.clone()),
+        t("b", "F32", &[1000], common::weights(DType::F32, 1000, 32)),
+    ];
+    let file = safetensors(&ts, None, 0, 0, 0);
+    let z4 = compress_bytes(&file, "m.safetensors", &opts()).unwrap();
+    let a = Archive::from_bytes(z4).unwrap();
+    let frames = a.tensor_frames("rep").unwrap();
+    let info = z4ai::frame_info(&frames[0]).unwrap();
+    assert!(
+        info.transforms.contains_key("dedup"),
+        "{:?}",
+        info.transforms
+    );
+    assert_eq!(a.tensor("rep").unwrap(), rep);
+    assert_eq!(restore(&a, 0), file);
+}
+
+#[test]
 fn every_dtype_round_trips_with_gaps_padding_and_metadata() {
     let ts = every_dtype();
     for (gap, tail, pad) in [(0, 0, 0), (3, 5, 7), (64, 1000, 1)] {

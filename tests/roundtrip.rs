@@ -96,6 +96,27 @@ fn default_stores_mantissa_planes_that_coding_would_barely_shrink() {
 }
 
 #[test]
+fn a_small_lone_chunk_takes_no_shared_models_below_max() {
+    // Mantissas with three bits cleared depend on the exponent: in a
+    // large chunk plane 1 is coded under plane 0's contexts.
+    let coarse = |n: usize| -> Vec<u8> {
+        weights(DType::BF16, n, 5)
+            .chunks_exact(2)
+            .flat_map(|e| [e[0] & 0xF8, e[1]])
+            .collect()
+    };
+    let shared = |blob: &[u8]| -> u64 {
+        let info = z4ai::frame_info(blob).unwrap();
+        info.planes.iter().map(|p| p.shared_models).sum()
+    };
+    let o = |e: Effort| Options::new(DType::BF16).effort(e);
+    assert!(shared(&check(&coarse(100_000), &o(Effort::Default))) > 0);
+    let small = coarse(4000);
+    assert_eq!(shared(&check(&small, &o(Effort::Default))), 0);
+    assert!(shared(&check(&small, &o(Effort::Max))) > 0);
+}
+
+#[test]
 fn decompress_into_and_ranges() {
     let data = weights(DType::F32, 20_000, 3);
     let blob = compress(&data, &opts(DType::F32, Effort::Default)).unwrap();

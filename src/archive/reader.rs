@@ -17,7 +17,8 @@ use super::format::{
 use super::reference::Reference;
 use super::source::{FileSource, RangeReader, ReadAt};
 use super::{gguf, safetensors, DEFAULT_BATCH_BYTES};
-use crate::buffers::{reuse, tile};
+use crate::buffers::tile;
+use crate::engine::Verify;
 use crate::error::{Error, Result};
 use crate::options::DecodeOptions;
 use crate::stream::Decoder;
@@ -577,19 +578,33 @@ impl Archive {
                     .map(|b| crate::decompress_with(b, &self.inner_opts()))
                     .collect::<Result<Vec<_>>>()?;
                 gguf::join(p.param, &fields, out)?;
-            } else if let Some(s) = &p.reference {
-                let r = self
-                    .reference
-                    .as_ref()
-                    .ok_or_else(|| self.missing_reference())?;
-                let old = r.read_slice(s)?;
-                if p.transform == TRANSFORM_REF_COPY {
-                    out.copy_from_slice(&old);
-                } else {
-                    crate::engine::decompress_into(&blobs[0], out, 0, self.dopts.isa, Some(&old))?;
-                }
             } else {
-                crate::decompress_into_with(&blobs[0], out, &self.inner_opts())?;
+                // A delta's reference slice is checked against its XXH3-128
+                // and the piece below: the frame's own hashes (of the
+                // reference and of every chunk) would read the same bytes
+                // again.
+                let old = match &p.reference {
+                    Some(s) => Some(
+                        self.reference
+                            .as_ref()
+                            .ok_or_else(|| self.missing_reference())?
+                            .read_slice(s)?,
+                    ),
+                    None => None,
+                };
+                match old {
+                    Some(old) if p.transform == TRANSFORM_REF_COPY => out.copy_from_slice(&old),
+                    old => {
+                        crate::engine::decompress_into(
+                            &blobs[0],
+                            out,
+                            0,
+                            self.dopts.isa,
+                            old.as_deref(),
+                            Verify::ByCaller,
+                        )?;
+                    }
+                }
             }
             if super::piece_hash(out) != p.hash {
                 return Err(Error::ChecksumMismatch {
@@ -904,8 +919,13 @@ impl RestoreBuffers {
     /// The first `len` bytes of `out`, grown (never shrunk) to hold them;
     /// their contents are whatever the last use left.
     fn out(&mut self, len: usize) -> &mut [u8] {
-        let grown = len.max(self.out.len());
-        reuse(&mut self.out, grown);
+        if self.out.len() < len {
+            // A fresh zeroed allocation, not a resize: the allocator hands
+            // large ones out as pages the kernel zeroes when first touched,
+            // where resizing would first write zeros over all of them (4%
+            // of restoring the GPT bf16 delta archive).
+            self.out = vec![0u8; len];
+        }
         &mut self.out[..len]
     }
 }

@@ -8,6 +8,7 @@ use std::ffi::c_void;
 
 use super::params::z4ai_params;
 use super::{code_of, disjoint, guard, in_buf, out_buf, size_arg, size_ret};
+use crate::engine::Verify;
 use crate::{DecodeOptions, Options};
 
 use super::codes::*;
@@ -302,8 +303,15 @@ pub unsafe extern "C" fn z4ai_decompress_delta(
             unsafe { delta_bufs(dst, dst_capacity, src, src_size, reference, reference_size)? };
         // SAFETY: forwarded from this function's contract.
         let (_, dopts) = unsafe { params_or_default(params) };
-        let n = crate::engine::decompress_into(src, dst, dopts.threads, dopts.isa, Some(reference))
-            .map_err(code_of)?;
+        let n = crate::engine::decompress_into(
+            src,
+            dst,
+            dopts.threads,
+            dopts.isa,
+            Some(reference),
+            Verify::Frame,
+        )
+        .map_err(code_of)?;
         size_ret(n as u64)
     })
 }

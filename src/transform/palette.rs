@@ -25,6 +25,8 @@
 //!    the caller runs it only when the sample's estimate of the index bytes
 //!    beats the best layout it already has (a lattice, often).
 
+use std::cell::RefCell;
+
 /// Largest palette.
 pub const MAX_VALUES: usize = 256;
 
@@ -68,23 +70,35 @@ pub fn build(data: &[u8], width: usize) -> Option<(Vec<u8>, Vec<u8>)> {
 
 /// The distinct 2-byte elements of `data` in order of first appearance,
 /// pushing each element's number in that order to `ids`; `None` past
-/// [`MAX_VALUES`]. A 65536-entry table stands in for a hash set.
+/// [`MAX_VALUES`]. A 65536-entry table per thread stands in for a hash
+/// set; the entries set are cleared again before returning, so it is
+/// neither allocated nor zeroed per call (128 KiB each time was half of
+/// trying the transforms on a 512-byte tensor).
 fn first_seen_u16(data: &[u8], ids: &mut Vec<u8>) -> Option<Vec<u64>> {
-    let mut slot = vec![0u16; 1 << 16];
-    let mut words = Vec::with_capacity(MAX_VALUES);
-    for e in data.chunks_exact(2) {
-        let w = u16::from_le_bytes([e[0], e[1]]);
-        let s = &mut slot[usize::from(w)];
-        if *s == 0 {
-            if words.len() == MAX_VALUES {
-                return None;
-            }
-            words.push(u64::from(w));
-            *s = words.len() as u16;
-        }
-        ids.push((*s - 1) as u8);
+    thread_local! {
+        static SLOTS: RefCell<Vec<u16>> = RefCell::new(vec![0u16; 1 << 16]);
     }
-    Some(words)
+    SLOTS.with_borrow_mut(|slot| {
+        let mut words = Vec::with_capacity(MAX_VALUES);
+        let mut full = false;
+        for e in data.chunks_exact(2) {
+            let w = u16::from_le_bytes([e[0], e[1]]);
+            let s = &mut slot[usize::from(w)];
+            if *s == 0 {
+                if words.len() == MAX_VALUES {
+                    full = true;
+                    break;
+                }
+                words.push(u64::from(w));
+                *s = words.len() as u16;
+            }
+            ids.push((*s - 1) as u8);
+        }
+        for &w in &words {
+            slot[w as usize] = 0;
+        }
+        (!full).then_some(words)
+    })
 }
 
 /// Rebuilds the elements from a value table and indices; `None` when an
