@@ -29,6 +29,7 @@
 //! the escaped words' bytes apart.
 
 mod short;
+mod wide;
 
 use std::borrow::Cow;
 use std::cell::RefCell;
@@ -47,6 +48,7 @@ use crate::format::{ByteSink, Reader};
 use crate::hists::CtxHist;
 use crate::options::Effort;
 use crate::payload;
+use wide::merge;
 
 /// Payload layout: delta against the reference.
 pub const LAYOUT_DELTA: u8 = 5;
@@ -290,6 +292,7 @@ fn split_block<T: Word, const FLOAT: bool, const MODE: u8>(
 /// contexts of plane 0 (what [`first_contexts`] gives). `ctx` holds one
 /// byte per element, `planes` `T::BYTES` per element, `new` and `old` at
 /// least as many.
+#[inline(always)]
 fn split_residuals<T: Word, const FLOAT: bool, const MODE: u8>(
     new: &[u8],
     old: &[u8],
@@ -350,6 +353,7 @@ fn merge_block<T: Word, const FLOAT: bool, const MODE: u8>(
 /// Inverse of [`split_residuals`] in one pass: gathers the residual words
 /// from `planes` (`T::BYTES` planes of `out.len() / T::BYTES` symbols) and
 /// writes the new words (against `old`) to `out`.
+#[inline(always)]
 fn merge_apply<T: Word, const FLOAT: bool, const MODE: u8>(
     planes: &[u8],
     old: &[u8],
@@ -405,7 +409,7 @@ macro_rules! dispatch {
 /// The residual planes of `new`'s whole elements against `old` under
 /// `mode` into `planes` and the delta contexts of plane 0 into `ctx` (one
 /// byte per element), both sized to fit ([`reuse`]); see
-/// [`split_residuals`].
+/// [`split_residuals`] (at `k`'s level: [`wide`]).
 fn residual_planes(
     dtype: DType,
     mode: u8,
@@ -413,16 +417,19 @@ fn residual_planes(
     old: &[u8],
     planes: &mut Vec<u8>,
     ctx: &mut Vec<u8>,
+    k: &Kernels,
 ) {
     let w = dtype.width();
     let n = new.len() / w;
     reuse(planes, n * w);
     reuse(ctx, n);
+    use wide::split;
     dispatch!(
-        split_residuals,
+        split,
         dtype.width(),
         dtype.is_float(),
         mode,
+        k,
         new,
         old,
         planes,
@@ -723,7 +730,7 @@ fn plane_entropy(
     let w = dtype.width();
     let n = new.len() / w;
     let (planes, ctx) = (&mut s.sample_planes, &mut s.sample_ctx);
-    residual_planes(dtype, mode, new, old, planes, ctx);
+    residual_planes(dtype, mode, new, old, planes, ctx, k);
     let escapes = if w == 2 {
         let (high, low) = planes.split_at(n);
         high.iter()
@@ -847,7 +854,7 @@ fn code_mode(
 ) -> (f64, Vec<PlaneCode>) {
     let w = dtype.width();
     let n = raw.len() / w;
-    residual_planes(dtype, mode, raw, reference, &mut s.planes, &mut s.ctx);
+    residual_planes(dtype, mode, raw, reference, &mut s.planes, &mut s.ctx, k);
     reuse(&mut s.counts.hist, 65536);
     let mut bits = 0.0;
     let mut codes = Vec::with_capacity(w);
@@ -948,7 +955,7 @@ fn code_tiny(
     };
     let mut best = (f64::INFINITY, MODE_SUB);
     for &mode in modes {
-        residual_planes(dtype, mode, raw, reference, &mut s.planes, &mut s.ctx);
+        residual_planes(dtype, mode, raw, reference, &mut s.planes, &mut s.ctx, k);
         let bits: f64 = s
             .planes
             .chunks_exact(n)
@@ -964,7 +971,7 @@ fn code_tiny(
     }
     let mode = best.1;
     if modes.last() != Some(&mode) {
-        residual_planes(dtype, mode, raw, reference, &mut s.planes, &mut s.ctx);
+        residual_planes(dtype, mode, raw, reference, &mut s.planes, &mut s.ctx, k);
     }
     let planes = std::mem::take(&mut s.planes);
     let none = BlockModels::none(w);
@@ -1050,7 +1057,7 @@ pub fn encode(
         } else {
             let c = choose(raw, reference, dtype, effort, k, s);
             let residual = if c.short {
-                residual_planes(dtype, c.mode, raw, reference, &mut s.planes, &mut s.ctx);
+                residual_planes(dtype, c.mode, raw, reference, &mut s.planes, &mut s.ctx, k);
                 Residual::Short(code_short(n, trial, k, s, bufs).1)
             } else {
                 let noise = &c.noise;
@@ -1142,7 +1149,7 @@ pub fn decode(
             if r.remaining() != 0 {
                 return Err(Error::corrupt("chunk payload has trailing bytes"));
             }
-            dispatch!(merge_apply, w, float, mode, &scratch[..], reference, words);
+            dispatch!(merge, w, float, mode, k, &scratch[..], reference, words);
             return Ok(());
         }
         let body = r.bytes(r.remaining(), "delta body")?;
@@ -1159,15 +1166,7 @@ pub fn decode(
         match form {
             DeltaResidual::Stored => dispatch!(apply_all, w, float, mode, out, reference),
             DeltaResidual::Planes => {
-                dispatch!(
-                    merge_apply,
-                    w,
-                    float,
-                    mode,
-                    &scratch[..n * w],
-                    reference,
-                    out
-                )
+                dispatch!(merge, w, float, mode, k, &scratch[..n * w], reference, out)
             }
         }
         Ok(())
@@ -1253,10 +1252,15 @@ mod tests {
     /// The fused passes against their definition: residual words, split
     /// by the scalar kernel, plane-0 contexts by [`first_contexts`]; and
     /// back. Lengths around the block size, every width, float or not,
-    /// both modes.
+    /// both modes, at every kernel level this CPU runs (the loops are
+    /// compiled per level: [`wide`]).
     #[test]
     fn fused_passes_match_their_definition() {
-        let k = Kernels::for_isa(z4ai_simd::Isa::Scalar).expect("scalar");
+        let scalar = Kernels::for_isa(z4ai_simd::Isa::Scalar).expect("scalar");
+        let levels: Vec<Kernels> = z4ai_simd::Isa::supported_levels()
+            .into_iter()
+            .filter_map(Kernels::for_isa)
+            .collect();
         let bytes = |seed: u32, len: usize| -> Vec<u8> {
             (0..len as u32)
                 .map(|i| (i.wrapping_add(seed).wrapping_mul(0x9E37_79B9) >> 24) as u8)
@@ -1285,17 +1289,20 @@ mod tests {
                     let float = dtype.is_float();
                     let mut res = vec![0u8; n * w];
                     dispatch!(residual_words, w, float, mode, &new, &old, &mut res);
-                    let want_planes = chunk::split(&res, residual_dtype(w), &k);
+                    let want_planes = chunk::split(&res, residual_dtype(w), &scalar);
                     let mut want_ctx = vec![0u8; n];
                     first_contexts(&old, dtype, &mut want_ctx);
-                    let mut planes = vec![0u8; n * w];
-                    let mut ctx = vec![0u8; n];
-                    residual_planes(dtype, mode, &new, &old, &mut planes, &mut ctx);
-                    assert_eq!(planes, want_planes, "{dtype} n={n} mode={mode}");
-                    assert_eq!(ctx, want_ctx, "{dtype} n={n} mode={mode}");
-                    let mut out = vec![0u8; n * w];
-                    dispatch!(merge_apply, w, float, mode, &planes, &old, &mut out);
-                    assert_eq!(out, new, "{dtype} n={n} mode={mode}");
+                    for k in &levels {
+                        let at = format!("{dtype} n={n} mode={mode} {}", k.name());
+                        let mut planes = vec![0u8; n * w];
+                        let mut ctx = vec![0u8; n];
+                        residual_planes(dtype, mode, &new, &old, &mut planes, &mut ctx, k);
+                        assert_eq!(planes, want_planes, "{at}");
+                        assert_eq!(ctx, want_ctx, "{at}");
+                        let mut out = vec![0u8; n * w];
+                        dispatch!(merge, w, float, mode, k, &planes, &old, &mut out);
+                        assert_eq!(out, new, "{at}");
+                    }
                     dispatch!(apply_all, w, float, mode, &mut res, &old);
                     assert_eq!(res, new, "{dtype} n={n} mode={mode}");
                 }
