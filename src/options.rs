@@ -66,8 +66,8 @@ pub const DEFAULT_CHUNK_SIZE: usize = 512 << 10;
 /// larger, because a delta chunk carries fixed costs a plain one shares
 /// with its block (the residual mode's sample, per-chunk context models
 /// and their decode tables). Measured on the GPT checkpoint pairs (one
-/// thread): against 512 KiB, bf16 compression +35-40%, decompression
-/// +9-12%, frames 0.7-0.9% smaller; fp32 compression +50% (docs/ARCHIVE.md,
+/// thread): against 512 KiB, bf16 compression +30-40%, decompression
+/// +2-12%, frames 0.7-0.9% smaller; fp32 compression +50% (docs/ARCHIVE.md,
 /// "Delta chunk size").
 pub const DEFAULT_DELTA_CHUNK_SIZE: usize = 2 << 20;
 /// Smallest chunk size accepted.
