@@ -642,12 +642,23 @@ fn count_pairs(plane: &[u8], ctx: &[u8], k: &Kernels, counts: &mut PairCounts) {
         return;
     }
     reuse(spread, ctx.len());
-    for (d, pair) in spread.chunks_exact_mut(2).zip(ctx.chunks_exact(2)) {
-        d[0] = pair[0];
-        d[1] = pair[1] | 128;
+    // The odd bytes' top bit set, eight bytes at a time (byte pairs were
+    // compiled to byte inserts: 8% of compressing a bf16 delta).
+    const ODD: u64 = 0x8000_8000_8000_8000;
+    let mut words = spread.chunks_exact_mut(8);
+    let mut from = ctx.chunks_exact(8);
+    for (d, c) in (&mut words).zip(&mut from) {
+        let v = u64::from_le_bytes(c.try_into().expect("8 bytes")) | ODD;
+        d.copy_from_slice(&v.to_le_bytes());
     }
-    if ctx.len() % 2 == 1 {
-        spread[ctx.len() - 1] = ctx[ctx.len() - 1];
+    // The tail starts at a multiple of eight: its parity is the index's.
+    for (i, (d, &c)) in words
+        .into_remainder()
+        .iter_mut()
+        .zip(from.remainder())
+        .enumerate()
+    {
+        *d = c | if i % 2 == 1 { 128 } else { 0 };
     }
     k.hist_context(plane, spread, hist);
     let (low, high) = hist.split_at_mut(128 * 256);
