@@ -87,6 +87,17 @@ pub(crate) fn reuse<T: Copy + Default>(v: &mut Vec<T>, len: usize) {
     v.truncate(len);
 }
 
+/// The first `len` elements of `v`, grown to hold them and never shrunk,
+/// of unspecified content: for scratch whose length changes from use to
+/// use, which [`reuse`] would zero again each time it grows back (it
+/// truncates, so the bytes past a short use count as new).
+pub(crate) fn grown<T: Copy + Default>(v: &mut Vec<T>, len: usize) -> &mut [T] {
+    if v.len() < len {
+        v.resize(len, T::default());
+    }
+    &mut v[..len]
+}
+
 /// `dst` cut into consecutive pieces of the given lengths, in order (they
 /// tile the start of `dst`).
 ///

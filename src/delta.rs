@@ -37,7 +37,7 @@ use std::cell::RefCell;
 use z4ai_simd::rans::Ctx;
 use z4ai_simd::Kernels;
 
-use crate::buffers::{reuse, Buffers};
+use crate::buffers::{grown, reuse, Buffers};
 use crate::chunk::{
     self, BlockModels, CtxKind, DeltaResidual, EncodedChunk, ModelSel, PlaneCode, PlaneReport,
 };
@@ -641,7 +641,9 @@ fn count_pairs(plane: &[u8], ctx: &[u8], k: &Kernels, counts: &mut PairCounts) {
         k.hist_context(plane, ctx, hist);
         return;
     }
-    reuse(spread, ctx.len());
+    // Grown, never shrunk: its length alternates between a chunk's
+    // elements and its escapes.
+    let spread = grown(spread, ctx.len());
     // The odd bytes' top bit set, eight bytes at a time (byte pairs were
     // compiled to byte inserts: 8% of compressing a bf16 delta).
     const ODD: u64 = 0x8000_8000_8000_8000;
@@ -913,13 +915,14 @@ fn code_short(
     short::split(high, low, &s.ctx[..n], k, &mut s.short);
     reuse(&mut s.counts.hist, 65536);
     let sp = &s.short;
+    let (high, low, esc_ctx) = sp.escaped();
     // Kind 3 (the escapes' exponents, as kind 4) counts its pairs spread
     // ([`count_pairs`]): the short and high planes are mostly a few small
     // symbols under each exponent.
     let planes = [
-        (&sp.short, &s.ctx[..n], CtxKind::Delta, SHORT_BITS),
-        (&sp.high, &sp.ctx[..], CtxKind::Delta, CTX_BITS_FIRST),
-        (&sp.low, &sp.ctx[..], CtxKind::DeltaExp, CTX_BITS),
+        (&sp.short[..], &s.ctx[..n], CtxKind::Delta, SHORT_BITS),
+        (high, esc_ctx, CtxKind::Delta, CTX_BITS_FIRST),
+        (low, esc_ctx, CtxKind::DeltaExp, CTX_BITS),
     ];
     let mut bits = 0.0;
     let codes = planes

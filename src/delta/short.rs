@@ -11,7 +11,7 @@
 
 use z4ai_simd::Kernels;
 
-use crate::buffers::reuse;
+use crate::buffers::{grown, reuse};
 use crate::chunk::{self, PlaneCode, PlaneCtx, PlaneReport};
 use crate::error::{Error, Result};
 use crate::format::{put_varint, ByteSink, Reader};
@@ -20,17 +20,31 @@ use crate::format::{put_varint, ByteSink, Reader};
 pub use z4ai_simd::escape::ESCAPE;
 use z4ai_simd::escape::SLACK;
 
-/// The short form's planes and contexts, reused across chunks.
+/// The short form's planes and contexts, reused across chunks. The escape
+/// buffers keep their largest length (the escape count changes from chunk
+/// to chunk; growing them back zeroed them again, 4% of compressing a
+/// bf16 delta): [`ShortPlanes::escaped`] gives the chunk's part.
 #[derive(Default)]
 pub struct ShortPlanes {
     /// One symbol per element (encoding).
     pub short: Vec<u8>,
-    /// The escaped words' high bytes.
-    pub high: Vec<u8>,
-    /// The escaped words' low bytes.
-    pub low: Vec<u8>,
-    /// The reference exponents of the escaped elements.
-    pub ctx: Vec<u8>,
+    /// The escaped words' high bytes (the first `escapes`).
+    high: Vec<u8>,
+    /// The escaped words' low bytes (the first `escapes`).
+    low: Vec<u8>,
+    /// The reference exponents of the escaped elements (the first
+    /// `escapes`).
+    ctx: Vec<u8>,
+    /// Escaped elements of the last chunk split.
+    escapes: usize,
+}
+
+impl ShortPlanes {
+    /// The escaped words' high bytes, low bytes and reference exponents.
+    pub fn escaped(&self) -> (&[u8], &[u8], &[u8]) {
+        let m = self.escapes;
+        (&self.high[..m], &self.low[..m], &self.ctx[..m])
+    }
 }
 
 /// Splits residual planes `high` and `low` (one byte per element each,
@@ -43,16 +57,20 @@ pub fn split(high: &[u8], low: &[u8], exp: &[u8], k: &Kernels, out: &mut ShortPl
         high: hi,
         low: lo,
         ctx,
+        escapes,
     } = out;
     reuse(short, n);
     // Room for every element to escape, and the kernel's slack.
-    for v in [&mut *hi, &mut *lo, &mut *ctx] {
-        reuse(v, n + SLACK);
-    }
-    let m = k.escape_split(high, low, exp, short, hi, lo, ctx);
-    for v in [hi, lo, ctx] {
-        v.truncate(m);
-    }
+    let room = n + SLACK;
+    *escapes = k.escape_split(
+        high,
+        low,
+        exp,
+        short,
+        grown(hi, room),
+        grown(lo, room),
+        grown(ctx, room),
+    );
 }
 
 /// Appends the short form's body (after the mode byte) for a chunk of
@@ -64,9 +82,10 @@ pub fn write(
     codes: &[PlaneCode],
     out: &mut (impl ByteSink + ?Sized),
 ) {
-    put_varint(out, planes.high.len() as u64);
+    let (high, low, _) = planes.escaped();
+    put_varint(out, high.len() as u64);
     let mut refs = Vec::new();
-    for (code, plane) in codes.iter().zip([&planes.short, &planes.high, &planes.low]) {
+    for (code, plane) in codes.iter().zip([&planes.short[..], high, low]) {
         chunk::write_plane(code, plane, out, &mut refs);
     }
     debug_assert!(refs.is_empty(), "delta residuals use inline models only");
@@ -76,7 +95,7 @@ pub fn write(
 /// Bytes [`write`] appends.
 pub fn size(raw_len: usize, planes: &ShortPlanes, codes: &[PlaneCode]) -> usize {
     let n = planes.short.len();
-    let m = planes.high.len();
+    let m = planes.escapes;
     let mut varint = crate::format::SlotWriter::new(&mut []);
     put_varint(&mut varint, m as u64);
     varint.len() + codes[0].size(n) + codes[1].size(m) + codes[2].size(m) + raw_len - 2 * n
@@ -107,17 +126,15 @@ pub fn decode(
         ctx,
         ..
     } = s;
-    reuse(ctx, escapes + SLACK);
+    let ctx = grown(ctx, escapes + SLACK);
     if k.escape_find(low_plane, exp, escapes, ctx) != Some(escapes) {
         return Err(Error::corrupt(format!(
             "short plane does not hold the {escapes} escapes its header says"
         )));
     }
-    ctx.truncate(escapes);
-    reuse(hi, escapes);
-    reuse(lo, escapes);
+    let (hi, lo) = (grown(hi, escapes), grown(lo, escapes));
     // Each plane's halves decode in one pair loop (`PlaneCode::RansHalves`).
-    let ctx = PlaneCtx::exponents(ctx);
+    let ctx = PlaneCtx::exponents(&ctx[..escapes]);
     chunk::decode_plane(&high, hi, ctx, k)?;
     chunk::decode_plane(&low, lo, ctx, k)?;
     k.escape_expand(high_plane, low_plane, hi, lo);
