@@ -187,7 +187,7 @@ pub fn compress_bound(len: usize, opts: &Options) -> usize {
     let size = |s: usize| (s.clamp(MIN_CHUNK_SIZE, MAX_CHUNK_SIZE) / w * w).max(1);
     let (plain, delta) = (size(opts.chunk_size), size(opts.delta_chunk_size));
     let plain_block = plain * opts.block_chunks.max(1);
-    let delta_block = delta * (plain_block / delta).max(1);
+    let delta_block = options::delta_block_bytes(plain_block, delta);
     let chunks = len.div_ceil(plain.min(delta)).max(1);
     let blocks = len.div_ceil(plain_block.min(delta_block)).max(1);
     format::frame::HEADER_LEN

@@ -183,9 +183,15 @@ impl Options {
         if !delta {
             return Ok(plain);
         }
-        let chunk = self.validated_chunk_size(true)?;
-        Ok(chunk * (plain / chunk).max(1))
+        Ok(delta_block_bytes(plain, self.validated_chunk_size(true)?))
     }
+}
+
+/// Bytes in one full block of a delta frame whose plain blocks hold
+/// `plain_block` bytes: as many, in whole chunks of `delta_chunk`, at
+/// least one.
+pub(crate) fn delta_block_bytes(plain_block: usize, delta_chunk: usize) -> usize {
+    delta_chunk * (plain_block / delta_chunk).max(1)
 }
 
 /// Decompression options.

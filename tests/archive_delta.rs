@@ -127,6 +127,10 @@ fn delta_tensors_take_the_delta_chunk_size() {
         ..opts()
     };
     assert_eq!(chunks(&small, "w"), (1 << 20, 3));
+    // The builder's chunk size is every frame's.
+    let every = opts().chunk_size(1 << 20);
+    assert_eq!(chunks(&every, "w"), (1 << 20, 3));
+    assert_eq!(chunks(&every, "added").0, 1 << 20);
 }
 
 #[test]

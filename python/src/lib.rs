@@ -807,8 +807,7 @@ fn archive_compress_bytes<'py>(
         ..Default::default()
     };
     if let Some(c) = chunk_size {
-        opts.chunk_size = c;
-        opts.delta_chunk_size = c;
+        opts = opts.chunk_size(c);
     }
     let input = Buffer::get(data, false, "data")?;
     let src = input.as_slice();

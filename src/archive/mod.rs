@@ -109,6 +109,15 @@ impl Default for ArchiveOptions {
     }
 }
 
+impl ArchiveOptions {
+    /// Sets the chunk size in bytes of every frame, plain and delta.
+    pub fn chunk_size(mut self, bytes: usize) -> ArchiveOptions {
+        self.chunk_size = bytes;
+        self.delta_chunk_size = bytes;
+        self
+    }
+}
+
 /// What writing an archive did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ArchiveStats {

@@ -126,16 +126,15 @@ pub fn archive_options(
     threads: usize,
     chunk_size: Option<usize>,
 ) -> ArchiveOptions {
-    let mut opts = ArchiveOptions {
+    let opts = ArchiveOptions {
         effort,
         threads,
         ..ArchiveOptions::default()
     };
-    if let Some(c) = chunk_size {
-        opts.chunk_size = c;
-        opts.delta_chunk_size = c;
+    match chunk_size {
+        Some(c) => opts.chunk_size(c),
+        None => opts,
     }
-    opts
 }
 
 /// `z4ai compress MODEL|DIR`.
