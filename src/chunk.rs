@@ -1012,6 +1012,9 @@ fn decode_delta_planes<'a>(
             PlaneSrc::Rans {
                 kind: CtxKind::Delta,
                 ..
+            } | PlaneSrc::RansHalves {
+                kind: CtxKind::Delta,
+                ..
             }
         ) && p > 0;
         if chained {

@@ -62,8 +62,9 @@ const SHORT: u8 = 0x80;
 /// costs two more symbols: at a half, the short form would decode as
 /// many symbols as the planes).
 const SHORT_MAX_ESCAPES: f64 = 0.5;
-/// A plane of the short form with at least this many symbols is coded in
-/// halves (`PlaneCode::RansHalves`), which a decoder runs in one pair loop;
+/// A plane of the short form, or a residual plane that does not pair with
+/// plane 0 ([`pairs_with_plane_0`]), with at least this many symbols is
+/// coded in halves (`PlaneCode::RansHalves`), which a decoder runs in one pair loop;
 /// a shorter one as one stream, sparing the second stream's 128 bytes of
 /// initial states.
 const HALVES_MIN: usize = 1 << 15;
@@ -496,6 +497,22 @@ fn plane_kind(p: usize) -> CtxKind {
     }
 }
 
+/// Whether residual plane `p`, the planes before it coded as `before`,
+/// is left as one rANS stream for a decoder to run in one pair loop with
+/// the other of planes 0 and 1 (`chunk::decode_delta_planes` pairs them
+/// when both are single streams). Every other plane of at least
+/// [`HALVES_MIN`] symbols is coded in halves, which decode in one pair
+/// loop of their own: planes 2 and up of fp32 residuals decoded as single
+/// streams took a third of restoring an all-MiniLM fine-tune delta
+/// (docs/ARCHIVE.md, "Wide residual planes in halves").
+fn pairs_with_plane_0(p: usize, before: &[PlaneCode]) -> bool {
+    match p {
+        0 => true,
+        1 => matches!(before.first(), Some(PlaneCode::Rans(..))),
+        _ => false,
+    }
+}
+
 /// Turns `ctx`, the reference's exponents until plane 2 is reached, into
 /// the contexts of residual plane `p` ([`plane_kind`]), planes `..p` of
 /// `n` symbols each being in `planes`. Call for `p = 0, 1, ...` in turn.
@@ -882,12 +899,13 @@ fn code_mode(
         let (code, b) = if noise.get(p) == Some(&true) {
             (PlaneCode::Raw, 8.0 * n as f64)
         } else {
+            let halves = n >= HALVES_MIN && !pairs_with_plane_0(p, &codes);
             code_plane(
                 plane,
                 &s.ctx,
                 plane_kind(p),
                 scale,
-                false,
+                halves,
                 k,
                 trial,
                 &mut s.counts,
@@ -1418,6 +1436,62 @@ mod tests {
             .into_iter()
             .flat_map(Kernels::forms)
             .collect()
+    }
+
+    /// fp32 residual planes past the pair a decoder runs together (planes
+    /// 0 and 1, both single rANS streams) are coded in halves: planes 2 and
+    /// 3, and plane 1 too where plane 0 is not one rANS stream (constant,
+    /// when no word moves by 2^24 ULPs or so). Each decodes on every kernel form
+    /// (plane `p`'s delta contexts taken through the planes above it) and
+    /// codes the same on each.
+    #[test]
+    fn wide_planes_past_the_first_pair_are_coded_in_halves() {
+        let n = 70_000;
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
+        let old = signed_weights(n, &mut next);
+        let forms = all_forms();
+        let halves = "rans-delta-halves";
+        for (far, want) in [
+            (
+                true,
+                ["rans-delta", "rans-delta-exp", halves, halves].as_slice(),
+            ),
+            (
+                false,
+                ["const", "rans-delta-exp-halves", halves, halves].as_slice(),
+            ),
+        ] {
+            // Up to 3 ULPs, one in 4 up to 2^12, one in 16 up to 2^24 when
+            // `far`, else up to 2^20 (plane 0 all zero).
+            let new: Vec<u32> = old
+                .iter()
+                .map(|&w| {
+                    let r = next();
+                    let span = match r % 16 {
+                        0 if far => 1 << 24,
+                        0 => 1 << 20,
+                        1..4 => 1 << 12,
+                        _ => 3,
+                    };
+                    let d = ((r >> 8) % (2 * span + 1)) as u32;
+                    w.wrapping_add(d).wrapping_sub(span as u32)
+                })
+                .collect();
+            let (new, old) = (bytes(&new), bytes(&old));
+            let p = fp32_payload(&new, &old, &Kernels::scalar());
+            let (_, planes) =
+                describe(&mut Reader::new(&p), DType::F32, new.len()).expect("describes");
+            let methods: Vec<&str> = planes.iter().map(|p| p.method.as_str()).collect();
+            assert_eq!(methods, want, "far {far}");
+            for k in &forms {
+                assert!(decode_fp32(&p, &old, k) == new, "{} far {far}", k.name());
+                assert!(
+                    fp32_payload(&new, &old, k) == p,
+                    "{} codes differently",
+                    k.name()
+                );
+            }
+        }
     }
 
     /// bf16 residuals that mostly move a few ULPs take the short form

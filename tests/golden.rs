@@ -104,8 +104,9 @@ fn repeated() -> Vec<u8> {
 /// `NAME.z4` (the delta frame). Chunks of 4096 elements and a shorter last
 /// one: the first coded under delta contexts (for bf16, in the short
 /// form), the second as a small chunk (its residual planes coded as a
-/// plain chunk's); and one bf16 chunk long enough for the short plane to
-/// be coded in halves.
+/// plain chunk's); one bf16 chunk long enough for the short plane to be
+/// coded in halves, and one fp32 chunk long enough for residual planes 2
+/// and 3 to be.
 fn delta_cases() -> Vec<(&'static str, Vec<u8>, Vec<u8>, Options)> {
     let o = |d: DType| {
         Options::new(d)
@@ -119,6 +120,7 @@ fn delta_cases() -> Vec<(&'static str, Vec<u8>, Vec<u8>, Options)> {
     let (bf_new, bf_old) = pair(DType::BF16, 6000, 41);
     let (f_new, f_old) = pair(DType::F32, 6000, 43);
     let (s_new, s_old) = pair(DType::BF16, 34000, 47);
+    let (h_new, h_old) = pair(DType::F32, 32768, 53);
     vec![
         ("bf16-delta", bf_new, bf_old, o(DType::BF16)),
         ("fp32-delta", f_new, f_old, o(DType::F32)),
@@ -128,6 +130,13 @@ fn delta_cases() -> Vec<(&'static str, Vec<u8>, Vec<u8>, Options)> {
             s_new,
             s_old,
             Options::new(DType::BF16).chunk_size(128 << 10),
+        ),
+        // One fp32 chunk with residual planes 2 and 3 in halves (version 5).
+        (
+            "fp32-delta-halves",
+            h_new,
+            h_old,
+            Options::new(DType::F32).chunk_size(128 << 10),
         ),
     ]
 }

@@ -749,10 +749,12 @@ fn rans_pair_decode_matches_two_decodes() {
 
 /// A stream that codes many symbols in few bytes (a nearly constant plane)
 /// runs out of whole vector rounds' worth of words long before its
-/// symbols: the kernels go on over a zero-padded copy of its last bytes.
-/// Every level, single and paired, order-0 and under a context plane,
-/// matches the scalar decoder on the whole stream and on every cut of its
-/// last 80 bytes (`Truncated` where the scalar decoder says so).
+/// symbols: the kernels go on over a zero-padded copy of its last bytes
+/// (a pair decoder over a padded copy of the whole stream). Every level,
+/// single and paired (with itself whole, and either way round with a
+/// dense stream), order-0 and under a context plane, matches the scalar
+/// decoder on the whole stream and on every cut of its last 80 bytes
+/// (`Truncated` where the scalar decoder says so).
 #[test]
 fn nearly_constant_planes_decode_like_the_reference() {
     let scalar = Kernels::scalar();
@@ -771,10 +773,18 @@ fn nearly_constant_planes_decode_like_the_reference() {
         let ctx: Vec<u8> = (0..n).map(|_| (rng.next() % 3) as u8 * 100).collect();
         let models = models_for(&data, &ctx, 12);
         let t = &models[1].1;
+        let dense: Vec<u8> = (0..n).map(|_| (rng.next() % 200) as u8).collect();
+        let dense_models = models_for(&dense, &ctx, 12);
+        let td = &dense_models[1].1;
         for c in [None, Some(&ctx[..])] {
             let rc = c.map_or(Ctx::Order0, Ctx::Plane);
+            let cb = c.map_or(SecondCtx::Order0, SecondCtx::Plane);
             let mut stream = Vec::new();
             scalar.rans_encode(&data, rc, t, &mut stream).unwrap();
+            let mut dense_stream = Vec::new();
+            scalar
+                .rans_encode(&dense, rc, td, &mut dense_stream)
+                .unwrap();
             for cut in stream.len().saturating_sub(80)..=stream.len() {
                 let cs = &stream[..cut];
                 let mut want = vec![0u8; n];
@@ -790,11 +800,31 @@ fn nearly_constant_planes_decode_like_the_reference() {
                     // Paired with itself whole: the second stream's error
                     // (or its output) is the single decode's.
                     let (mut ga, mut gb) = (vec![0u8; n], vec![0u8; n]);
-                    let cb = c.map_or(SecondCtx::Order0, SecondCtx::Plane);
                     let g = k.rans_decode_pair(ps(&stream, c, t, &mut ga), ps(cs, cb, t, &mut gb));
                     assert_eq!(g, w, "pair {label}");
                     if w.is_ok() {
                         assert!(ga == data && gb == want, "pair {label}");
+                    }
+                    // Beside a dense stream, first and then second: the
+                    // result is the single decode's.
+                    let (mut ga, mut gb) = (vec![0u8; n], vec![0u8; n]);
+                    let g = k.rans_decode_pair(
+                        ps(cs, c, t, &mut ga),
+                        ps(&dense_stream, cb, td, &mut gb),
+                    );
+                    assert_eq!(g, w, "first beside dense {label}");
+                    if w.is_ok() {
+                        assert!(ga == want && gb == dense, "first beside dense {label}");
+                    }
+                    let (mut ga, mut gb) = (vec![0u8; n], vec![0u8; n]);
+                    let g = k.rans_decode_pair(
+                        ps(&dense_stream, c, td, &mut ga),
+                        ps(cs, cb, t, &mut gb),
+                    );
+                    assert_eq!(g, w, "second beside dense {label}");
+                    assert!(ga == dense, "second beside dense {label}");
+                    if w.is_ok() {
+                        assert!(gb == want, "second beside dense {label}");
                     }
                 }
             }

@@ -27,8 +27,12 @@ use crate::options::{MAX_CHUNK_SIZE, MIN_CHUNK_SIZE};
 pub const MAGIC: [u8; 4] = *b"Z4AI";
 /// Format version written by this build (2: version 1 plus chunk layout 6,
 /// the wide palette; 3: version 2 plus rANS context kind 4, a delta
-/// residual plane under the reference's exponents).
-pub const VERSION: u8 = 4;
+/// residual plane under the reference's exponents; 4: version 3 plus plane
+/// method 4, rANS in halves, and the short form of delta residuals; 5:
+/// version 4 whose delta residual planes past the first two may be in
+/// halves, which version-4 decoders misread: `docs/FORMAT.md`,
+/// "Versioning").
+pub const VERSION: u8 = 5;
 /// Oldest format version this build reads.
 pub const MIN_VERSION: u8 = 1;
 /// Bytes in the frame header.

@@ -408,6 +408,31 @@ fn rounds_padded(
 pub(crate) struct Side<'a> {
     pub r: Reader<'a>,
     pub x: [u32; STATES],
+    /// The stream's length: `r.data` may run [`ROUND_READ`] zero bytes
+    /// past it ([`padded`]).
+    len: usize,
+}
+
+/// A stream of a pair of at most this many bytes is decoded from a copy
+/// followed by [`ROUND_READ`] zero bytes ([`padded`]).
+const PAD_PAIR: usize = 4096;
+
+/// `stream`, or where it is at most [`PAD_PAIR`] bytes long, its copy in
+/// `pad` followed by [`ROUND_READ`] zero bytes. The pair loops run while
+/// both streams have a round's worth of bytes left; a stream that codes
+/// many symbols in few bytes (a nearly constant plane: residual plane 0
+/// of a fine-tune's fp32 delta) would stop them within its first rounds
+/// and leave the other stream to decode alone, a third of restoring an
+/// all-MiniLM fine-tune delta. Over the copy the loops run on to the
+/// stream's last word; a decode that reads past the stream's end has read
+/// padding, and is `Truncated` as the reference step would have said
+/// ([`rest`]).
+fn padded<'a>(stream: &'a [u8], pad: &'a mut [u8; PAD_PAIR + ROUND_READ]) -> &'a [u8] {
+    if stream.len() > PAD_PAIR {
+        return stream;
+    }
+    pad[..stream.len()].copy_from_slice(stream);
+    &pad[..stream.len() + ROUND_READ]
 }
 
 /// The pair decoder of a vector level (see
@@ -480,9 +505,12 @@ pub(crate) fn decode_pair_with(
         data,
         pos: HEADER_BYTES,
     };
+    let mut pads = [[0u8; PAD_PAIR + ROUND_READ]; 2];
+    let [pad_a, pad_b] = &mut pads;
     let mut a = Side {
-        r: reader(first),
         x: scalar::read_states(first)?,
+        r: reader(padded(first, pad_a)),
+        len: first.len(),
     };
     let xb = match scalar::read_states(second) {
         Ok(x) => x,
@@ -492,8 +520,9 @@ pub(crate) fn decode_pair_with(
         }
     };
     let mut b = Side {
-        r: reader(second),
         x: xb,
+        r: reader(padded(second, pad_b)),
+        len: second.len(),
     };
     // With `SecondCtx::First` the first stream's entries carry the second
     // stream's table index: a kernel finds the second stream's offsets in
@@ -507,7 +536,8 @@ pub(crate) fn decode_pair_with(
 }
 
 /// Decodes the symbols `from..` of one stream of a pair (`from` a multiple
-/// of 32) and checks its end.
+/// of 32) and checks its end: a stream read past its end (into the
+/// padding of [`padded`]) is `Truncated`.
 #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 #[inline(always)]
 fn rest(
@@ -527,8 +557,12 @@ fn rest(
     let done = rounds_padded(&mut s.r, ctx, &mut s.x, out, from, |r, c, x, out| {
         rr_rounds(r, c, t, x, out)
     })?;
-    decode_rr_tail(&mut s.r, ctx, t, done, &mut s.x, out)?;
-    scalar::finish(&s.x, s.r.pos, s.r.data.len())
+    let tail = decode_rr_tail(&mut s.r, ctx, t, done, &mut s.x, out);
+    if s.r.pos > s.len {
+        return Err(RansError::Truncated);
+    }
+    tail?;
+    scalar::finish(&s.x, s.r.pos, s.len)
 }
 
 /// The encoder of a vector level built from its two round loops: a
