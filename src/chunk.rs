@@ -15,7 +15,7 @@ use z4ai_simd::checksum::Xxh3Progress;
 use z4ai_simd::rans::{self, Ctx, PairStream, SecondCtx};
 use z4ai_simd::{Kernels, RansTables};
 
-use crate::buffers::{reuse, Buffers};
+use crate::buffers::{grown, Buffers};
 use crate::dtype::DType;
 use crate::entropy::{self, build_context_model, CostTable};
 use crate::error::{Error, Result};
@@ -824,9 +824,9 @@ pub fn decode_chunk(
             let n = out.len() / w;
             let srcs = read_planes(&mut r, n, w, models)?;
             // Every plane decode overwrites its whole part.
-            reuse(scratch, n * w);
-            let stored = decode_planes(&srcs, 0, n, k, scratch)?;
-            Some(merge_chunk(&mut r, &stored, scratch, dtype, k, out)?)
+            let planes = grown(scratch, n * w);
+            let stored = decode_planes(&srcs, 0, n, k, planes)?;
+            Some(merge_chunk(&mut r, &stored, planes, dtype, k, out)?)
         }
         other => return Err(Error::corrupt(format!("unknown chunk layout {other}"))),
     };
@@ -863,8 +863,7 @@ pub fn decode_chunk_pair(
         }
         srcs.push(read_planes(r, n, w, models)?);
     }
-    reuse(scratch, (ns[0] + ns[1]) * w);
-    let (sa, sb) = scratch.split_at_mut(ns[0] * w);
+    let (sa, sb) = grown(scratch, (ns[0] + ns[1]) * w).split_at_mut(ns[0] * w);
     let start = match (lone_order0(&srcs[0]), lone_order0(&srcs[1])) {
         (Some((ta, stream_a)), Some((tb, stream_b))) => {
             k.rans_decode_pair(
@@ -1019,18 +1018,17 @@ fn decode_delta_planes<'a>(
         ) && p > 0;
         if chained {
             let from = advanced.unwrap_or_else(|| {
-                reuse(chain, n);
-                chain.copy_from_slice(exp);
+                grown(chain, n).copy_from_slice(exp);
                 0
             });
             for q in from..p {
-                crate::delta::advance_contexts(chain, &done[q * n..(q + 1) * n]);
+                crate::delta::advance_contexts(&mut chain[..n], &done[q * n..(q + 1) * n]);
             }
             advanced = Some(p);
         }
         let pctx = PlaneCtx {
             plane0: (p > 0).then(|| &done[..n]),
-            delta: Some(if chained { &chain[..] } else { exp }),
+            delta: Some(if chained { &chain[..n] } else { exp }),
             exp: Some(exp),
         };
         decode_plane(src, &mut rest[..n], pctx, k)?;
@@ -1072,7 +1070,7 @@ pub fn decode_delta_residual(
         }
         LAYOUT_PLANES => {
             // Every plane decode overwrites its whole part.
-            reuse(planes, n * w);
+            let planes = grown(planes, n * w);
             decode_delta_planes(&mut r, n, w, &[], k, planes, exp, chain)?;
             let tail = out.len() - n * w;
             out[n * w..].copy_from_slice(r.bytes(tail, "chunk tail")?);

@@ -1172,16 +1172,18 @@ pub fn decode(
     let (mode, short) = read_mode(r, dtype)?;
     let float = dtype.is_float();
     SCRATCH.with_borrow_mut(|s| {
-        reuse(&mut s.ctx, n);
-        first_contexts(reference, dtype, &mut s.ctx);
+        // Scratch grown, never shrunk: an archive's tensors alternate in
+        // size, and growing back a truncated buffer zeroes it again.
+        let ctx = grown(&mut s.ctx, n);
+        first_contexts(reference, dtype, ctx);
         if short {
-            reuse(scratch, 2 * n);
+            let planes = grown(scratch, 2 * n);
             let (words, tail) = out.split_at_mut(2 * n);
-            short::decode(r, k, scratch, tail, &s.ctx, &mut s.short)?;
+            short::decode(r, k, planes, tail, ctx, &mut s.short)?;
             if r.remaining() != 0 {
                 return Err(Error::corrupt("chunk payload has trailing bytes"));
             }
-            dispatch!(merge, w, float, mode, k, &scratch[..], reference, words);
+            dispatch!(merge, w, float, mode, k, &*planes, reference, words);
             return Ok(());
         }
         let body = r.bytes(r.remaining(), "delta body")?;
@@ -1191,7 +1193,7 @@ pub fn decode(
             k,
             out,
             scratch,
-            &s.ctx,
+            ctx,
             &mut s.chain,
         )?;
         let out = &mut out[..n * w];

@@ -162,7 +162,13 @@ pub struct RansTables {
     ctx_map: [u8; 256],
     freq: Vec<[u16; 256]>,
     cum: Vec<[u16; 257]>,
-    slot2sym: Vec<u8>,
+    /// The symbol of every slot, built on first use (by the scalar
+    /// decoder): a kernel decodes from its own entries and finds the
+    /// symbols of its few reference steps with [`RansTables::symbol_at`],
+    /// so that a model read from a frame costs no table it does not use
+    /// (building this one was 8% of restoring a delta archive of small
+    /// tensors).
+    slot2sym: OnceLock<Vec<u8>>,
     /// Kernel-side forms of the same model, built on first use by a SIMD
     /// kernel (the scalar reference never pays for them).
     dec_packed: OnceLock<Vec<u64>>,
@@ -192,8 +198,7 @@ impl RansTables {
         }
         let m = 1usize << scale_bits;
         let mut cum = Vec::with_capacity(freq.len());
-        let mut slot2sym = vec![0u8; freq.len() << scale_bits];
-        for (t, f) in freq.iter().enumerate() {
+        for f in &freq {
             let mut c = [0u16; 257];
             let mut acc = 0usize;
             for s in 0..256 {
@@ -202,7 +207,6 @@ impl RansTables {
                 if acc + fs > m {
                     return Err(RansError::BadTables);
                 }
-                slot2sym[(t << scale_bits) + acc..(t << scale_bits) + acc + fs].fill(s as u8);
                 acc += fs;
             }
             if acc != m {
@@ -217,7 +221,7 @@ impl RansTables {
             ctx_map,
             freq,
             cum,
-            slot2sym,
+            slot2sym: OnceLock::new(),
             dec_packed: OnceLock::new(),
             dec_narrow: OnceLock::new(),
             enc_packed: OnceLock::new(),
@@ -258,10 +262,29 @@ impl RansTables {
         &self.cum[t]
     }
 
-    /// Decode lookup: symbol of every slot, table `t` at `t << scale_bits`.
+    /// Decode lookup: symbol of every slot, table `t` at `t << scale_bits`
+    /// (built on first use).
     #[inline]
     pub fn slot_symbols(&self) -> &[u8] {
-        &self.slot2sym
+        self.slot2sym.get_or_init(|| {
+            let mut v = Vec::with_capacity(self.freq.len() << self.scale_bits);
+            for f in &self.freq {
+                for (s, &n) in f.iter().enumerate() {
+                    v.extend(std::iter::repeat_n(s as u8, usize::from(n)));
+                }
+            }
+            v
+        })
+    }
+
+    /// The symbol owning `slot` (below `2^scale_bits`) of table `t`: the
+    /// entry [`RansTables::slot_symbols`] holds, found by a binary search
+    /// of the cumulative frequencies instead.
+    #[inline]
+    pub fn symbol_at(&self, t: usize, slot: u32) -> u8 {
+        // The first symbol whose run ends past `slot` owns it (symbols of
+        // frequency 0 have empty runs).
+        self.cum[t][1..].partition_point(|&c| u32::from(c) <= slot) as u8
     }
 
     /// Packed decode entries, one per slot (same indexing as

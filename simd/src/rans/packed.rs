@@ -289,7 +289,7 @@ impl Reader<'_> {
         let bits = t.scale_bits();
         let table = t.table_of(c);
         let slot = *x & ((1 << bits) - 1);
-        let sym = t.slot_symbols()[(table << bits) + slot as usize];
+        let sym = t.symbol_at(table, slot);
         let f = u32::from(t.freqs(table)[usize::from(sym)]);
         let start = u32::from(t.cums(table)[usize::from(sym)]);
         *x = f * (*x >> bits) + slot - start;
@@ -891,6 +891,7 @@ mod tests {
         assert_eq!(wide.len(), 2 << 12);
         for (i, &s) in t.slot_symbols().iter().enumerate() {
             let (table, slot) = (i >> 12, (i & 4095) as u32);
+            assert_eq!(t.symbol_at(table, slot), s, "slot {i}");
             let f = u32::from(t.freqs(table)[usize::from(s)]);
             let j = slot - u32::from(t.cums(table)[usize::from(s)]);
             assert_eq!(wide[i], dec_entry(f, j, s), "slot {i}");
