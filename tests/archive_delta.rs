@@ -258,6 +258,47 @@ fn missing_and_wrong_references_are_typed_errors() {
     assert!(restore(&a).is_err());
 }
 
+/// A reference file is checked whole when attached and each slice again
+/// when a piece uses it, so a file changed in between fails with
+/// `ReferenceMismatch`; a reference in memory (which cannot change once
+/// checked) restores without the per-slice checks.
+#[test]
+fn a_reference_file_changed_after_attaching_is_caught_per_piece() {
+    let (old, new) = pair();
+    let z4 = compress_bytes_delta(
+        &new,
+        "new.safetensors",
+        &Reference::from_bytes(old.clone()).unwrap(),
+        &opts(),
+    )
+    .unwrap();
+    let a = Archive::from_bytes(z4.clone())
+        .unwrap()
+        .with_reference(Reference::from_bytes(old.clone()).unwrap())
+        .unwrap();
+    assert!(restore(&a).unwrap() == new);
+    let dir = tempdir("changed-ref");
+    let path = dir.join("old.safetensors");
+    std::fs::write(&path, &old).unwrap();
+    let a = Archive::from_bytes(z4)
+        .unwrap()
+        .with_reference(Reference::open(&path).unwrap())
+        .unwrap();
+    assert!(restore(&a).unwrap() == new);
+    // One byte of the tensor `moved` changes on disk, the size does not.
+    let data_start = 8 + u64::from_le_bytes(old[..8].try_into().unwrap()) as usize;
+    let mut changed = old.clone();
+    changed[data_start + 10] ^= 1;
+    std::fs::write(&path, &changed).unwrap();
+    let e = a.tensor("moved").unwrap_err();
+    assert!(
+        matches!(&e, Error::Tensor { source, .. } if matches!(**source, Error::ReferenceMismatch)),
+        "{e}"
+    );
+    assert!(restore(&a).is_err());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn corrupted_delta_archives_fail_and_never_decode_to_garbage() {
     let (old, new) = pair();

@@ -204,7 +204,9 @@ impl Archive {
     /// known, must be the ones the archive records, else
     /// [`Error::ReferenceMismatch`]; every piece coded against it is
     /// checked again (XXH3-128 of the reference bytes it uses) when
-    /// decoded. A standalone archive ignores the reference.
+    /// decoded, unless the reference is memory whose whole hash was read
+    /// here (it cannot have changed since). A standalone archive ignores
+    /// the reference.
     pub fn with_reference(mut self, reference: Reference) -> Result<Archive> {
         if let Some(want) = self.index.reference {
             reference.check(want)?;

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use xxhash_rust::xxh3::Xxh3;
@@ -46,6 +47,13 @@ pub struct Reference {
     src: Src,
     size: u64,
     hash: OnceLock<u128>,
+    /// The hash was handed in ([`Reference::with_known_hash`]), not read
+    /// from the bytes.
+    hash_given: bool,
+    /// The bytes are in memory and their hash, read from them, matched
+    /// an archive's ([`Reference::check`]): they cannot have changed since,
+    /// so a slice needs no check of its own.
+    whole_checked: AtomicBool,
     tensors: HashMap<String, RefTensor>,
 }
 
@@ -94,6 +102,8 @@ impl Reference {
             src: Src::Bytes(src),
             size,
             hash: OnceLock::new(),
+            hash_given: false,
+            whole_checked: AtomicBool::new(false),
             tensors,
         })
     }
@@ -122,6 +132,8 @@ impl Reference {
             src: Src::Archive(Box::new(a)),
             size,
             hash: OnceLock::new(),
+            hash_given: false,
+            whole_checked: AtomicBool::new(false),
             tensors,
         })
     }
@@ -129,8 +141,10 @@ impl Reference {
     /// Records the reference's XXH3-128 when the caller already knows it
     /// (a chain's manifest), so that [`Reference::id`] does not decode an
     /// archive to compute it. Every byte used is still checked per piece.
-    pub fn with_known_hash(self, hash: u128) -> Reference {
-        let _ = self.hash.set(hash);
+    pub fn with_known_hash(mut self, hash: u128) -> Reference {
+        if self.hash.set(hash).is_ok() {
+            self.hash_given = true;
+        }
         self
     }
 
@@ -190,6 +204,11 @@ impl Reference {
         if hash != want.hash {
             return Err(Error::ReferenceMismatch);
         }
+        if let Src::Bytes(src) = &self.src {
+            if src.is_memory() && !self.hash_given {
+                self.whole_checked.store(true, Ordering::Relaxed);
+            }
+        }
         Ok(())
     }
 
@@ -217,7 +236,8 @@ impl Reference {
         }
     }
 
-    /// The bytes of `s`, checked against its hash.
+    /// The bytes of `s`, checked against its hash (unless the whole
+    /// reference is memory already checked: `whole_checked`).
     pub(crate) fn read_slice(&self, s: &RefSlice) -> Result<Cow<'_, [u8]>> {
         match &self.src {
             Src::Bytes(src) => {
@@ -228,7 +248,7 @@ impl Reference {
                 // Borrowed where the reference is in memory (no copy and no
                 // fresh pages per piece), else read.
                 let v = src.bytes(s.offset, s.len)?;
-                if super::piece_hash(&v) != s.hash {
+                if !self.whole_checked.load(Ordering::Relaxed) && super::piece_hash(&v) != s.hash {
                     return Err(Error::ReferenceMismatch);
                 }
                 Ok(v)

@@ -37,6 +37,14 @@ pub trait ReadAt: Sync {
     fn bytes(&self, offset: u64, len: u64) -> Result<Cow<'_, [u8]>> {
         self.read_vec(offset, len).map(Cow::Owned)
     }
+
+    /// Whether the bytes are memory that cannot change while the source
+    /// lives (a slice or `Vec` it holds), so that a check of the whole
+    /// holds for every later read. False for files, which another process
+    /// may change between reads.
+    fn is_memory(&self) -> bool {
+        false
+    }
 }
 
 fn slice_read_at(data: &[u8], offset: u64, buf: &mut [u8]) -> Result<()> {
@@ -69,6 +77,10 @@ impl ReadAt for &[u8] {
     fn bytes(&self, offset: u64, len: u64) -> Result<Cow<'_, [u8]>> {
         slice_at(self, offset, len).map(Cow::Borrowed)
     }
+
+    fn is_memory(&self) -> bool {
+        true
+    }
 }
 
 impl ReadAt for Vec<u8> {
@@ -82,6 +94,10 @@ impl ReadAt for Vec<u8> {
 
     fn bytes(&self, offset: u64, len: u64) -> Result<Cow<'_, [u8]>> {
         slice_at(self, offset, len).map(Cow::Borrowed)
+    }
+
+    fn is_memory(&self) -> bool {
+        true
     }
 }
 

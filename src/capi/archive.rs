@@ -104,6 +104,11 @@ impl ReadAt for BorrowedBytes {
     fn bytes(&self, offset: u64, len: u64) -> Result<Cow<'_, [u8]>> {
         slice_at(self.slice(), offset, len).map(Cow::Borrowed)
     }
+
+    fn is_memory(&self) -> bool {
+        // Unmodified while open: promised at `z4ai_archive_open_memory`.
+        true
+    }
 }
 
 /// A C string for a name that may hold NUL bytes (shown as U+FFFD).
