@@ -85,6 +85,14 @@ const CTX_BITS: u32 = 12;
 /// entropy) is stored without being counted whole
 /// ([`PlaneSample::is_noise`]).
 const NOISE_BITS: f64 = 7.85;
+/// Below `max`, a counted residual plane whose model prices it at this
+/// many bits per symbol or more ([`code_plane`]) is stored: coding it
+/// would save under 0.7% of its bytes and cost its decoder a rANS symbol
+/// per byte. The short form's escaped low bytes on the early GPT bf16
+/// pairs price at 7.99: stored, bf16 60 -> 120 decompresses 9-10% faster
+/// for 0.065% of frame size (docs/ARCHIVE.md, "Near-noise planes
+/// stored").
+const STORE_BITS: f64 = 7.95;
 /// A residual plane whose sample's corrected entropy plus the model it
 /// would need comes to at least this many bits per symbol is stored
 /// without being counted whole ([`PlaneSample::is_noise`]).
@@ -608,7 +616,7 @@ fn code_plane(
     let Some((model, est)) = priced else {
         return (PlaneCode::Const(first), 16.0);
     };
-    if est >= 8.0 * n as f64 && !trial {
+    if est >= STORE_BITS * n as f64 && !trial {
         return (PlaneCode::Raw, 8.0 * n as f64);
     }
     let code = if halves {
@@ -1438,6 +1446,52 @@ mod tests {
             .into_iter()
             .flat_map(Kernels::forms)
             .collect()
+    }
+
+    /// A plane its model prices at [`STORE_BITS`] or more per symbol (here
+    /// about 7.98: bytes spread evenly but for one in 64 that is zero) is
+    /// stored below `max`, and coded at `max`, where that is smaller.
+    #[test]
+    fn near_noise_planes_are_stored_below_max() {
+        let k = Kernels::for_isa(z4ai_simd::Isa::Scalar).expect("scalar");
+        let bufs = Buffers::new(1);
+        let n = 1 << 20;
+        let mut next = xorshift(0x9E37_79B9_7F4A_7C15);
+        let plane: Vec<u8> = (0..n)
+            .map(|_| {
+                let r = next();
+                if r.is_multiple_of(64) {
+                    0
+                } else {
+                    (r >> 8) as u8
+                }
+            })
+            .collect();
+        let ctx = vec![0u8; n];
+        let mut counts = PairCounts {
+            hist: vec![0u32; 65536],
+            spread: Vec::new(),
+        };
+        for trial in [false, true] {
+            let (code, bits) = code_plane(
+                &plane,
+                &ctx,
+                CtxKind::Delta,
+                CTX_BITS,
+                false,
+                &k,
+                trial,
+                &mut counts,
+                &bufs,
+            );
+            let per = bits / n as f64;
+            if trial {
+                assert!(matches!(code, PlaneCode::Rans(..)), "max: {per} bits");
+                assert!((STORE_BITS..8.0).contains(&per), "{per} bits");
+            } else {
+                assert!(matches!(code, PlaneCode::Raw), "default: {per} bits");
+            }
+        }
     }
 
     /// fp32 residual planes past the pair a decoder runs together (planes
