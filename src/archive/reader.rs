@@ -207,7 +207,7 @@ impl Archive {
     /// decoded, unless the reference is memory whose whole hash was read
     /// here (it cannot have changed since). A standalone archive ignores
     /// the reference.
-    pub fn with_reference(mut self, reference: Reference) -> Result<Archive> {
+    pub fn with_reference(mut self, mut reference: Reference) -> Result<Archive> {
         if let Some(want) = self.index.reference {
             reference.check(want)?;
             self.reference = Some(Box::new(reference));

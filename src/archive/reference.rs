@@ -13,7 +13,6 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 use xxhash_rust::xxh3::Xxh3;
@@ -53,7 +52,7 @@ pub struct Reference {
     /// The bytes are in memory and their hash, read from them, matched
     /// an archive's ([`Reference::check`]): they cannot have changed since,
     /// so a slice needs no check of its own.
-    whole_checked: AtomicBool,
+    whole_checked: bool,
     tensors: HashMap<String, RefTensor>,
 }
 
@@ -103,7 +102,7 @@ impl Reference {
             size,
             hash: OnceLock::new(),
             hash_given: false,
-            whole_checked: AtomicBool::new(false),
+            whole_checked: false,
             tensors,
         })
     }
@@ -133,7 +132,7 @@ impl Reference {
             size,
             hash: OnceLock::new(),
             hash_given: false,
-            whole_checked: AtomicBool::new(false),
+            whole_checked: false,
             tensors,
         })
     }
@@ -192,7 +191,7 @@ impl Reference {
     /// the hash of an original file (one read of it) or a hash already
     /// known. An archive's bytes are checked piece by piece as they are
     /// used instead of decoding it all here.
-    pub(crate) fn check(&self, want: ReferenceId) -> Result<()> {
+    pub(crate) fn check(&mut self, want: ReferenceId) -> Result<()> {
         if self.size != want.size {
             return Err(Error::ReferenceMismatch);
         }
@@ -205,9 +204,7 @@ impl Reference {
             return Err(Error::ReferenceMismatch);
         }
         if let Src::Bytes(src) = &self.src {
-            if src.is_memory() && !self.hash_given {
-                self.whole_checked.store(true, Ordering::Relaxed);
-            }
+            self.whole_checked = src.is_memory() && !self.hash_given;
         }
         Ok(())
     }
@@ -248,7 +245,7 @@ impl Reference {
                 // Borrowed where the reference is in memory (no copy and no
                 // fresh pages per piece), else read.
                 let v = src.bytes(s.offset, s.len)?;
-                if !self.whole_checked.load(Ordering::Relaxed) && super::piece_hash(&v) != s.hash {
+                if !self.whole_checked && super::piece_hash(&v) != s.hash {
                     return Err(Error::ReferenceMismatch);
                 }
                 Ok(v)
